@@ -1,0 +1,367 @@
+"""A click log with its id maps: the object every later stage of :mod:`gcl` takes."""
+from __future__ import annotations
+
+from os import PathLike
+from typing import Any, Hashable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+_ALLOWED_ID_KINDS = {"integer", "string", "unicode", "bytes"}
+
+
+def _check_ids(values: pd.Series, column: str) -> None:
+    n_missing = int(values.isna().sum())
+    if n_missing:
+        raise ValueError(
+            f"column {column!r} holds {n_missing} missing id(s) (NaN/None); "
+            "drop or fill those rows before building Interactions"
+        )
+    kind = pd.api.types.infer_dtype(values, skipna=False)
+    if kind not in _ALLOWED_ID_KINDS:
+        raise TypeError(
+            f"column {column!r} must hold ids of one type (all integers or all strings), "
+            f"found {kind!r}; convert it first, e.g. df[{column!r}].astype(str)"
+        )
+
+
+def _k_core(users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
+    """Boolean mask of the rows that survive iterative k-core filtering."""
+    keep = np.ones(len(users), dtype=bool)
+    while True:
+        u_cnt = np.bincount(users[keep], minlength=users.max() + 1)
+        i_cnt = np.bincount(items[keep], minlength=items.max() + 1)
+        new = keep & (u_cnt[users] >= k) & (i_cnt[items] >= k)
+        if new.sum() == keep.sum():
+            return new
+        keep = new
+
+
+class Interactions:
+    r"""A user–item interaction log with id maps in both directions.
+
+    Users and items are numbered :obj:`0..n-1` in the sorted order of their own ids, so
+    the numbering does not depend on the order of the log's rows. Every subset made by
+    :meth:`select` or :meth:`split` keeps the id maps of its parent, so the train, valid
+    and test parts of a log index the same users and items.
+
+    Build one with :meth:`from_pandas`, :meth:`from_csv`, :meth:`from_parquet` or
+    :meth:`from_networkx`; the constructor is for arrays already mapped.
+
+    Args:
+        users (np.ndarray): internal user index of each interaction, shape :obj:`[E]`.
+        items (np.ndarray): internal item index of each interaction, shape :obj:`[E]`.
+        user_ids (pd.Index): the user's own id of each internal user, shape :obj:`[U]`.
+        item_ids (pd.Index): the user's own id of each internal item, shape :obj:`[I]`.
+        rating (np.ndarray, optional): rating per interaction. (default: :obj:`None`)
+        timestamp (np.ndarray, optional): time per interaction. (default: :obj:`None`)
+    """
+
+    def __init__(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        user_ids: pd.Index,
+        item_ids: pd.Index,
+        rating: np.ndarray | None = None,
+        timestamp: np.ndarray | None = None,
+    ) -> None:
+        self.users = np.asarray(users, dtype=np.int64)
+        self.items = np.asarray(items, dtype=np.int64)
+        self.user_ids = pd.Index(user_ids)
+        self.item_ids = pd.Index(item_ids)
+        self.rating = None if rating is None else np.asarray(rating, dtype=np.float64)
+        self.timestamp = None if timestamp is None else np.asarray(timestamp)
+        if self.users.shape != self.items.shape:
+            raise ValueError("users and items must have the same length")
+        for name, arr in (("rating", self.rating), ("timestamp", self.timestamp)):
+            if arr is not None and arr.shape != self.users.shape:
+                raise ValueError(f"{name} must have one value per interaction")
+        if len(self.users) and (self.users.max() >= len(self.user_ids) or self.users.min() < 0):
+            raise ValueError("a user index lies outside the user id map")
+        if len(self.items) and (self.items.max() >= len(self.item_ids) or self.items.min() < 0):
+            raise ValueError("an item index lies outside the item id map")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_pandas(
+        cls,
+        df: pd.DataFrame,
+        user: str = "user",
+        item: str = "item",
+        rating: str | None = None,
+        timestamp: str | None = None,
+        min_rating: float | None = None,
+        k_core: int | None = None,
+    ) -> Interactions:
+        r"""Builds interactions from a DataFrame with one row per click.
+
+        Duplicate (user, item) rows are folded into one that keeps the latest row (by
+        :obj:`timestamp` where given, else the last in the log) and its rating.
+
+        Args:
+            df (pd.DataFrame): the click log.
+            user (str): column of user ids, any hashable of one type. (default: :obj:`"user"`)
+            item (str): column of item ids. (default: :obj:`"item"`)
+            rating (str, optional): column of ratings. (default: :obj:`None`)
+            timestamp (str, optional): column of times (numbers or datetimes).
+                (default: :obj:`None`)
+            min_rating (float, optional): keeps only rows with rating at least this, to cut
+                explicit ratings into implicit feedback; needs :obj:`rating`.
+                (default: :obj:`None`)
+            k_core (int, optional): keeps the k-core: repeatedly drops users and items with
+                fewer than :obj:`k_core` interactions. (default: :obj:`None`)
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        wanted = {"user": user, "item": item, "rating": rating, "timestamp": timestamp}
+        for role, col in wanted.items():
+            if col is not None and col not in df.columns:
+                raise KeyError(
+                    f"{role} column {col!r} not found in the log; "
+                    f"its columns are {list(map(str, df.columns))}"
+                )
+        if len(df) == 0:
+            raise ValueError("the click log is empty: it has no rows")
+        _check_ids(df[user], user)
+        _check_ids(df[item], item)
+        cols = {"user": df[user].to_numpy(), "item": df[item].to_numpy()}
+        if rating is not None:
+            r = pd.to_numeric(df[rating], errors="coerce").to_numpy(dtype=np.float64)
+            if not np.isfinite(r).all():
+                raise ValueError(f"rating column {rating!r} holds non-numeric or missing values")
+            cols["rating"] = r
+        if timestamp is not None:
+            t = df[timestamp]
+            if t.isna().any():
+                raise ValueError(f"timestamp column {timestamp!r} holds missing values")
+            cols["timestamp"] = t.to_numpy()
+        frame = pd.DataFrame(cols)
+        if min_rating is not None:
+            if rating is None:
+                raise ValueError("min_rating needs a rating column")
+            frame = frame[frame["rating"] >= min_rating]
+            if len(frame) == 0:
+                raise ValueError(f"no interaction has a rating >= {min_rating}")
+        if timestamp is not None:
+            frame = frame.sort_values("timestamp", kind="stable")
+        frame = frame.drop_duplicates(["user", "item"], keep="last")
+        uidx, user_ids = pd.factorize(frame["user"], sort=True)
+        iidx, item_ids = pd.factorize(frame["item"], sort=True)
+        if k_core is not None and k_core > 1:
+            keep = _k_core(uidx, iidx, k_core)
+            if not keep.any():
+                raise ValueError(f"no user or item is left after {k_core}-core filtering")
+            frame = frame[keep]
+            uidx, user_ids = pd.factorize(frame["user"], sort=True)
+            iidx, item_ids = pd.factorize(frame["item"], sort=True)
+        # Rows come back in (user, item) order: the result is the same for any row order.
+        order = np.lexsort((iidx, uidx))
+        return cls(
+            uidx[order],
+            iidx[order],
+            user_ids,
+            item_ids,
+            rating=frame["rating"].to_numpy()[order] if "rating" in frame else None,
+            timestamp=frame["timestamp"].to_numpy()[order] if "timestamp" in frame else None,
+        )
+
+    @classmethod
+    def from_csv(cls, path: str | PathLike, user: str = "user", item: str = "item",
+                 rating: str | None = None, timestamp: str | None = None,
+                 min_rating: float | None = None, k_core: int | None = None,
+                 **read_csv_kwargs: Any) -> Interactions:
+        """Reads a CSV with :func:`pandas.read_csv` (extra keyword arguments go to it) and
+        calls :meth:`from_pandas`."""
+        df = pd.read_csv(path, **read_csv_kwargs)
+        return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core)
+
+    @classmethod
+    def from_parquet(cls, path: str | PathLike, user: str = "user", item: str = "item",
+                     rating: str | None = None, timestamp: str | None = None,
+                     min_rating: float | None = None, k_core: int | None = None) -> Interactions:
+        """Reads a Parquet file (needs pyarrow) and calls :meth:`from_pandas`."""
+        df = pd.read_parquet(path)
+        return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core)
+
+    @classmethod
+    def from_networkx(cls, graph: Any) -> Interactions:
+        """Builds interactions from a bipartite networkx graph whose nodes carry
+        :obj:`bipartite=0` (users) or :obj:`bipartite=1` (items), as written by
+        :meth:`to_networkx`. Edge attributes :obj:`rating` and :obj:`timestamp` are kept."""
+        side = dict(graph.nodes(data="bipartite"))
+        missing = [n for n, s in side.items() if s not in (0, 1)]
+        if missing:
+            raise ValueError(
+                f"{len(missing)} node(s) lack a 'bipartite' attribute of 0 (user) or 1 (item), "
+                f"e.g. {missing[:3]}"
+            )
+        rows = []
+        for a, b, data in graph.edges(data=True):
+            if side[a] == side[b]:
+                raise ValueError(f"edge ({a!r}, {b!r}) joins two nodes of the same side")
+            u, i = (a, b) if side[a] == 0 else (b, a)
+            rows.append((u[1] if isinstance(u, tuple) else u,
+                         i[1] if isinstance(i, tuple) else i,
+                         data.get("rating"), data.get("timestamp")))
+        df = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
+        has_r = len(df) > 0 and df["rating"].notna().all()
+        has_t = len(df) > 0 and df["timestamp"].notna().all()
+        return cls.from_pandas(df, rating="rating" if has_r else None,
+                               timestamp="timestamp" if has_t else None)
+
+    # ------------------------------------------------------------------ basic facts
+    @property
+    def num_users(self) -> int:
+        """Number of users in the id map (shared by every split of a log)."""
+        return len(self.user_ids)
+
+    @property
+    def num_items(self) -> int:
+        """Number of items in the id map (shared by every split of a log)."""
+        return len(self.item_ids)
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {n}" for n in ("rating", "timestamp") if getattr(self, n) is not None)
+        return (f"Interactions({len(self)} interactions, {self.num_users} users, "
+                f"{self.num_items} items{extra})")
+
+    def same_maps(self, other: Interactions) -> bool:
+        """Whether :obj:`other` indexes users and items exactly as this log does."""
+        return (self.user_ids is other.user_ids or self.user_ids.equals(other.user_ids)) and (
+            self.item_ids is other.item_ids or self.item_ids.equals(other.item_ids))
+
+    # ------------------------------------------------------------------ id lookups
+    @staticmethod
+    def _lookup(index: pd.Index, ids: Iterable[Hashable], what: str) -> np.ndarray:
+        ids = list(ids) if not isinstance(ids, (list, np.ndarray, pd.Index, pd.Series)) else ids
+        pos = index.get_indexer(pd.Index(ids, dtype=index.dtype if len(ids) == 0 else None))
+        if (pos < 0).any():
+            unknown = [i for i, p in zip(ids, pos) if p < 0]
+            raise KeyError(f"unknown {what} id(s): {unknown[:5]}"
+                           + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""))
+        return pos.astype(np.int64)
+
+    def user_index(self, ids: Iterable[Hashable]) -> np.ndarray:
+        """Internal indices of the given user ids; raises :class:`KeyError` naming unknown ids."""
+        return self._lookup(self.user_ids, ids, "user")
+
+    def item_index(self, ids: Iterable[Hashable]) -> np.ndarray:
+        """Internal indices of the given item ids; raises :class:`KeyError` naming unknown ids."""
+        return self._lookup(self.item_ids, ids, "item")
+
+    # ------------------------------------------------------------------ subsets and splits
+    def select(self, rows: np.ndarray) -> Interactions:
+        """The interactions at :obj:`rows` (a boolean mask or integer positions), with the
+        same id maps."""
+        rows = np.asarray(rows)
+        return Interactions(
+            self.users[rows], self.items[rows], self.user_ids, self.item_ids,
+            None if self.rating is None else self.rating[rows],
+            None if self.timestamp is None else self.timestamp[rows],
+        )
+
+    def split(self, method: str = "random", **kwargs: Any) -> tuple[Interactions, ...]:
+        """Splits the log; see :mod:`gcl.data.split` for the methods
+        (:obj:`"random"`, :obj:`"leave_one_out"`, :obj:`"temporal"`) and their arguments."""
+        from gcl.data.split import split as _split
+
+        return _split(self, method, **kwargs)
+
+    def concat(self, *others: Interactions) -> Interactions:
+        """Joins logs that share this log's id maps (duplicate pairs are kept once)."""
+        for o in others:
+            if not self.same_maps(o):
+                raise ValueError("only logs that share id maps can be joined")
+        parts = (self, *others)
+        keep_r = all(p.rating is not None for p in parts)
+        keep_t = all(p.timestamp is not None for p in parts)
+        users = np.concatenate([p.users for p in parts])
+        items = np.concatenate([p.items for p in parts])
+        _, first = np.unique(users * self.num_items + items, return_index=True)
+        first = np.sort(first)
+        return Interactions(
+            users[first], items[first], self.user_ids, self.item_ids,
+            np.concatenate([p.rating for p in parts])[first] if keep_r else None,
+            np.concatenate([p.timestamp for p in parts])[first] if keep_t else None,
+        )
+
+    # ------------------------------------------------------------------ conversions
+    def to_pandas(self) -> pd.DataFrame:
+        """The log in the user's own ids: columns :obj:`user`, :obj:`item` (and
+        :obj:`rating`, :obj:`timestamp` where present)."""
+        out = {"user": self.user_ids.take(self.users), "item": self.item_ids.take(self.items)}
+        if self.rating is not None:
+            out["rating"] = self.rating
+        if self.timestamp is not None:
+            out["timestamp"] = self.timestamp
+        return pd.DataFrame({k: np.asarray(v) for k, v in out.items()})
+
+    def to_csr(self, values: str | None = None) -> sp.csr_matrix:
+        """A :obj:`[num_users, num_items]` scipy CSR matrix with ones (or :obj:`"rating"`)."""
+        if values not in (None, "rating"):
+            raise ValueError("values must be None or 'rating'")
+        if values == "rating" and self.rating is None:
+            raise ValueError("this log has no ratings")
+        data = np.ones(len(self), dtype=np.float32) if values is None else self.rating
+        mat = sp.csr_matrix((data, (self.users, self.items)),
+                            shape=(self.num_users, self.num_items))
+        mat.sum_duplicates()
+        return mat
+
+    def to_hetero_data(self) -> Any:
+        """A PyG :class:`~torch_geometric.data.HeteroData` with node types :obj:`user` and
+        :obj:`item` and edge types :obj:`("user", "interacts", "item")` and its reverse
+        :obj:`("item", "rev_interacts", "user")`; ratings and times become :obj:`edge_attr`
+        and :obj:`time`."""
+        import torch
+        from torch_geometric.data import HeteroData
+
+        data = HeteroData()
+        data["user"].num_nodes = self.num_users
+        data["item"].num_nodes = self.num_items
+        ei = torch.from_numpy(np.stack([self.users, self.items]))
+        fwd, rev = ("user", "interacts", "item"), ("item", "rev_interacts", "user")
+        data[fwd].edge_index = ei
+        data[rev].edge_index = ei.flip(0)
+        if self.rating is not None:
+            data[fwd].edge_attr = data[rev].edge_attr = torch.from_numpy(self.rating).float()
+        if self.timestamp is not None and np.issubdtype(self.timestamp.dtype, np.number):
+            data[fwd].time = data[rev].time = torch.from_numpy(self.timestamp.astype(np.int64))
+        return data
+
+    def to_networkx(self) -> Any:
+        """A networkx :class:`~networkx.Graph` with nodes :obj:`("user", id)` carrying
+        :obj:`bipartite=0` and :obj:`("item", id)` carrying :obj:`bipartite=1`, so users and
+        items with equal ids stay apart. :meth:`from_networkx` reads it back."""
+        import networkx as nx
+
+        g = nx.Graph()
+        g.add_nodes_from((("user", u) for u in self.user_ids.tolist()), bipartite=0)
+        g.add_nodes_from((("item", i) for i in self.item_ids.tolist()), bipartite=1)
+        uid, iid = self.user_ids.take(self.users).tolist(), self.item_ids.take(self.items).tolist()
+        for n, (u, i) in enumerate(zip(uid, iid)):
+            attrs = {}
+            if self.rating is not None:
+                attrs["rating"] = float(self.rating[n])
+            if self.timestamp is not None:
+                attrs["timestamp"] = self.timestamp[n].item()
+            g.add_edge(("user", u), ("item", i), **attrs)
+        return g
+
+    def user_counts(self) -> np.ndarray:
+        """Interactions per user, shape :obj:`[num_users]`."""
+        return np.bincount(self.users, minlength=self.num_users)
+
+    def item_counts(self) -> np.ndarray:
+        """Interactions per item, shape :obj:`[num_items]`."""
+        return np.bincount(self.items, minlength=self.num_items)
+
+
+def ids_to_list(index: pd.Index | Sequence[Hashable]) -> list:
+    """Plain Python ids (ints or strings), for JSON and :func:`torch.save`."""
+    return [x.item() if isinstance(x, np.generic) else x for x in list(index)]

@@ -1,0 +1,187 @@
+r"""The user–item graph in one homogeneous node index, with sparse propagation backends.
+
+Users are nodes :obj:`0..U-1` and items :obj:`U..U+I-1`. That offset is internal: nothing
+outside the package sees it.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from gcl.data.interactions import Interactions
+
+
+def normalized_adjacency(num_users: int, num_items: int, users: np.ndarray,
+                         items: np.ndarray) -> sp.csr_matrix:
+    r"""The symmetric normalised adjacency :math:`\mathbf{D}^{-1/2}\mathbf{A}\mathbf{D}^{-1/2}`
+    of the bipartite graph, shape :obj:`[U+I, U+I]`, with :math:`1/\sqrt{d_u d_i}` on each
+    user–item edge in both directions (isolated nodes get an empty row)."""
+    n = num_users + num_items
+    pairs = np.unique(users.astype(np.int64) * num_items + items)
+    u, i = pairs // num_items, pairs % num_items + num_users
+    deg = np.bincount(np.concatenate([u, i]), minlength=n).astype(np.float64)
+    inv = np.zeros(n)
+    inv[deg > 0] = deg[deg > 0] ** -0.5
+    w = (inv[u] * inv[i]).astype(np.float32)
+    adj = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([u, i]), np.concatenate([i, u]))),
+                        shape=(n, n))
+    adj.sort_indices()
+    return adj
+
+
+class _SymmetricSpMM(torch.autograd.Function):
+    """:math:`\\mathbf{A}\\mathbf{X}` with backward :math:`\\mathbf{A}\\mathbf{G}`: valid since
+    the normalised adjacency is symmetric, and much faster than torch's generic backward."""
+
+    @staticmethod
+    def forward(ctx, fn: Callable, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.fn = fn
+        return fn(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        return None, ctx.fn(grad.contiguous())
+
+
+class TorchCSR:
+    """Propagation with a :obj:`torch.sparse_csr_tensor` (the default backend)."""
+
+    name = "torch"
+
+    def __init__(self, adj: sp.csr_matrix, device: torch.device) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.mat = torch.sparse_csr_tensor(
+                torch.from_numpy(adj.indptr.astype(np.int64)),
+                torch.from_numpy(adj.indices.astype(np.int64)),
+                torch.from_numpy(adj.data), size=adj.shape, check_invariants=False,
+            ).to(device)
+
+    def _mm(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != self.mat.dtype:
+            return (self.mat @ x.to(self.mat.dtype)).to(x.dtype)
+        return self.mat @ x
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return _SymmetricSpMM.apply(self._mm, x)
+
+
+class ScipyCSR:
+    """Propagation with scipy's CSR product behind a custom autograd function (CPU only)."""
+
+    name = "scipy"
+
+    def __init__(self, adj: sp.csr_matrix, device: torch.device) -> None:
+        if device.type != "cpu":
+            raise ValueError("the 'scipy' backend runs on the CPU only")
+        self.adj = adj
+
+    def _mm(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.adj @ x.detach().numpy().astype(np.float32, copy=False)
+        return torch.from_numpy(np.ascontiguousarray(out)).to(x.dtype)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return _SymmetricSpMM.apply(self._mm, x)
+
+
+class ScatterCSR:
+    """Propagation with torch-scatter's :obj:`segment_csr` (the :obj:`scatter` extra)."""
+
+    name = "scatter"
+
+    def __init__(self, adj: sp.csr_matrix, device: torch.device) -> None:
+        try:
+            from torch_scatter import segment_csr
+        except ImportError as e:  # pragma: no cover - depends on the extra
+            raise ImportError("the 'scatter' backend needs torch-scatter: "
+                              "pip install 'gcl[scatter]'") from e
+        self.segment_csr = segment_csr
+        self.indptr = torch.from_numpy(adj.indptr.astype(np.int64)).to(device)
+        self.col = torch.from_numpy(adj.indices.astype(np.int64)).to(device)
+        self.w = torch.from_numpy(adj.data).to(device).unsqueeze(-1)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.segment_csr(x[self.col] * self.w.to(x.dtype), self.indptr, reduce="sum")
+
+
+class PyGMessagePassing:
+    """Propagation with PyG's :class:`~torch_geometric.nn.conv.LGConv` message passing over
+    the already normalised edge weights."""
+
+    name = "pyg"
+
+    def __init__(self, adj: sp.csr_matrix, device: torch.device) -> None:
+        from torch_geometric.nn import LGConv
+
+        coo = adj.tocoo()
+        # LGConv aggregates messages from edge_index[0] into edge_index[1].
+        self.edge_index = torch.from_numpy(np.stack([coo.col, coo.row]).astype(np.int64)).to(device)
+        self.w = torch.from_numpy(coo.data).to(device)
+        self.conv = LGConv(normalize=False)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x, self.edge_index, self.w.to(x.dtype))
+
+
+BACKENDS = {b.name: b for b in (TorchCSR, ScipyCSR, ScatterCSR, PyGMessagePassing)}
+
+
+class UIGraph:
+    r"""The train graph of a log, normalised and ready for sparse propagation.
+
+    Args:
+        num_users (int): number of users :math:`U`.
+        num_items (int): number of items :math:`I`.
+        users (np.ndarray): user index of each edge, shape :obj:`[E]`.
+        items (np.ndarray): item index of each edge, shape :obj:`[E]`.
+        backend (str): one of :obj:`"torch"` (torch.sparse CSR), :obj:`"scipy"`,
+            :obj:`"scatter"` (torch-scatter) or :obj:`"pyg"` (LGConv message passing).
+            (default: :obj:`"torch"`)
+        device (torch.device or str): where propagation runs. (default: :obj:`"cpu"`)
+    """
+
+    def __init__(self, num_users: int, num_items: int, users: np.ndarray, items: np.ndarray,
+                 backend: str = "torch", device: torch.device | str = "cpu") -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown propagation backend {backend!r}; "
+                             f"choose one of {sorted(BACKENDS)}")
+        self.num_users, self.num_items = num_users, num_items
+        self.users = np.asarray(users, dtype=np.int64)
+        self.items = np.asarray(items, dtype=np.int64)
+        self.backend = backend
+        self.device = torch.device(device)
+        self.adj = normalized_adjacency(num_users, num_items, self.users, self.items)
+        self._prop = BACKENDS[backend](self.adj, self.device)
+
+    @classmethod
+    def from_interactions(cls, inter: Interactions, backend: str = "torch",
+                          device: torch.device | str = "cpu") -> UIGraph:
+        """The graph of a log's interactions (usually the train split)."""
+        return cls(inter.num_users, inter.num_items, inter.users, inter.items, backend, device)
+
+    @property
+    def num_nodes(self) -> int:
+        return self.num_users + self.num_items
+
+    @property
+    def num_edges(self) -> int:
+        """Number of directed edges (two per interaction)."""
+        return int(self.adj.nnz)
+
+    def subgraph(self, edge_mask: np.ndarray) -> UIGraph:
+        """The graph with only the interactions where :obj:`edge_mask` is true, renormalised
+        (both directions of an edge are kept or dropped together)."""
+        return UIGraph(self.num_users, self.num_items, self.users[edge_mask],
+                       self.items[edge_mask], self.backend, self.device)
+
+    def propagate(self, x: torch.Tensor) -> torch.Tensor:
+        r"""One step :math:`\hat{\mathbf{A}}\mathbf{X}`, shape :obj:`[U+I, d]` in and out."""
+        return self._prop(x)
+
+    def __repr__(self) -> str:
+        return (f"UIGraph({self.num_users} users, {self.num_items} items, "
+                f"{self.num_edges} directed edges, backend={self.backend!r})")

@@ -1,0 +1,51 @@
+"""The contract every method meets: how its views are made and which losses it adds."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gcl.data.interactions import Interactions
+from gcl.graph import UIGraph
+
+
+class Method(nn.Module):
+    r"""Base class of a recommendation method trained by :class:`gcl.train.Trainer`.
+
+    A method owns its encoder and says, per batch of (user, positive item, negative item)
+    triples, which losses it adds. Methods that make new augmented views per epoch do so in
+    :meth:`new_epoch`. The trainer owns the loop; a method never copies it.
+
+    Args:
+        num_users (int): number of users.
+        num_items (int): number of items.
+    """
+
+    name: str = "base"
+    #: Whether the method has parameters to train with the loop.
+    trainable: bool = True
+
+    def __init__(self, num_users: int, num_items: int) -> None:
+        super().__init__()
+        self.num_users, self.num_items = num_users, num_items
+
+    def prepare(self, train: Interactions, graph: UIGraph) -> None:
+        """Called once by :meth:`fit` before training, with the train log and its graph."""
+
+    def new_epoch(self, graph: UIGraph, generator: torch.Generator) -> None:
+        """Called at the start of every epoch; methods with per-epoch views build them here."""
+
+    def loss(self, graph: UIGraph, users: torch.Tensor, pos: torch.Tensor,
+             neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Losses of one batch, each a scalar; :obj:`"loss"` is the total that is minimised.
+
+        Args:
+            graph (UIGraph): the train graph.
+            users (torch.Tensor): user indices, shape :obj:`[B]`.
+            pos (torch.Tensor): positive item indices, shape :obj:`[B]`.
+            neg (torch.Tensor): negative item indices, shape :obj:`[B]` or :obj:`[B, N]`.
+        """
+        raise NotImplementedError
+
+    def embeddings(self, graph: UIGraph) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final user and item embeddings for ranking, shapes :obj:`[U, d]`, :obj:`[I, d]`."""
+        raise NotImplementedError

@@ -1,0 +1,57 @@
+"""LightGCN trained with BPR: the base every contrastive method builds on."""
+from __future__ import annotations
+
+import torch
+
+from gcl.graph import UIGraph
+from gcl.losses import bpr, l2
+from gcl.methods.base import Method
+from gcl.nn.lightgcn import LightGCN
+
+
+class LightGCNMethod(Method):
+    r"""LightGCN (He et al., SIGIR 2020) with the BPR loss and L2 on the batch's layer-0
+    embeddings:
+
+    .. math::
+        \mathcal{L} = \mathcal{L}_{BPR} + \lambda \frac{1}{2B}\left(\lVert \mathbf{e}_u^{(0)}
+        \rVert^2 + \lVert \mathbf{e}_{i^+}^{(0)} \rVert^2 + \lVert \mathbf{e}_{i^-}^{(0)}
+        \rVert^2\right)
+
+    No augmented views: one propagation over the train graph per batch.
+
+    Args:
+        num_users (int): number of users.
+        num_items (int): number of items.
+        dim (int): embedding size. (default: :obj:`64`)
+        layers (int): propagation layers. (default: :obj:`3`)
+        reg (float): L2 weight :math:`\lambda`. (default: :obj:`1e-4`)
+    """
+
+    name = "lightgcn"
+
+    def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
+                 reg: float = 1e-4) -> None:
+        super().__init__(num_users, num_items)
+        self.encoder = LightGCN(num_users, num_items, dim, layers)
+        self.reg = reg
+
+    def rec_loss(self, user_emb: torch.Tensor, item_emb: torch.Tensor, users: torch.Tensor,
+                 pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        """BPR on the final embeddings plus L2 on the layer-0 rows of the batch."""
+        u = user_emb[users]
+        s_pos = (u * item_emb[pos]).sum(-1)
+        s_neg = (u.unsqueeze(1) * item_emb[neg.view(len(users), -1)]).sum(-1)
+        w = self.encoder.embedding.weight
+        reg = l2(w[users], w[self.num_users + pos], w[self.num_users + neg.view(-1)],
+                 batch_size=len(users))
+        rec = bpr(s_pos, s_neg)
+        return {"loss": rec + self.reg * reg, "bpr": rec, "reg": reg}
+
+    def loss(self, graph: UIGraph, users: torch.Tensor, pos: torch.Tensor,
+             neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        user_emb, item_emb = self.encoder(graph)
+        return self.rec_loss(user_emb, item_emb, users, pos, neg)
+
+    def embeddings(self, graph: UIGraph) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder(graph)

@@ -1,0 +1,4 @@
+"""Encoders."""
+from gcl.nn.lightgcn import LightGCN
+
+__all__ = ["LightGCN"]

@@ -1,0 +1,57 @@
+"""LightGCN encoder."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gcl.graph import UIGraph
+
+
+class LightGCN(nn.Module):
+    r"""LightGCN from `"LightGCN: Simplifying and Powering Graph Convolution Network for
+    Recommendation" <https://arxiv.org/abs/2002.02126>`_ (He et al., SIGIR 2020).
+
+    .. math::
+        \mathbf{E}^{(k+1)} = \hat{\mathbf{A}} \mathbf{E}^{(k)}, \qquad
+        \mathbf{E} = \frac{1}{K+1} \sum_{k=0}^{K} \mathbf{E}^{(k)}
+
+    with :math:`\hat{\mathbf{A}}` the symmetric normalised user–item adjacency and
+    :math:`\mathbf{E}^{(0)}` a learned ID embedding table.
+
+    Args:
+        num_users (int): number of users.
+        num_items (int): number of items.
+        dim (int): embedding size. (default: :obj:`64`)
+        layers (int): propagation steps :math:`K`. (default: :obj:`3`)
+        init_std (float): std of the normal initialisation, as in the paper's code.
+            (default: :obj:`0.1`)
+    """
+
+    def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
+                 init_std: float = 0.1) -> None:
+        super().__init__()
+        if dim < 1 or layers < 0:
+            raise ValueError(f"dim must be >= 1 and layers >= 0, got dim={dim}, layers={layers}")
+        self.num_users, self.num_items, self.layers = num_users, num_items, layers
+        self.embedding = nn.Embedding(num_users + num_items, dim)
+        nn.init.normal_(self.embedding.weight, std=init_std)
+
+    def propagate(self, graph: UIGraph, x: torch.Tensor | None = None,
+                  perturb=None) -> list[torch.Tensor]:
+        r"""All layers' embeddings :math:`[\mathbf{E}^{(0)}, ..., \mathbf{E}^{(K)}]`, each
+        :obj:`[U+I, dim]`. :obj:`perturb(h, layer)` may change each propagated layer (e.g.
+        SimGCL's noise); :obj:`x` replaces the ID table as layer 0."""
+        h = self.embedding.weight if x is None else x
+        out = [h]
+        for k in range(self.layers):
+            h = graph.propagate(h)
+            if perturb is not None:
+                h = perturb(h, k)
+            out.append(h)
+        return out
+
+    def forward(self, graph: UIGraph, x: torch.Tensor | None = None,
+                perturb=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """User and item embeddings, shapes :obj:`[U, dim]` and :obj:`[I, dim]`."""
+        h = torch.stack(self.propagate(graph, x, perturb)).mean(0)
+        return h[: self.num_users], h[self.num_users:]

@@ -1,0 +1,298 @@
+"""GraphCLRecommender: the one object most users touch."""
+from __future__ import annotations
+
+import logging
+import os
+from os import PathLike
+from typing import Any, Hashable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from gcl import __version__
+from gcl.data.interactions import Interactions, ids_to_list
+from gcl.graph import UIGraph
+from gcl.methods import METHODS, build_method
+from gcl.metrics import evaluate as _evaluate
+from gcl.metrics import topk
+from gcl.train import Trainer, TrainConfig, seed_everything
+
+log = logging.getLogger("gcl")
+
+_FORMAT = "gcl.GraphCLRecommender"
+
+
+def _resolve_device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class GraphCLRecommender:
+    r"""Trains user and item embeddings with a graph (contrastive) method and serves them.
+
+    The constructor takes hyperparameters only; data enters through :meth:`fit`. Ids in and
+    out are the user's own.
+
+    Args:
+        method (str): a name in :obj:`gcl.methods.METHODS`, e.g. :obj:`"lightgcn"`,
+            :obj:`"pop"`. (default: :obj:`"lightgcn"`)
+        dim (int): embedding size. (default: :obj:`64`)
+        layers (int): propagation layers. (default: :obj:`3`)
+        reg (float): L2 weight on the batch's layer-0 embeddings. (default: :obj:`1e-4`)
+        lr (float): Adam learning rate. (default: :obj:`1e-3`)
+        batch_size (int): triples per step. (default: :obj:`2048`)
+        epochs (int): most epochs. (default: :obj:`1000`)
+        patience (int, optional): evaluations on valid without improvement before stopping.
+            (default: :obj:`10`)
+        eval_every (int): epochs between valid evaluations. (default: :obj:`1`)
+        metric (str): valid metric for early stopping. (default: :obj:`"ndcg@20"`)
+        restore_best (bool): end :meth:`fit` with the weights of the best valid evaluation.
+            (default: :obj:`True`)
+        backend (str): propagation backend, see :class:`gcl.graph.UIGraph`.
+            (default: :obj:`"torch"`)
+        device (str): :obj:`"auto"` (CUDA when present), :obj:`"cpu"`, :obj:`"cuda:0"`, ...
+            (default: :obj:`"auto"`)
+        seed (int): seed of everything random in :meth:`fit`. (default: :obj:`0`)
+        progress (bool): progress bar per epoch. (default: :obj:`True`)
+        **method_kwargs: further hyperparameters of the method.
+    """
+
+    def __init__(self, method: str = "lightgcn", dim: int = 64, layers: int = 3,
+                 reg: float = 1e-4, lr: float = 1e-3, batch_size: int = 2048,
+                 epochs: int = 1000, patience: int | None = 10, eval_every: int = 1,
+                 metric: str = "ndcg@20", restore_best: bool = True,
+                 backend: str = "torch", device: str = "auto",
+                 seed: int = 0, progress: bool = True, **method_kwargs: Any) -> None:
+        if method.lower() not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose one of {sorted(METHODS)}")
+        self.params = dict(method=method.lower(), dim=dim, layers=layers, reg=reg, lr=lr,
+                           batch_size=batch_size, epochs=epochs, patience=patience,
+                           eval_every=eval_every, metric=metric, restore_best=restore_best,
+                           backend=backend,
+                           device=str(device), seed=seed, progress=progress, **method_kwargs)
+        # Fails now, not after loading data, on a bad setting.
+        self._train_config()
+        self.method_: Any = None
+        self.history_: list[dict[str, float]] = []
+
+    # ------------------------------------------------------------------ helpers
+    def _train_config(self, **overrides: Any) -> TrainConfig:
+        p = {**self.params, **overrides}
+        return TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
+                           eval_every=p["eval_every"], patience=p["patience"],
+                           metric=p["metric"], restore_best=p["restore_best"],
+                           seed=p["seed"], progress=p["progress"],
+                           budget_seconds=p.get("budget_seconds"))
+
+    def _method_kwargs(self) -> dict[str, Any]:
+        skip = {"method", "lr", "batch_size", "epochs", "patience", "eval_every", "metric",
+                "restore_best", "backend", "device", "seed", "progress", "budget_seconds"}
+        return {k: v for k, v in self.params.items() if k not in skip}
+
+    def _check_fitted(self) -> None:
+        if self.method_ is None:
+            raise RuntimeError("this recommender is not fitted yet: call fit(train) first")
+
+    def _check_maps(self, inter: Interactions, what: str) -> None:
+        if not isinstance(inter, Interactions):
+            raise TypeError(f"{what} must be an Interactions, got {type(inter).__name__}")
+        if not (inter.user_ids.equals(self.user_ids_) and inter.item_ids.equals(self.item_ids_)):
+            raise ValueError(f"{what} does not share the id maps of the train log: split it "
+                             "from the same Interactions (or select() from it)")
+
+    # ------------------------------------------------------------------ training
+    def fit(self, train: Interactions, valid: Interactions | None = None,
+            budget_seconds: float | None = None) -> GraphCLRecommender:
+        r"""Trains on :obj:`train`; with :obj:`valid`, evaluates every :obj:`eval_every`
+        epochs, stops early on :obj:`metric` and keeps the best weights.
+
+        Args:
+            train (Interactions): the train log.
+            valid (Interactions, optional): a valid log split from the same log.
+                (default: :obj:`None`)
+            budget_seconds (float, optional): stop after the epoch that passes this much
+                training time. (default: :obj:`None`)
+        """
+        if not isinstance(train, Interactions):
+            raise TypeError(f"train must be an Interactions, got {type(train).__name__}")
+        if len(train) == 0:
+            raise ValueError("the train log is empty")
+        self.user_ids_, self.item_ids_ = train.user_ids, train.item_ids
+        if valid is not None:
+            self._check_maps(valid, "valid")
+        device = _resolve_device(self.params["device"])
+        seed_everything(self.params["seed"])
+        graph = UIGraph.from_interactions(train, self.params["backend"], device)
+        method = build_method(self.params["method"], train.num_users, train.num_items,
+                              **self._method_kwargs()).to(device)
+        method.prepare(train, graph)
+        self.method_, self.graph_ = method, graph
+        self.seen_ = self._seen_from(train)
+        self.valid_seen_ = None if valid is None else valid.to_csr()
+        self.history_ = []
+        if method.trainable:
+            evaluate = None
+            if valid is not None:
+                valid_csr = valid.to_csr()
+
+                def evaluate() -> dict[str, float]:
+                    u, i = method.embeddings(graph)
+                    return _evaluate(u, i, valid_csr, self.seen_, k=(10, 20))
+
+            cfg = self._train_config(budget_seconds=budget_seconds)
+            trainer = Trainer(method, graph, train, cfg, evaluate)
+            self.history_ = trainer.fit()
+            self.best_epoch_ = trainer.best_epoch
+        method.eval()
+        self._refresh_embeddings()
+        return self
+
+    @staticmethod
+    def _seen_from(train: Interactions) -> sp.csr_matrix:
+        mat = train.to_csr()
+        mat.data[:] = 1
+        return mat
+
+    def _refresh_embeddings(self) -> None:
+        with torch.no_grad():
+            u, i = self.method_.embeddings(self.graph_)
+        self._user_emb, self._item_emb = u.detach(), i.detach()
+
+    # ------------------------------------------------------------------ inference
+    def evaluate(self, test: Interactions, k: int | Sequence[int] = (10, 20),
+                 exclude_valid: bool = True, batch_size: int = 1024) -> dict[str, float]:
+        r"""Full-ranking Recall, NDCG, Precision, HitRate and MRR at each :obj:`k` on
+        :obj:`test`, with train (and valid, when :obj:`exclude_valid`) items masked out.
+
+        Returns a dict such as :obj:`{"recall@20": ..., "ndcg@20": ..., "users": n}`.
+        """
+        self._check_fitted()
+        self._check_maps(test, "test")
+        exclude = self.seen_
+        if exclude_valid and self.valid_seen_ is not None:
+            exclude = sp.csr_matrix(exclude + self.valid_seen_)
+            exclude.data[:] = 1
+        return _evaluate(self._user_emb, self._item_emb, test.to_csr(), exclude, k, batch_size)
+
+    def recommend(self, user_ids: Sequence[Hashable], k: int = 10,
+                  filter_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        r"""Top-:obj:`k` items for each user.
+
+        Args:
+            user_ids (sequence): the users' own ids.
+            k (int): list length. (default: :obj:`10`)
+            filter_seen (bool): leave out the items each user has in train.
+                (default: :obj:`True`)
+
+        Returns:
+            (items, scores): arrays of shape :obj:`[len(user_ids), k]`, items in the user's
+            own ids. A user with fewer than :obj:`k` unseen items gets :obj:`None` items and
+            :obj:`-inf` scores in the free slots.
+        """
+        self._check_fitted()
+        if isinstance(user_ids, (str, bytes)) or not isinstance(user_ids, Iterable):
+            raise TypeError("user_ids must be a list of ids, e.g. ['196', '186']")
+        users = Interactions._lookup(self.user_ids_, list(user_ids), "user")
+        idx, scores = topk(self._user_emb, self._item_emb, users, k,
+                           self.seen_ if filter_seen else None)
+        idx, scores = idx.cpu().numpy(), scores.cpu().numpy()
+        items = np.asarray(self.item_ids_, dtype=object)[idx]
+        items[~np.isfinite(scores)] = None
+        if self.item_ids_.dtype != object and np.isfinite(scores).all():
+            items = np.asarray(self.item_ids_)[idx]
+        return items, scores
+
+    def user_embeddings(self) -> np.ndarray:
+        """Final user embeddings, :obj:`[num_users, dim]` float32, row i = :obj:`user_ids_[i]`."""
+        self._check_fitted()
+        return self._user_emb.float().cpu().numpy()
+
+    def item_embeddings(self) -> np.ndarray:
+        """Final item embeddings, :obj:`[num_items, dim]` float32, row i = :obj:`item_ids_[i]`."""
+        self._check_fitted()
+        return self._item_emb.float().cpu().numpy()
+
+    @property
+    def user_ids(self) -> pd.Index:
+        """The users' own ids, in embedding row order."""
+        self._check_fitted()
+        return self.user_ids_
+
+    @property
+    def item_ids(self) -> pd.Index:
+        """The items' own ids, in embedding row order."""
+        self._check_fitted()
+        return self.item_ids_
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> dict[str, Any]:
+        seen = sp.coo_matrix(self.seen_)
+        state = {
+            "format": _FORMAT, "gcl_version": __version__, "params": dict(self.params),
+            "user_ids": ids_to_list(self.user_ids_), "item_ids": ids_to_list(self.item_ids_),
+            "state_dict": {k: v.cpu() for k, v in self.method_.state_dict().items()},
+            "user_emb": self._user_emb.cpu(), "item_emb": self._item_emb.cpu(),
+            "seen": torch.from_numpy(np.stack([seen.row, seen.col]).astype(np.int64)),
+            "history": [dict(h) for h in self.history_],
+        }
+        if self.valid_seen_ is not None:
+            v = sp.coo_matrix(self.valid_seen_)
+            state["valid_seen"] = torch.from_numpy(np.stack([v.row, v.col]).astype(np.int64))
+        return state
+
+    def save(self, path: str | PathLike) -> None:
+        """Saves the fitted model to one file, atomically (a crash never leaves a half-written
+        file under :obj:`path`). Loading needs no pickle: :meth:`load` uses
+        :obj:`torch.load(weights_only=True)`."""
+        self._check_fitted()
+        from gcl.export import atomic_write
+
+        with atomic_write(path) as f:
+            torch.save(self._state(), f)
+
+    @classmethod
+    def load(cls, path: str | PathLike, device: str = "cpu") -> GraphCLRecommender:
+        """Loads a model written by :meth:`save` without unpickling arbitrary objects."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # torch raises several types for corrupt or unsafe files
+            raise ValueError(f"{os.fspath(path)!r} is not a readable gcl model file: {e}") from e
+        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+            raise ValueError(f"{os.fspath(path)!r} is not a gcl model file")
+        params = dict(state["params"])
+        params["device"] = device
+        rec = cls(**params)
+        rec.user_ids_, rec.item_ids_ = pd.Index(state["user_ids"]), pd.Index(state["item_ids"])
+        n_u, n_i = len(rec.user_ids_), len(rec.item_ids_)
+        if state["user_emb"].shape[0] != n_u or state["item_emb"].shape[0] != n_i:
+            raise ValueError("the embeddings in the file do not match its id maps")
+        dev = _resolve_device(device)
+        rec.method_ = build_method(params["method"], n_u, n_i, **rec._method_kwargs())
+        rec.method_.load_state_dict(state["state_dict"])
+        rec.method_.to(dev).eval()
+        rec._user_emb, rec._item_emb = state["user_emb"].to(dev), state["item_emb"].to(dev)
+
+        def csr(pairs: torch.Tensor) -> sp.csr_matrix:
+            r, c = pairs.numpy()
+            return sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n_u, n_i))
+
+        rec.seen_ = csr(state["seen"])
+        rec.valid_seen_ = csr(state["valid_seen"]) if "valid_seen" in state else None
+        rec.history_ = list(state["history"])
+        rec.graph_ = None
+        return rec
+
+    def export(self, directory: str | PathLike, **kwargs: Any) -> dict[str, str]:
+        """Writes embeddings and id maps for a serving system; see :func:`gcl.export.export`."""
+        self._check_fitted()
+        from gcl.export import export
+
+        return export(self, directory, **kwargs)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.params.items()
+                          if k in ("method", "dim", "layers", "lr", "batch_size"))
+        return f"GraphCLRecommender({shown})"
