@@ -120,7 +120,7 @@ class Trainer:
                 opt.step()
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + float(v.detach())
-                bar.set_postfix(loss=f"{sums['loss'] / (b + 1):.4f}")
+                bar.set_postfix(loss=f"{sums['loss'] / (b + 1):.4f}", refresh=False)
             bar.close()
             seconds = time.perf_counter() - t0
             trained += seconds

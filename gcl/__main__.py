@@ -1,0 +1,5 @@
+import sys
+
+from gcl.cli import main
+
+sys.exit(main())
