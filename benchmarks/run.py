@@ -106,15 +106,14 @@ def write_markdown(dataset: str, results: dict) -> str:
                     f"{fmt(r['seconds_per_epoch'], 2)} | {fmt(r['fit_seconds'], 1)} | "
                     f"{r['peak_rss_mb']:.0f} |")
     any_r = next(iter(results.values()))
-    s = any_r["settings"]
+    s, n = any_r["settings"], any_r["interactions"]
     lines = [f"# {dataset}", "", "Made by `python benchmarks/run.py --dataset "
              f"{dataset} --methods {','.join(results)}"
              + (f" --budget-minutes {s['budget_minutes']:g}" if s["budget_minutes"] else "")
              + "` (each method's command is in the JSON file).", "",
              f"Split: {any_r['split']}; {any_r['users']} users, {any_r['items']} items, "
-             f"{any_r['interactions']['train']} train / {any_r['interactions']['valid']} valid "
-             f"/ {any_r['interactions']['test']} test interactions. Test metrics, full "
-             f"ranking over all items, train{' and valid' if any_r['interactions']['valid'] else ''}"
+             f"{n['train']} train / {n['valid']} valid / {n['test']} test interactions. Test "
+             f"metrics, full ranking over all items, train{' and valid' if n['valid'] else ''}"
              " items masked.", "", *rows, "",
              f"Settings: dim {s['dim']}, {s['layers']} layers, lr {s['lr']}, batch "
              f"{s['batch_size']}, L2 {s['reg']}, seed {s['seed']}, {s['threads']} torch "

@@ -9,8 +9,8 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 SPLITS = ("auto", "given", "random", "leave_one_out", "temporal")
 

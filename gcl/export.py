@@ -7,9 +7,10 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -16,7 +16,7 @@ Metrics are averaged over the evaluated users.
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Hashable, Iterable, Sequence
 from os import PathLike
-from typing import Any, Hashable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from gcl.graph import UIGraph
 from gcl.methods import METHODS, build_method
 from gcl.metrics import evaluate as _evaluate
 from gcl.metrics import topk
-from gcl.train import Trainer, TrainConfig, seed_everything
+from gcl.train import TrainConfig, Trainer, seed_everything
 
 log = logging.getLogger("gcl")
 

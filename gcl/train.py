@@ -5,8 +5,8 @@ import copy
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -83,6 +83,13 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.best_epoch: int | None = None
 
+    def _report(self, line: str) -> None:
+        # One line per evaluation: to the "gcl" logger, and to the terminal above the
+        # progress bar when the application has not set up logging.
+        log.info(line)
+        if self.config.progress and not log.hasHandlers():
+            tqdm.write(line)
+
     def fit(self) -> list[dict[str, float]]:
         """Runs the loop; returns the history, one dict per epoch (loss parts, seconds, and
         the metrics of epochs that were evaluated)."""
@@ -143,8 +150,8 @@ class Trainer:
                 score = metrics[cfg.metric]
                 shown = " ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                                  if k.endswith("@20") and k.split("@")[0] in ("recall", "ndcg"))
-                log.info("epoch %d | loss %.4f | %.1fs | valid %s", epoch, record["loss"],
-                         seconds, shown)
+                self._report(f"epoch {epoch} | loss {record['loss']:.4f} | {seconds:.1f}s | "
+                             f"valid {shown}")
                 if score > best:
                     best, bad_evals, self.best_epoch = score, 0, epoch
                     if cfg.restore_best:
@@ -153,8 +160,8 @@ class Trainer:
                     bad_evals += 1
                 if cfg.patience is not None and bad_evals >= cfg.patience:
                     stop = True
-                    log.info("early stop at epoch %d: best %s %.4f at epoch %d", epoch,
-                             cfg.metric, best, self.best_epoch)
+                    self._report(f"early stop at epoch {epoch}: best {cfg.metric} {best:.4f} "
+                                 f"at epoch {self.best_epoch}")
             self.history.append(record)
             if stop:
                 break

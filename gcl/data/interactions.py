@@ -1,8 +1,9 @@
 """A click log with its id maps: the object every later stage of :mod:`gcl` takes."""
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Sequence
 from os import PathLike
-from typing import Any, Hashable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

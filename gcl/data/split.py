@@ -17,7 +17,7 @@ What happens to users with few interactions:
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

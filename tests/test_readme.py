@@ -1,0 +1,20 @@
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    readme = (ROOT / "README.md").read_text()
+    assert ci in readme.splitlines()
+
+
+def test_readme_has_exactly_two_setup_commands():
+    readme = (ROOT / "README.md").read_text()
+    setup = readme.split("## Set up and run")[1].split("\n## ")[0]
+    commands = [b for b in setup.split("```bash\n")[1:]]
+    assert len(commands) == 2
+    assert "gcl train --dataset ml-100k" in commands[0]
+    assert "pytest" in commands[1]
+    for c in commands:
+        assert "pip install torch==2.13.0" in c and "GCL_DATA_DIR" in c
