@@ -30,3 +30,75 @@ def l2(*tensors: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
     """
     b = batch_size or tensors[0].shape[0]
     return sum(t.pow(2).sum() for t in tensors) / (2 * b)
+
+
+def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
+    r"""InfoNCE with in-batch negatives, as in SGL (Wu et al., SIGIR 2021) and SimGCL:
+
+    .. math::
+        \mathcal{L} = -\frac{1}{B}\sum_{i} \log \frac{\exp(s(z^1_i, z^2_i)/\tau)}
+        {\sum_{j} \exp(s(z^1_i, z^2_j)/\tau)}
+
+    with :math:`s` the cosine similarity, computed with :func:`~torch.log_softmax` so it stays
+    finite for any temperature. Row :math:`i` of both inputs is the same node in two views;
+    pass each node once (the batch's unique users or items).
+
+    Args:
+        z1 (torch.Tensor): first view, shape :obj:`[B, d]`.
+        z2 (torch.Tensor): second view, shape :obj:`[B, d]`.
+        temperature (float): :math:`\tau`. (default: :obj:`0.2`)
+    """
+    if z1.shape != z2.shape:
+        raise ValueError(f"the two views must have the same shape, got {tuple(z1.shape)} "
+                         f"and {tuple(z2.shape)}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    z1, z2 = F.normalize(z1, dim=-1), F.normalize(z2, dim=-1)
+    logits = z1 @ z2.T / temperature
+    return -torch.diagonal(torch.log_softmax(logits, dim=1)).mean()
+
+
+def cross_layer(z_final: torch.Tensor, z_layer: torch.Tensor,
+                temperature: float = 0.2) -> torch.Tensor:
+    r"""XSimGCL's cross-layer contrast (Yu et al., "XSimGCL: Towards Extremely Simple Graph
+    Contrastive Learning for Recommendation", TKDE 2023): InfoNCE between the final
+    embeddings and those of an intermediate layer :math:`l^*` of the same perturbed pass.
+
+    Args:
+        z_final (torch.Tensor): final (layer-mean) embeddings, shape :obj:`[B, d]`.
+        z_layer (torch.Tensor): layer-:math:`l^*` embeddings, shape :obj:`[B, d]`.
+        temperature (float): :math:`\tau`. (default: :obj:`0.2`)
+    """
+    return info_nce(z_final, z_layer, temperature)
+
+
+def alignment(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
+    r"""Alignment of positive pairs (Wang & Isola, ICML 2020; DirectAU, Wang et al., KDD
+    2022): :math:`\frac{1}{B}\sum_i \lVert \tilde z^1_i - \tilde z^2_i \rVert_2^{\alpha}` on
+    L2-normalised rows.
+
+    Args:
+        z1 (torch.Tensor): shape :obj:`[B, d]`.
+        z2 (torch.Tensor): shape :obj:`[B, d]`.
+        alpha (float): exponent. (default: :obj:`2.0`)
+    """
+    z1, z2 = F.normalize(z1, dim=-1), F.normalize(z2, dim=-1)
+    return (z1 - z2).norm(dim=1).pow(alpha).mean()
+
+
+def uniformity(z1: torch.Tensor, z2: torch.Tensor | None = None, t: float = 2.0) -> torch.Tensor:
+    r"""Uniformity on the hypersphere (Wang & Isola, ICML 2020):
+    :math:`\log \frac{1}{B(B-1)}\sum_{i \ne j} e^{-t \lVert \tilde z_i - \tilde z_j
+    \rVert^2}`, averaged over :obj:`z1` and :obj:`z2` when both are given (DirectAU's
+    user and item terms).
+
+    Args:
+        z1 (torch.Tensor): shape :obj:`[B, d]`.
+        z2 (torch.Tensor, optional): shape :obj:`[B', d]`. (default: :obj:`None`)
+        t (float): temperature of the Gaussian potential. (default: :obj:`2.0`)
+    """
+    def one(z: torch.Tensor) -> torch.Tensor:
+        z = F.normalize(z, dim=-1)
+        return torch.pdist(z).pow(2).mul(-t).exp().mean().log()
+
+    return one(z1) if z2 is None else (one(z1) + one(z2)) / 2

@@ -5,6 +5,7 @@ import copy
 import logging
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +40,9 @@ class TrainConfig:
             wall time since the loop began, evaluations included. (default: :obj:`None`)
         seed (int): seed of initialisation, shuffling and sampling. (default: :obj:`0`)
         progress (bool): show a progress bar per epoch. (default: :obj:`True`)
+        decline_warning (tuple of float and int): warn once when the valid metric has been
+            more than this fraction below its best for this many evaluations in a row.
+            (default: :obj:`(0.1, 3)`)
     """
 
     epochs: int = 1000
@@ -52,6 +56,7 @@ class TrainConfig:
     budget_seconds: float | None = None
     seed: int = 0
     progress: bool = True
+    decline_warning: tuple[float, int] = (0.1, 3)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "num_neg", "eval_every"):
@@ -100,7 +105,7 @@ class Trainer:
         users_all = torch.from_numpy(self.train.users)
         items_all = torch.from_numpy(self.train.items)
         opt = torch.optim.Adam(method.parameters(), lr=cfg.lr)
-        best, best_state, bad_evals = -math.inf, None, 0
+        best, best_state, bad_evals, declined, warned = -math.inf, None, 0, 0, False
         n_batches = math.ceil(len(self.train) / cfg.batch_size)
         trained, start = 0.0, time.perf_counter()
         for epoch in range(1, cfg.epochs + 1):
@@ -158,6 +163,17 @@ class Trainer:
                         best_state = copy.deepcopy(method.state_dict())
                 else:
                     bad_evals += 1
+                drop, times = cfg.decline_warning
+                declined = declined + 1 if score < (1 - drop) * best else 0
+                if declined >= times and not warned:
+                    warned = True
+                    hint = getattr(method, "tuning_hint", "lower the learning rate")
+                    warnings.warn(
+                        f"valid {cfg.metric} has been more than {drop:.0%} below its best "
+                        f"({best:.4f} at epoch {self.best_epoch}) for {declined} evaluations: "
+                        f"the model is training worse, not better; {hint}"
+                        + (". The best weights will be restored." if cfg.restore_best else "."),
+                        RuntimeWarning, stacklevel=2)
                 if cfg.patience is not None and bad_evals >= cfg.patience:
                     stop = True
                     self._report(f"early stop at epoch {epoch}: best {cfg.metric} {best:.4f} "

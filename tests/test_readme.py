@@ -18,3 +18,11 @@ def test_readme_has_exactly_two_setup_commands():
     assert "pytest" in commands[1]
     for c in commands:
         assert "pip install torch==2.13.0" in c and "GCL_DATA_DIR" in c
+
+
+def test_readme_results_come_from_the_results_files():
+    import subprocess
+    import sys
+
+    check = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tables.py"), "--check"])
+    assert check.returncode == 0, "README results are stale: run python benchmarks/tables.py"

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from gcl.graph import UIGraph
+from gcl.view import View
 
 
 class LightGCN(nn.Module):
@@ -25,33 +26,42 @@ class LightGCN(nn.Module):
         layers (int): propagation steps :math:`K`. (default: :obj:`3`)
         init_std (float): std of the normal initialisation, as in the paper's code.
             (default: :obj:`0.1`)
+        include_input (bool): whether the readout mean includes layer 0; SimGCL and XSimGCL
+            average layers :math:`1..K` only. (default: :obj:`True`)
     """
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
-                 init_std: float = 0.1) -> None:
+                 init_std: float = 0.1, include_input: bool = True) -> None:
         super().__init__()
         if dim < 1 or layers < 0:
             raise ValueError(f"dim must be >= 1 and layers >= 0, got dim={dim}, layers={layers}")
         self.num_users, self.num_items, self.layers = num_users, num_items, layers
+        self.include_input = include_input or layers == 0
         self.embedding = nn.Embedding(num_users + num_items, dim)
         nn.init.normal_(self.embedding.weight, std=init_std)
 
-    def propagate(self, graph: UIGraph, x: torch.Tensor | None = None,
-                  perturb=None) -> list[torch.Tensor]:
+    def propagate(self, graph: UIGraph | View,
+                  x: torch.Tensor | None = None) -> list[torch.Tensor]:
         r"""All layers' embeddings :math:`[\mathbf{E}^{(0)}, ..., \mathbf{E}^{(K)}]`, each
-        :obj:`[U+I, dim]`. :obj:`perturb(h, layer)` may change each propagated layer (e.g.
-        SimGCL's noise); :obj:`x` replaces the ID table as layer 0."""
-        h = self.embedding.weight if x is None else x
+        :obj:`[U+I, dim]`, over a graph or an augmented :class:`~gcl.view.View`;
+        :obj:`x` replaces the ID table as layer-0 input."""
+        view = View.of(graph)
+        h = view.input(self.embedding.weight if x is None else x)
         out = [h]
         for k in range(self.layers):
-            h = graph.propagate(h)
-            if perturb is not None:
-                h = perturb(h, k)
+            h = view.perturb(view.propagate(h, k), k)
             out.append(h)
         return out
 
-    def forward(self, graph: UIGraph, x: torch.Tensor | None = None,
-                perturb=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """User and item embeddings, shapes :obj:`[U, dim]` and :obj:`[I, dim]`."""
-        h = torch.stack(self.propagate(graph, x, perturb)).mean(0)
+    def split(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Splits node rows :obj:`[U+I, d]` into users :obj:`[U, d]` and items :obj:`[I, d]`."""
         return h[: self.num_users], h[self.num_users:]
+
+    def forward(self, graph: UIGraph | View,
+                x: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """User and item embeddings (layer mean), shapes :obj:`[U, dim]` and :obj:`[I, dim]`."""
+        return self.readout(self.propagate(graph, x))
+
+    def readout(self, layers: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer mean of :meth:`propagate`'s output, split into users and items."""
+        return self.split(torch.stack(layers if self.include_input else layers[1:]).mean(0))

@@ -1,0 +1,108 @@
+"""Augmenters: each turns a view of the user–item graph into a new one."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from gcl.graph import UIGraph
+from gcl.view import View
+
+
+class Augmenter:
+    r"""Base class of augmenters: :obj:`aug(view, generator)` returns a new :class:`View`.
+
+    Augmenters are seeded through the :class:`torch.Generator` they are given, keep the mask
+    they used last in :attr:`mask` (a bool tensor, :obj:`True` = kept, or :obj:`None` when
+    the augmentation has no mask), and return the view unchanged in eval mode.
+
+    :attr:`per` says when a method should make a new view: :obj:`"epoch"` (SGL's graph
+    views) or :obj:`"batch"` (SimGCL's noise).
+    """
+
+    per: str = "epoch"
+
+    def __init__(self) -> None:
+        self.training = True
+        self.mask: torch.Tensor | None = None
+
+    def train(self, mode: bool = True) -> Augmenter:
+        self.training = mode
+        return self
+
+    def eval(self) -> Augmenter:
+        return self.train(False)
+
+    def __call__(self, view: UIGraph | View, generator: torch.Generator | None = None) -> View:
+        view = View.of(view)
+        if not self.training:
+            return view
+        return self.augment(view, generator)
+
+    def augment(self, view: View, generator: torch.Generator | None) -> View:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
+                         if k not in ("training", "mask") and not k.startswith("_"))
+        return f"{type(self).__name__}({args})"
+
+
+class Compose(Augmenter):
+    """Applies augmenters one after the other. New views per batch if any part is per batch.
+
+    Args:
+        augmenters (sequence of Augmenter): applied in order.
+    """
+
+    def __init__(self, augmenters: Sequence[Augmenter]) -> None:
+        super().__init__()
+        self.augmenters = list(augmenters)
+        self.per = "batch" if any(a.per == "batch" for a in self.augmenters) else "epoch"
+
+    def train(self, mode: bool = True) -> Compose:
+        super().train(mode)
+        for a in self.augmenters:
+            a.train(mode)
+        return self
+
+    def augment(self, view: View, generator: torch.Generator | None) -> View:
+        for a in self.augmenters:
+            view = a(view, generator)
+        return view
+
+
+class RandomChoice(Augmenter):
+    """Applies one augmenter drawn at random (uniformly, or by :obj:`weights`) per call.
+
+    Args:
+        augmenters (sequence of Augmenter): the choices.
+        weights (sequence of float, optional): relative probabilities. (default: uniform)
+    """
+
+    def __init__(self, augmenters: Sequence[Augmenter],
+                 weights: Sequence[float] | None = None) -> None:
+        super().__init__()
+        if not augmenters:
+            raise ValueError("RandomChoice needs at least one augmenter")
+        self.augmenters = list(augmenters)
+        w = torch.ones(len(self.augmenters)) if weights is None else torch.tensor(
+            weights, dtype=torch.float)
+        if w.shape != (len(self.augmenters),) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError("weights must be one non-negative number per augmenter")
+        self.weights = w / w.sum()
+        self.per = "batch" if any(a.per == "batch" for a in self.augmenters) else "epoch"
+        self.chosen: int | None = None
+
+    def train(self, mode: bool = True) -> RandomChoice:
+        super().train(mode)
+        for a in self.augmenters:
+            a.train(mode)
+        return self
+
+    def augment(self, view: View, generator: torch.Generator | None) -> View:
+        self.chosen = int(torch.multinomial(self.weights, 1, generator=generator))
+        aug = self.augmenters[self.chosen]
+        out = aug(view, generator)
+        self.mask = aug.mask
+        return out

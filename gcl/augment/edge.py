@@ -1,0 +1,200 @@
+r"""Structural augmenters from SGL: edge dropout, node dropout and random walk.
+
+All three follow `"Self-supervised Graph Learning for Recommendation"
+<https://arxiv.org/abs/2010.10783>`_ (Wu et al., SIGIR 2021), which makes two new views of
+the train graph at the start of every epoch.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+from gcl.augment.base import Augmenter
+from gcl.graph import UIGraph
+from gcl.view import View
+
+
+def _check_prob(p: float, name: str = "p") -> float:
+    """:obj:`p` as a float, checked to lie in :math:`[0, 1)`."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"{name} must be a number in [0, 1), got {p!r}")
+    if not 0.0 <= float(p) < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {p!r}")
+    return float(p)
+
+
+def _gen_device(generator: torch.Generator | None,
+                device: torch.device | str | None = None) -> torch.device:
+    """Where random numbers must be drawn: the generator's device if there is one."""
+    if generator is not None:
+        return generator.device
+    return torch.device("cpu") if device is None else torch.device(device)
+
+
+def _uniform(shape: tuple[int, ...], generator: torch.Generator | None,
+             device: torch.device | str | None = None,
+             dtype: torch.dtype | None = None) -> torch.Tensor:
+    """:math:`U(0, 1)` numbers drawn with :obj:`generator` (on its device), returned on
+    :obj:`device` (default: CPU)."""
+    out = torch.rand(shape, generator=generator, device=_gen_device(generator, device),
+                     dtype=dtype)
+    return out if device is None else out.to(device)
+
+
+def _draw_seed(generator: torch.Generator | None) -> int:
+    """A 63-bit seed drawn from :obj:`generator` (or torch's global RNG)."""
+    return int(torch.randint(0, 2**63 - 1, (1,), generator=generator,
+                             device=_gen_device(generator)).item())
+
+
+def _check_structural(view: View, name: str) -> None:
+    """Edge-level augmenters act on :obj:`view.graph`: refuse views where that graph would be
+    ignored, rather than silently doing nothing."""
+    if view.layer_graphs is not None or view.propagate_fn is not None:
+        raise ValueError(f"{name} changes view.graph, but this view propagates over per-layer "
+                         "graphs or a custom propagate_fn that would ignore it; apply "
+                         f"{name} before RandomWalk or SVDView")
+
+
+def _keep_mask(shape: tuple[int, ...], p: float,
+               generator: torch.Generator | None) -> torch.Tensor:
+    """A CPU bool mask, each entry :obj:`True` (kept) with probability :math:`1 - p`."""
+    return (_uniform(shape, generator) >= p).cpu()
+
+
+class EdgeDrop(Augmenter):
+    r"""SGL-ED, edge dropout from `"Self-supervised Graph Learning for Recommendation"
+    <https://arxiv.org/abs/2010.10783>`_ (Wu et al., SIGIR 2021).
+
+    Each user–item interaction is kept independently with probability :math:`1 - p` (both
+    directions of the undirected edge together) and the kept graph is renormalised:
+
+    .. math::
+        \mathbf{m} \sim \mathrm{Bernoulli}(1 - p)^{E}, \qquad
+        s(\mathcal{G}) = (\mathcal{V}, \mathbf{m} \odot \mathcal{E}), \qquad
+        \hat{\mathbf{A}}' = \mathbf{D}'^{-1/2}\mathbf{A}'\mathbf{D}'^{-1/2}
+
+    SGL makes new views **per epoch** (:obj:`per = "epoch"`). (SGL's code keeps exactly
+    :math:`\lfloor (1-p) E \rfloor` edges; here each edge is an independent Bernoulli draw.)
+
+    Args:
+        p (float): drop probability :math:`p \in [0, 1)`. (default: :obj:`0.1`)
+
+    Shapes:
+        - **input:** a graph or :class:`~gcl.view.View` whose graph has :math:`E`
+          interactions (:obj:`graph.users`, :obj:`graph.items`, each :obj:`[E]`)
+        - **output:** a :class:`~gcl.view.View` over the renormalised subgraph; :attr:`mask`
+          is a CPU bool tensor :obj:`[E]` over interactions (:obj:`True` = kept)
+    """
+
+    per = "epoch"
+
+    def __init__(self, p: float = 0.1) -> None:
+        super().__init__()
+        self.p = _check_prob(p)
+
+    def augment(self, view: View, generator: torch.Generator | None) -> View:
+        _check_structural(view, type(self).__name__)
+        graph: UIGraph = view.graph
+        self.mask = _keep_mask((len(graph.users),), self.p, generator)
+        if self.p == 0.0:
+            return view
+        return view.replace(graph=graph.subgraph(self.mask.numpy()))
+
+
+class NodeDrop(Augmenter):
+    r"""SGL-ND, node dropout from `"Self-supervised Graph Learning for Recommendation"
+    <https://arxiv.org/abs/2010.10783>`_ (Wu et al., SIGIR 2021).
+
+    Each user and item node is kept independently with probability :math:`1 - p`; a dropped
+    node loses all its edges and the rest of the graph is renormalised:
+
+    .. math::
+        \mathbf{m} \sim \mathrm{Bernoulli}(1 - p)^{U+I}, \qquad
+        s(\mathcal{G}) = (\mathbf{m} \odot \mathcal{V}, \mathcal{E}), \qquad
+        (u, i) \text{ kept} \iff m_u m_{U+i} = 1
+
+    Dropped nodes stay in the index as isolated nodes (their propagated layers are zero). SGL
+    makes new views **per epoch** (:obj:`per = "epoch"`).
+
+    Args:
+        p (float): drop probability :math:`p \in [0, 1)`. (default: :obj:`0.1`)
+
+    Shapes:
+        - **input:** a graph or :class:`~gcl.view.View` with :math:`U + I` nodes and
+          :math:`E` interactions
+        - **output:** a :class:`~gcl.view.View` over the renormalised subgraph;
+          :attr:`mask` is a CPU bool tensor :obj:`[U+I]` over nodes (:obj:`True` = kept,
+          users first, then items) and :attr:`edge_mask` the implied :obj:`[E]` mask over
+          interactions
+    """
+
+    per = "epoch"
+
+    def __init__(self, p: float = 0.1) -> None:
+        super().__init__()
+        self.p = _check_prob(p)
+        self._edge_mask: torch.Tensor | None = None
+
+    @property
+    def edge_mask(self) -> torch.Tensor | None:
+        """The interactions kept by the last call, bool :obj:`[E]`."""
+        return self._edge_mask
+
+    def augment(self, view: View, generator: torch.Generator | None) -> View:
+        _check_structural(view, type(self).__name__)
+        graph: UIGraph = view.graph
+        self.mask = _keep_mask((graph.num_nodes,), self.p, generator)
+        node = self.mask.numpy()
+        edge = node[graph.users] & node[graph.num_users + graph.items]
+        self._edge_mask = torch.from_numpy(edge)
+        if edge.all():
+            return view
+        return view.replace(graph=graph.subgraph(edge))
+
+
+class RandomWalk(Augmenter):
+    r"""SGL-RW, layer-wise edge dropout ("random walk") from `"Self-supervised Graph
+    Learning for Recommendation" <https://arxiv.org/abs/2010.10783>`_ (Wu et al., SIGIR 2021).
+
+    An independent edge dropout per layer, so layer :math:`k` propagates over its own
+    renormalised subgraph:
+
+    .. math::
+        \mathbf{m}^{(k)} \sim \mathrm{Bernoulli}(1 - p)^{E}, \qquad
+        \mathbf{H}^{(k+1)} = \hat{\mathbf{A}}^{(k)} \mathbf{H}^{(k)}, \qquad
+        k = 0, \dots, L - 1
+
+    The view's :obj:`layer_graphs` are used cyclically if the encoder has more than
+    :obj:`layers` layers, so set :obj:`layers` to the encoder's depth. SGL makes new views
+    **per epoch** (:obj:`per = "epoch"`).
+
+    Args:
+        p (float): drop probability per layer, :math:`p \in [0, 1)`. (default: :obj:`0.1`)
+        layers (int): number of per-layer subgraphs :math:`L`. (default: :obj:`3`)
+
+    Shapes:
+        - **input:** a graph or :class:`~gcl.view.View` whose graph has :math:`E`
+          interactions
+        - **output:** a :class:`~gcl.view.View` with :obj:`layer_graphs` of length :math:`L`;
+          :attr:`mask` is a CPU bool tensor :obj:`[L, E]` (:obj:`True` = kept)
+    """
+
+    per = "epoch"
+
+    def __init__(self, p: float = 0.1, layers: int = 3) -> None:
+        super().__init__()
+        self.p = _check_prob(p)
+        if isinstance(layers, bool) or not isinstance(layers, numbers.Integral) or layers < 1:
+            raise ValueError(f"layers must be a positive integer, got {layers!r}")
+        self.layers = int(layers)
+
+    def augment(self, view: View, generator: torch.Generator | None) -> View:
+        _check_structural(view, type(self).__name__)
+        graph: UIGraph = view.graph
+        self.mask = _keep_mask((self.layers, len(graph.users)), self.p, generator)
+        masks: np.ndarray = self.mask.numpy()
+        layer_graphs = [graph if self.p == 0.0 else graph.subgraph(m) for m in masks]
+        return view.replace(layer_graphs=layer_graphs)

@@ -1,0 +1,38 @@
+"""SimGCL: contrast two noise-perturbed passes instead of graph augmentations."""
+from __future__ import annotations
+
+from gcl.augment.noise import EmbeddingNoise
+from gcl.methods.contrastive import GraphCLMethod
+
+
+class SimGCL(GraphCLMethod):
+    r"""SimGCL from `"Are Graph Augmentations Necessary? Simple Graph Contrastive Learning
+    for Recommendation" <https://arxiv.org/abs/2112.08679>`_ (Yu et al., SIGIR 2022).
+
+    Each view is a LightGCN pass over the unchanged graph with uniform noise of norm
+    :obj:`eps` added in the embedding's orthant at every layer (:class:`EmbeddingNoise`),
+    drawn anew for every batch. BPR is computed on the clean pass. The readout averages
+    layers :math:`1..K`, without the input layer, as in the paper's code. Defaults are the
+    paper's: :math:`\epsilon=0.1`, :math:`\lambda_{cl}=0.5`, :math:`\tau=0.2`.
+
+    Args:
+        num_users (int): number of users.
+        num_items (int): number of items.
+        dim (int): embedding size. (default: :obj:`64`)
+        layers (int): propagation layers. (default: :obj:`3`)
+        reg (float): L2 weight. (default: :obj:`1e-4`)
+        eps (float): noise norm :math:`\epsilon`. (default: :obj:`0.1`)
+        cl_weight (float): :math:`\lambda_{cl}`. (default: :obj:`0.5`)
+        temperature (float): :math:`\tau`. (default: :obj:`0.2`)
+    """
+
+    name = "simgcl"
+    tuning_hint = "lower cl_weight or eps, or raise temperature"
+
+    def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
+                 reg: float = 1e-4, eps: float = 0.1, cl_weight: float = 0.5,
+                 temperature: float = 0.2) -> None:
+        super().__init__(num_users, num_items, dim, layers, reg, EmbeddingNoise(eps),
+                         cl_weight, temperature)
+        self.encoder.include_input = False
+        self.eps = eps

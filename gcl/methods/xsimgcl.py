@@ -1,0 +1,59 @@
+"""XSimGCL: one noisy pass serves both the recommendation and the contrastive task."""
+from __future__ import annotations
+
+import torch
+
+from gcl.augment.noise import EmbeddingNoise
+from gcl.graph import UIGraph
+from gcl.losses import cross_layer
+from gcl.methods.contrastive import GraphCLMethod
+
+
+class XSimGCL(GraphCLMethod):
+    r"""XSimGCL from `"XSimGCL: Towards Extremely Simple Graph Contrastive Learning for
+    Recommendation" <https://arxiv.org/abs/2209.02544>`_ (Yu et al., TKDE 2023).
+
+    One LightGCN pass with SimGCL's noise (norm :obj:`eps`, new every batch) gives the final
+    embeddings (mean of layers :math:`1..K`) for BPR, and the contrastive loss is InfoNCE
+    between those and the embeddings of layer :math:`l^*` of the same pass
+    (:func:`~gcl.losses.cross_layer`). Ranking uses a clean pass. Defaults are the paper's:
+    :math:`\epsilon=0.2`, :math:`\lambda_{cl}=0.2`, :math:`\tau=0.15`, :math:`l^*=1`.
+
+    Args:
+        num_users (int): number of users.
+        num_items (int): number of items.
+        dim (int): embedding size. (default: :obj:`64`)
+        layers (int): propagation layers. (default: :obj:`3`)
+        reg (float): L2 weight. (default: :obj:`1e-4`)
+        eps (float): noise norm. (default: :obj:`0.2`)
+        cl_weight (float): :math:`\lambda_{cl}`. (default: :obj:`0.2`)
+        temperature (float): :math:`\tau`. (default: :obj:`0.15`)
+        cl_layer (int): :math:`l^*`, the layer contrasted with the final embeddings.
+            (default: :obj:`1`)
+    """
+
+    name = "xsimgcl"
+    tuning_hint = "lower cl_weight or eps, or raise temperature"
+
+    def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
+                 reg: float = 1e-4, eps: float = 0.2, cl_weight: float = 0.2,
+                 temperature: float = 0.15, cl_layer: int = 1) -> None:
+        super().__init__(num_users, num_items, dim, layers, reg, EmbeddingNoise(eps),
+                         cl_weight, temperature)
+        if not 1 <= cl_layer <= layers:
+            raise ValueError(f"cl_layer must be in 1..layers={layers}, got {cl_layer}")
+        self.encoder.include_input = False
+        self.eps, self.cl_layer = eps, cl_layer
+
+    def loss(self, graph: UIGraph, users: torch.Tensor, pos: torch.Tensor,
+             neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        layers = self.encoder.propagate(self.augment(graph, self.generator))
+        user_emb, item_emb = self.encoder.readout(layers)
+        out = self.rec_loss(user_emb, item_emb, users, pos, neg)
+        lu, li = self.encoder.split(layers[self.cl_layer])
+        u, i = users.unique(), pos.unique()
+        cl = (cross_layer(user_emb[u], lu[u], self.temperature)
+              + cross_layer(item_emb[i], li[i], self.temperature))
+        out["cl"] = cl
+        out["loss"] = out["loss"] + self.cl_weight * cl
+        return out
