@@ -139,11 +139,13 @@ def evaluate(user_emb: torch.Tensor, item_emb: torch.Tensor, test: sp.csr_matrix
     sums: dict[str, float] = {}
     for start in range(0, len(users), batch_size):
         rows = users[start:start + batch_size]
-        top, _ = topk(user_emb, item_emb, rows, ks[-1], exclude, batch_size)
+        top, top_scores = topk(user_emb, item_emb, rows, ks[-1], exclude, batch_size)
         truth = torch.zeros(len(rows), num_items, dtype=torch.bool, device=top.device)
         r, c = _csr_rows(test, rows, top.device)
         truth[r, c] = True
-        per_user = ranking_metrics(truth.gather(1, top),
+        # A slot filled with a masked item (score -inf) is not a recommendation.
+        hits = truth.gather(1, top) & torch.isfinite(top_scores)
+        per_user = ranking_metrics(hits,
                                    torch.as_tensor(num_pos[rows], device=top.device), ks)
         for name, v in per_user.items():
             sums[name] = sums.get(name, 0.0) + float(v.sum())

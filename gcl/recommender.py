@@ -106,7 +106,8 @@ class GraphCLRecommender:
 
     # ------------------------------------------------------------------ training
     def fit(self, train: Interactions, valid: Interactions | None = None,
-            budget_seconds: float | None = None) -> GraphCLRecommender:
+            budget_seconds: float | None = None,
+            monitor: Interactions | None = None) -> GraphCLRecommender:
         r"""Trains on :obj:`train`; with :obj:`valid`, evaluates every :obj:`eval_every`
         epochs, stops early on :obj:`metric` and keeps the best weights.
 
@@ -115,7 +116,11 @@ class GraphCLRecommender:
             valid (Interactions, optional): a valid log split from the same log.
                 (default: :obj:`None`)
             budget_seconds (float, optional): stop after the epoch that passes this much
-                training time. (default: :obj:`None`)
+                time since training began. (default: :obj:`None`)
+            monitor (Interactions, optional): a log (e.g. test) evaluated at the same epochs
+                as :obj:`valid` only to record a curve in :attr:`history_` (keys
+                :obj:`"test_<metric>"`); never used to choose anything, and its time is not
+                counted in the budget. (default: :obj:`None`)
         """
         if not isinstance(train, Interactions):
             raise TypeError(f"train must be an Interactions, got {type(train).__name__}")
@@ -124,6 +129,8 @@ class GraphCLRecommender:
         self.user_ids_, self.item_ids_ = train.user_ids, train.item_ids
         if valid is not None:
             self._check_maps(valid, "valid")
+        if monitor is not None:
+            self._check_maps(monitor, "monitor")
         device = _resolve_device(self.params["device"])
         seed_everything(self.params["seed"])
         graph = UIGraph.from_interactions(train, self.params["backend"], device)
@@ -135,21 +142,27 @@ class GraphCLRecommender:
         self.valid_seen_ = None if valid is None else valid.to_csr()
         self.history_ = []
         if method.trainable:
-            evaluate = None
-            if valid is not None:
-                valid_csr = valid.to_csr()
-
-                def evaluate() -> dict[str, float]:
-                    u, i = method.embeddings(graph)
-                    return _evaluate(u, i, valid_csr, self.seen_, k=(10, 20))
-
+            evaluate = None if valid is None else self._scorer(valid.to_csr(), self.seen_)
+            monitor_fn = None
+            if monitor is not None:
+                exclude = self.seen_ if self.valid_seen_ is None else self.seen_ + self.valid_seen_
+                monitor_fn = self._scorer(monitor.to_csr(), sp.csr_matrix(exclude))
             cfg = self._train_config(budget_seconds=budget_seconds)
-            trainer = Trainer(method, graph, train, cfg, evaluate)
+            trainer = Trainer(method, graph, train, cfg, evaluate, monitor_fn)
             self.history_ = trainer.fit()
             self.best_epoch_ = trainer.best_epoch
         method.eval()
         self._refresh_embeddings()
         return self
+
+    def _scorer(self, target: sp.csr_matrix, exclude: sp.csr_matrix):
+        method, graph = self.method_, self.graph_
+
+        def score() -> dict[str, float]:
+            u, i = method.embeddings(graph)
+            return _evaluate(u, i, target, exclude, k=(10, 20))
+
+        return score
 
     @staticmethod
     def _seen_from(train: Interactions) -> sp.csr_matrix:

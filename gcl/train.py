@@ -38,7 +38,8 @@ class TrainConfig:
             :obj:`True`)
         budget_seconds (float, optional): stop after the epoch that passes this much
             wall time since the loop began, evaluations included. (default: :obj:`None`)
-        seed (int): seed of initialisation, shuffling and sampling. (default: :obj:`0`)
+        seed (int): seed of shuffling, negative sampling and augmentation (the weights are
+            initialised before, see :func:`seed_everything`). (default: :obj:`0`)
         progress (bool): show a progress bar per epoch. (default: :obj:`True`)
         decline_warning (tuple of float and int): warn once when the valid metric has been
             more than this fraction below its best for this many evaluations in a row.
@@ -62,8 +63,10 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "num_neg", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
 
 
 class Trainer:
@@ -79,12 +82,17 @@ class Trainer:
         config (TrainConfig): loop settings.
         evaluate (callable, optional): returns a metrics dict for the current weights; without
             it there is no early stopping. (default: :obj:`None`)
+        monitor (callable, optional): like :obj:`evaluate`, called at the same epochs only to
+            record a curve (e.g. on test, for a benchmark); never used for selection, and
+            its time is left out of :obj:`budget_seconds` and of :obj:`"elapsed"`.
+            (default: :obj:`None`)
     """
 
     def __init__(self, method: Method, graph: UIGraph, train: Interactions, config: TrainConfig,
-                 evaluate: Callable[[], dict[str, float]] | None = None) -> None:
+                 evaluate: Callable[[], dict[str, float]] | None = None,
+                 monitor: Callable[[], dict[str, float]] | None = None) -> None:
         self.method, self.graph, self.train, self.config = method, graph, train, config
-        self.evaluate = evaluate
+        self.evaluate, self.monitor = evaluate, monitor
         self.history: list[dict[str, float]] = []
         self.best_epoch: int | None = None
 
@@ -140,8 +148,16 @@ class Trainer:
                       **{k: v / n_batches for k, v in sums.items()}}
             stop = (cfg.budget_seconds is not None
                     and time.perf_counter() - start >= cfg.budget_seconds)
-            if self.evaluate is not None and (epoch % cfg.eval_every == 0 or stop
-                                              or epoch == cfg.epochs):
+            due = epoch % cfg.eval_every == 0 or stop or epoch == cfg.epochs
+            if self.monitor is not None and due:
+                method.eval()
+                t1 = time.perf_counter()
+                with torch.no_grad():
+                    record.update({f"test_{k}": v for k, v in self.monitor().items()
+                                   if k != "users"})
+                start += time.perf_counter() - t1  # monitoring is not training time
+                record["elapsed"] = time.perf_counter() - start
+            if self.evaluate is not None and due:
                 method.eval()
                 t1 = time.perf_counter()
                 with torch.no_grad():

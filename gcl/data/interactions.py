@@ -350,7 +350,9 @@ class Interactions:
             if self.rating is not None:
                 attrs["rating"] = float(self.rating[n])
             if self.timestamp is not None:
-                attrs["timestamp"] = self.timestamp[n].item()
+                t = self.timestamp[n]
+                attrs["timestamp"] = pd.Timestamp(t) if isinstance(t, np.datetime64) else (
+                    t.item() if isinstance(t, np.generic) else t)
             g.add_edge(("user", u), ("item", i), **attrs)
         return g
 

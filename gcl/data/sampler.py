@@ -23,7 +23,7 @@ class NegativeSampler:
         self.num_items = positives.num_items
         keys = np.unique(positives.users * self.num_items + positives.items)
         self.keys = torch.from_numpy(keys)
-        counts = positives.user_counts()
+        counts = np.bincount(keys // self.num_items, minlength=positives.num_users)
         full = np.flatnonzero(counts >= self.num_items)
         self.full_users = set(full.tolist())
         self.generator = generator

@@ -26,7 +26,8 @@ from gcl.data.interactions import Interactions
 
 def _check_ratios(ratios: Sequence[float]) -> np.ndarray:
     r = np.asarray(ratios, dtype=np.float64)
-    if r.ndim != 1 or len(r) < 2 or (r < 0).any() or r[0] <= 0:
+    if (r.ndim != 1 or len(r) not in (2, 3) or not np.isfinite(r).all() or (r < 0).any()
+            or r[0] <= 0):
         raise ValueError(f"ratios must be 2 or 3 non-negative numbers, train > 0; got {ratios}")
     return r / r.sum()
 

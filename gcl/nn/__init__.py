@@ -1,4 +1,5 @@
 """Encoders."""
+from gcl.nn.gnn import GNNEncoder
 from gcl.nn.lightgcn import LightGCN
 
-__all__ = ["LightGCN"]
+__all__ = ["GNNEncoder", "LightGCN"]

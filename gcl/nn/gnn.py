@@ -259,7 +259,7 @@ class GNNEncoder(nn.Module):
             if k > 0:
                 h = self.dropout(h)
             h = self._conv(view, h, k)
-            if self.act is not None and True:
+            if self.act is not None and k < self.layers - 1:
                 h = self.act(h)
             h = view.perturb(h, k)
             out.append(h)

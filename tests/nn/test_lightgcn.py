@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+import torch
+
+from gcl.graph import UIGraph
+from gcl.nn import LightGCN
+from tests.test_graph import dense_normalized
+
+
+@pytest.fixture
+def graph(small_log):
+    return UIGraph.from_interactions(small_log)
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3, 4])
+def test_forward_is_the_layer_mean_of_dense_propagation(small_log, graph, layers):
+    torch.manual_seed(0)
+    model = LightGCN(small_log.num_users, small_log.num_items, dim=8, layers=layers)
+    users, items = model(graph)
+    assert users.shape == (small_log.num_users, 8)
+    assert items.shape == (small_log.num_items, 8)
+    a = dense_normalized(small_log.num_users, small_log.num_items, small_log.users,
+                         small_log.items)
+    e = model.embedding.weight.detach().double().numpy()
+    layers_ref = [e]
+    for _ in range(layers):
+        layers_ref.append(a @ layers_ref[-1])
+    ref = np.mean(layers_ref, axis=0)
+    np.testing.assert_allclose(users.detach().double().numpy(), ref[:small_log.num_users],
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(items.detach().double().numpy(), ref[small_log.num_users:],
+                               rtol=1e-5, atol=1e-6)
+    hs = model.propagate(graph)
+    assert len(hs) == layers + 1 and torch.equal(hs[0], model.embedding.weight)
+    for h, r in zip(hs, layers_ref):
+        np.testing.assert_allclose(h.detach().double().numpy(), r, rtol=1e-5, atol=1e-6)
+
+
+def test_zero_layers_returns_the_embedding_table(small_log, graph):
+    model = LightGCN(small_log.num_users, small_log.num_items, dim=5, layers=0)
+    users, items = model(graph)
+    w = model.embedding.weight
+    assert torch.equal(users, w[:small_log.num_users])
+    assert torch.equal(items, w[small_log.num_users:])
+
+
+def test_init_std_and_shapes():
+    torch.manual_seed(0)
+    model = LightGCN(300, 200, dim=64, init_std=0.1)
+    w = model.embedding.weight
+    assert w.shape == (500, 64)
+    assert w.std().item() == pytest.approx(0.1, rel=0.05)
+    assert abs(w.mean().item()) < 0.01
+
+
+def test_x_replaces_the_table_as_layer_zero(small_log, graph):
+    model = LightGCN(small_log.num_users, small_log.num_items, dim=4, layers=3)
+    x = torch.randn(small_log.num_users + small_log.num_items, 4)
+    hs = model.propagate(graph, x=x)
+    assert len(hs) == 4 and torch.equal(hs[0], x)
+    a = dense_normalized(small_log.num_users, small_log.num_items, small_log.users,
+                         small_log.items)
+    ref = [x.double().numpy()]
+    for _ in range(3):
+        ref.append(a @ ref[-1])
+    for h, r in zip(hs, ref):
+        np.testing.assert_allclose(h.double().numpy(), r, rtol=1e-5, atol=1e-6)
+    users, items = model(graph, x=x)
+    np.testing.assert_allclose(torch.cat([users, items]).double().numpy(),
+                               np.mean(ref, axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_gradients_reach_the_table(small_log, graph):
+    model = LightGCN(small_log.num_users, small_log.num_items, dim=4, layers=2)
+    users, items = model(graph)
+    (users.sum() + 2 * items.sum()).backward()
+    a = dense_normalized(small_log.num_users, small_log.num_items, small_log.users,
+                         small_log.items)
+    g_out = np.concatenate([np.ones(small_log.num_users), 2 * np.ones(small_log.num_items)])
+    ref = (g_out + a @ g_out + a @ (a @ g_out)) / 3
+    np.testing.assert_allclose(model.embedding.weight.grad[:, 0].double().numpy(), ref,
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [{"dim": 0}, {"layers": -1}])
+def test_bad_sizes_raise(kwargs):
+    with pytest.raises(ValueError, match="dim must be >= 1 and layers >= 0"):
+        LightGCN(3, 4, **kwargs)

@@ -1,0 +1,59 @@
+import math
+
+import pytest
+import torch
+
+from gcl.losses import bpr, l2
+
+
+def test_bpr_by_hand():
+    pos = torch.tensor([2.0, 0.0, -1.0])
+    neg = torch.tensor([1.0, 0.0, 1.0])
+    # -mean(log sigmoid(pos - neg)) with sigmoid(d) = 1 / (1 + e^-d)
+    want = -sum(math.log(1 / (1 + math.exp(-(p - n)))) for p, n in
+                zip([2.0, 0.0, -1.0], [1.0, 0.0, 1.0])) / 3
+    assert bpr(pos, neg).item() == pytest.approx(want, rel=1e-6)
+    assert bpr(torch.tensor([0.0]), torch.tensor([0.0])).item() == pytest.approx(math.log(2))
+
+
+def test_bpr_with_several_negatives_averages_over_all_of_them():
+    pos = torch.tensor([1.0, -0.5], dtype=torch.float64)
+    neg = torch.tensor([[0.0, 2.0, 1.0], [-0.5, 0.3, -3.0]], dtype=torch.float64)
+    terms = [math.log1p(math.exp(n - p)) for p, row in zip(pos.tolist(), neg.tolist())
+             for n in row]
+    assert bpr(pos, neg).item() == pytest.approx(sum(terms) / 6, rel=1e-12)
+
+
+def test_bpr_is_stable_for_large_margins():
+    pos = torch.tensor([100.0, -100.0])
+    neg = torch.tensor([-100.0, 100.0])
+    out = bpr(pos, neg)
+    assert torch.isfinite(out)
+    assert out.item() == pytest.approx(200.0 / 2, rel=1e-6)  # log(1 + e^-200) ~ 0, +200
+
+
+def test_bpr_gradient_by_hand():
+    pos = torch.tensor([0.5, -1.0], requires_grad=True)
+    neg = torch.tensor([0.0, 1.0], requires_grad=True)
+    bpr(pos, neg).backward()
+    # d/dpos softplus(neg - pos) / B = -sigmoid(neg - pos) / B
+    want = [-1 / (1 + math.exp(-(n - p))) / 2 for p, n in zip([0.5, -1.0], [0.0, 1.0])]
+    torch.testing.assert_close(pos.grad, torch.tensor(want))
+    torch.testing.assert_close(neg.grad, -torch.tensor(want))
+
+
+def test_l2_by_hand():
+    a = torch.tensor([[1.0, 2.0], [3.0, 0.0]])
+    b = torch.tensor([[0.5, 0.5], [-1.0, 1.0]])
+    # (1 + 4 + 9) + (0.25 + 0.25 + 1 + 1) = 16.5, over 2 * B with B = 2
+    assert l2(a, b).item() == pytest.approx(16.5 / 4)
+    assert l2(a).item() == pytest.approx(14 / 4)
+    c = torch.ones(6, 2)  # e.g. B x N negatives flattened: B given explicitly
+    assert l2(a, c, batch_size=2).item() == pytest.approx((14 + 12) / 4)
+    assert l2(c).item() == pytest.approx(12 / 12)
+
+
+def test_l2_gradient_is_t_over_b():
+    a = torch.tensor([[1.0, -2.0], [0.5, 3.0], [0.0, 1.0]], requires_grad=True)
+    l2(a).backward()
+    torch.testing.assert_close(a.grad, a.detach() / 3)

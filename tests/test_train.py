@@ -1,0 +1,242 @@
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from gcl.data import Interactions
+from gcl.graph import UIGraph
+from gcl.methods import LightGCNMethod
+from gcl.methods.base import Method
+from gcl.metrics import evaluate
+from gcl.train import TrainConfig, Trainer, seed_everything
+
+TIMING = {"seconds", "train_seconds", "eval_seconds", "elapsed"}
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Two tastes: even users click the first half of the items, odd users the rest."""
+    gen = np.random.default_rng(0)
+    rows = [(u, int(i) + (0 if u % 2 == 0 else 10)) for u in range(30)
+            for i in gen.choice(10, size=6, replace=False)]
+    inter = Interactions.from_pandas(pd.DataFrame(rows, columns=["user", "item"]))
+    train, valid = inter.split("random", ratios=(0.8, 0.2), seed=0)
+    return train, valid, UIGraph.from_interactions(train)
+
+
+def lightgcn(train, seed=0):
+    seed_everything(seed)
+    return LightGCNMethod(train.num_users, train.num_items, dim=8, layers=2, reg=1e-4)
+
+
+def config(**kw):
+    base = dict(epochs=5, batch_size=32, lr=0.05, progress=False, patience=None)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def untimed(history):
+    return [{k: v for k, v in rec.items() if k not in TIMING} for rec in history]
+
+
+def state(method):
+    return {k: v.clone() for k, v in method.state_dict().items()}
+
+
+def same_state(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+class ScriptedEval:
+    """Returns the given scores in turn and snapshots the weights at each call."""
+
+    def __init__(self, method, scores):
+        self.method, self.scores, self.snapshots, self.calls = method, list(scores), [], 0
+
+    def __call__(self):
+        self.snapshots.append(state(self.method))
+        self.calls += 1
+        return {"ndcg@20": self.scores[self.calls - 1], "recall@20": 0.0, "users": 3}
+
+
+class Toy(Method):
+    """A one-parameter method with a scripted loss."""
+
+    name = "toy"
+
+    def __init__(self, num_users, num_items, loss_at=None, sleep=0.0):
+        super().__init__(num_users, num_items)
+        self.w = torch.nn.Parameter(torch.ones(1))
+        self.loss_at, self.sleep, self.calls = loss_at or {}, sleep, 0
+
+    def loss(self, graph, users, pos, neg):
+        self.calls += 1
+        if self.sleep:
+            time.sleep(self.sleep)
+        value = self.w.pow(2).sum() * self.loss_at.get(self.calls, 1.0)
+        return {"loss": value}
+
+
+# ---------------------------------------------------------------------------- learning
+def test_loss_decreases_and_history_is_recorded(data):
+    train, valid, graph = data
+    method = lightgcn(train)
+    history = Trainer(method, graph, train, config(epochs=12)).fit()
+    assert [r["epoch"] for r in history] == list(range(1, 13))
+    for r in history:
+        assert {"loss", "bpr", "reg", "seconds", "train_seconds"} <= set(r)
+        assert r["loss"] == pytest.approx(r["bpr"] + 1e-4 * r["reg"], rel=1e-5)
+        assert not any(k.startswith("valid_") for k in r)
+    assert history[-1]["loss"] < 0.6 * history[0]["loss"]
+    assert history[0]["bpr"] < np.log(2) + 0.01  # starts near log 2 (small init), goes down
+    assert not method.training  # left in eval mode
+
+
+def test_training_improves_ranking(data):
+    train, valid, graph = data
+    method = lightgcn(train)
+
+    def valid_metrics():
+        ue, ie = method.embeddings(graph)
+        return evaluate(ue, ie, valid.to_csr(), train.to_csr(), k=(5, 20))
+
+    before = valid_metrics()["recall@5"]
+    Trainer(method, graph, train, config(epochs=15), evaluate=valid_metrics).fit()
+    assert valid_metrics()["recall@5"] > before + 0.1
+
+
+def test_same_seed_gives_identical_history_and_weights(data):
+    train, _, graph = data
+    runs = []
+    for _ in range(2):
+        method = lightgcn(train)
+        hist = Trainer(method, graph, train, config(epochs=3, num_neg=2, seed=7)).fit()
+        runs.append((untimed(hist), state(method)))
+    assert runs[0][0] == runs[1][0]
+    assert same_state(runs[0][1], runs[1][1])
+    method = lightgcn(train)
+    other = Trainer(method, graph, train, config(epochs=3, num_neg=2, seed=8)).fit()
+    assert untimed(other) != runs[0][0]
+    assert not same_state(state(method), runs[0][1])
+
+
+# ---------------------------------------------------------------------------- early stopping
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_early_stopping_after_patience_and_restore_best(data, restore_best):
+    train, _, graph = data
+    method = lightgcn(train)
+    ev = ScriptedEval(method, [0.1, 0.3, 0.2, 0.25, 0.9, 0.9])
+    trainer = Trainer(method, graph, train,
+                      config(epochs=20, patience=2, restore_best=restore_best), evaluate=ev)
+    history = trainer.fit()
+    # best at epoch 2, then two evaluations without improvement: stop at epoch 4
+    assert len(history) == 4 and ev.calls == 4
+    assert trainer.best_epoch == 2
+    assert [r["valid_ndcg@20"] for r in history] == [0.1, 0.3, 0.2, 0.25]
+    assert all("valid_users" not in r and "eval_seconds" in r for r in history)
+    final = state(method)
+    if restore_best:
+        assert same_state(final, ev.snapshots[1])
+    else:
+        assert same_state(final, ev.snapshots[3])
+        assert not same_state(final, ev.snapshots[1])
+
+
+def test_ties_do_not_count_as_improvement(data):
+    train, _, graph = data
+    method = lightgcn(train)
+    ev = ScriptedEval(method, [0.5, 0.5, 0.5, 0.5])
+    trainer = Trainer(method, graph, train, config(epochs=10, patience=3), evaluate=ev)
+    assert len(trainer.fit()) == 4 and trainer.best_epoch == 1
+    assert same_state(state(method), ev.snapshots[0])
+
+
+def test_eval_every_and_last_epoch(data):
+    train, _, graph = data
+    method = lightgcn(train)
+    ev = ScriptedEval(method, [0.1, 0.2, 0.3])
+    history = Trainer(method, graph, train, config(epochs=7, eval_every=3),
+                      evaluate=ev).fit()
+    assert len(history) == 7
+    assert [r["epoch"] for r in history if "valid_ndcg@20" in r] == [3, 6, 7]
+
+
+def test_patience_none_never_stops_early(data):
+    train, _, graph = data
+    method = lightgcn(train)
+    ev = ScriptedEval(method, [1.0] + [0.95] * 5)
+    trainer = Trainer(method, graph, train, config(epochs=6, patience=None), evaluate=ev)
+    assert len(trainer.fit()) == 6 and trainer.best_epoch == 1
+    assert same_state(state(method), ev.snapshots[0])  # still restores the best
+
+
+def test_unknown_metric_raises(data):
+    train, _, graph = data
+    method = lightgcn(train)
+    trainer = Trainer(method, graph, train, config(metric="auc"),
+                      evaluate=lambda: {"ndcg@20": 0.1, "users": 1})
+    with pytest.raises(KeyError, match="'auc' is not among"):
+        trainer.fit()
+
+
+# ---------------------------------------------------------------------------- budget
+def test_budget_seconds_stops_early_and_evaluates_the_last_epoch(data):
+    train, _, graph = data
+    method = Toy(train.num_users, train.num_items, sleep=0.05)
+    ev = ScriptedEval(method, [0.1] * 50)
+    cfg = config(epochs=50, batch_size=len(train), budget_seconds=0.12, eval_every=100)
+    history = Trainer(method, graph, train, cfg, evaluate=ev).fit()
+    # each epoch sleeps >= 0.05 s, so the budget is spent after at most 3 epochs
+    assert 1 <= len(history) <= 3
+    assert "valid_ndcg@20" in history[-1] and ev.calls == 1
+    assert history[-1]["elapsed"] >= 0.12
+
+
+def test_zero_budget_runs_one_epoch(data):
+    train, _, graph = data
+    method = lightgcn(train)
+    history = Trainer(method, graph, train, config(epochs=50, budget_seconds=0)).fit()
+    assert len(history) == 1
+
+
+# ---------------------------------------------------------------------------- failures
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("call, where", [(2, "epoch 1, batch 2"), (4, "epoch 2, batch 1")])
+def test_non_finite_loss_names_epoch_and_batch(data, bad, call, where):
+    train, _, graph = data
+    method = Toy(train.num_users, train.num_items, loss_at={call: bad})
+    batch = -(-len(train) // 3)  # three batches per epoch
+    trainer = Trainer(method, graph, train, config(epochs=5, batch_size=batch))
+    with pytest.raises(FloatingPointError, match=where):
+        trainer.fit()
+    assert method.calls == call
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"epochs": 0}, "epochs must be >= 1"),
+    ({"batch_size": 0}, "batch_size must be >= 1"),
+    ({"num_neg": 0}, "num_neg must be >= 1"),
+    ({"eval_every": 0}, "eval_every must be >= 1"),
+    ({"epochs": -3}, "epochs must be >= 1"),
+    ({"lr": 0.0}, "lr must be a finite number > 0"),
+    ({"lr": -1e-3}, "lr must be a finite number > 0"),
+])
+def test_bad_config_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"patience": 0}, {"patience": -1}, {"lr": float("nan")}])
+def test_bad_config_raises_for_patience_and_nan_lr(kwargs):
+    with pytest.raises(ValueError):
+        TrainConfig(**kwargs)
+
+
+def test_config_defaults():
+    cfg = TrainConfig()
+    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.num_neg, cfg.eval_every) == (
+        1000, 2048, 1e-3, 1, 1)
+    assert (cfg.patience, cfg.metric, cfg.restore_best, cfg.budget_seconds, cfg.seed) == (
+        10, "ndcg@20", True, None, 0)
