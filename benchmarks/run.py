@@ -29,6 +29,8 @@ SETTINGS = dict(dim=64, layers=3, lr=1e-3, batch_size=2048, reg=1e-4)
 # RecBole 1.2.1's LightGCN on its own random 80/10/10 split of ml-100k, same settings,
 # early-stopped on valid NDCG@20, measured on this machine (see the foundation issue).
 RECBOLE_ML100K = {"recall@20": 0.369, "ndcg@20": 0.314}
+CURVE_KEYS = ("recall@20", "ndcg@20", "recall@10", "ndcg@10", "hit@10")
+THRESHOLDS = (0.17, 0.18)
 
 
 def run_one(args: argparse.Namespace, method: str) -> dict:
@@ -53,21 +55,23 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
     rec = GraphCLRecommender(
         method=method, **SETTINGS, epochs=args.epochs, eval_every=args.eval_every,
         patience=args.patience if early_stop else None, device=args.device,
-        seed=args.seed, progress=args.progress, restore_best=early_stop)
+        seed=args.seed, progress=args.progress)
     t1 = time.perf_counter()
     budget = None if args.budget_minutes is None else args.budget_minutes * 60
-    rec.fit(train, valid=valid if early_stop else test, budget_seconds=budget)
+    # Test is evaluated at every evaluation only to draw the curve (never to choose).
+    rec.fit(train, valid=valid, budget_seconds=budget, monitor=test)
     fit_s = time.perf_counter() - t1
     t2 = time.perf_counter()
-    # Without a valid split, fit watched test: it must not be masked as "valid" here.
-    metrics = rec.evaluate(test, k=[10, 20], exclude_valid=early_stop)
+    metrics = rec.evaluate(test, k=[10, 20])
     eval_s = time.perf_counter() - t2
     hist = rec.history_
     epochs = len(hist)
     train_s = sum(h["seconds"] for h in hist)
     curve = [{"epoch": h["epoch"], "elapsed_s": round(h["elapsed"], 1),
-              "recall@20": h["valid_recall@20"], "ndcg@20": h["valid_ndcg@20"]}
-             for h in hist if "valid_ndcg@20" in h]
+              **{k: h[f"test_{k}"] for k in CURVE_KEYS}}
+             for h in hist if "test_ndcg@20" in h]
+    crossed = {f"{t:.2f}": next((c["elapsed_s"] for c in curve if c["recall@20"] >= t), None)
+               for t in THRESHOLDS}
     return {
         "method": method, "dataset": args.dataset, "split": split,
         "interactions": {"train": len(train), "valid": len(valid) if valid else 0,
@@ -80,7 +84,9 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
         "train_seconds": train_s, "fit_seconds": fit_s, "load_seconds": load_s,
         "test_eval_seconds": eval_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "curve": curve, "curve_split": "valid" if early_stop else "test",
+        "curve": curve, "recall@20_reached_at_s": crossed,
+        "selection": f"best valid NDCG@20 (patience {args.patience})" if early_stop
+        else "last epoch (no valid split)",
         "settings": {**SETTINGS, "epochs_max": args.epochs, "eval_every": args.eval_every,
                      "patience": args.patience if early_stop else None,
                      "budget_minutes": args.budget_minutes, "seed": args.seed,
@@ -133,7 +139,7 @@ def write_markdown(dataset: str, results: dict) -> str:
             "so part of the gap is the split.")
     for name, r in results.items():
         if r["curve"]:
-            lines += ["", f"## {name}: {r['curve_split']} curve", "",
+            lines += ["", f"## {name}: test curve", "",
                       "| epoch | elapsed s | Recall@20 | NDCG@20 |", "|---|---|---|---|"]
             step = max(1, len(r["curve"]) // 30)
             shown = r["curve"][::step] + ([r["curve"][-1]] if len(r["curve"]) % step != 1
@@ -141,6 +147,33 @@ def write_markdown(dataset: str, results: dict) -> str:
             lines += [f"| {c['epoch']} | {c['elapsed_s']} | {fmt(c['recall@20'])} | "
                       f"{fmt(c['ndcg@20'])} |" for c in shown]
     return "\n".join(lines) + "\n"
+
+
+def plot(dataset: str, results: dict, out: Path) -> None:
+    """Test NDCG@20 against wall seconds, one curve per method, to ``<dataset>.png``."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is missing (pip install matplotlib): no plot written")
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, r in results.items():
+        if r["curve"]:
+            ax.plot([c["elapsed_s"] for c in r["curve"]], [c["ndcg@20"] for c in r["curve"]],
+                    label=name, marker=".", markersize=3)
+        elif name == "pop":
+            ax.axhline(r["metrics"]["ndcg@20"], color="grey", linestyle="--", label="pop")
+    ax.set_xlabel("training seconds (1 thread, evaluation excluded)")
+    ax.set_ylabel("test NDCG@20")
+    ax.set_title(f"{dataset}: test NDCG@20 over training time")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / f"{dataset}.png", dpi=110)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -157,11 +190,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--progress", action="store_true")
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--plot-only", action="store_true", help="redraw the plot from the JSON")
     p.add_argument("--single", help=argparse.SUPPRESS)
     p.add_argument("--single-json", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.eval_every is None:
         args.eval_every = 5 if args.dataset in ("gowalla", "yelp2018", "amazon-book") else 1
+    if args.plot_only:
+        plot(args.dataset, json.loads((args.out / f"{args.dataset}.json").read_text()), args.out)
+        return
     if args.single:
         import logging
 
@@ -189,6 +226,7 @@ def main(argv: list[str] | None = None) -> None:
               f"epochs {record['epochs']} {record['seconds_per_epoch']:.2f} s/epoch", flush=True)
         json_path.write_text(json.dumps(results, indent=2))
         (args.out / f"{args.dataset}.md").write_text(write_markdown(args.dataset, results))
+        plot(args.dataset, results, args.out)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,14 @@ def _write_ids(ids: pd.Index, path: Path, column: str) -> Path:
     return target
 
 
+def _params(rec: Any) -> dict[str, Any]:
+    try:
+        return rec._stored_params()
+    except TypeError:  # an encoder object: recorded by its repr
+        return {k: repr(v) if not isinstance(v, (str, int, float, bool, type(None))) else v
+                for k, v in rec.params.items()}
+
+
 def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None = None,
            dataset: str | None = None) -> dict[str, str]:
     r"""Writes a fitted :class:`~gcl.GraphCLRecommender`'s embeddings to :obj:`directory`:
@@ -108,7 +116,7 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
     files["items"] = _write_ids(rec.item_ids, out / "items", "item")
     meta = {
         "method": rec.params["method"],
-        "params": rec.params,
+        "params": _params(rec),
         "dataset": dataset,
         "dim": int(rec.user_embeddings().shape[1]),
         "num_users": len(rec.user_ids),

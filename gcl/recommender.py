@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import torch
 
 from gcl import __version__
+from gcl.augment.base import Augmenter, from_spec
 from gcl.data.interactions import Interactions, ids_to_list
 from gcl.graph import UIGraph
 from gcl.methods import METHODS, build_method
@@ -67,8 +68,17 @@ class GraphCLRecommender:
                  metric: str = "ndcg@20", restore_best: bool = True,
                  backend: str = "torch", device: str = "auto",
                  seed: int = 0, progress: bool = True, **method_kwargs: Any) -> None:
+        if method.lower() == "lightgcn" and ("augment" in method_kwargs
+                                             or "encoder" in method_kwargs):
+            method = "custom"  # a composition of the user's parts
         if method.lower() not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose one of {sorted(METHODS)}")
+        augment = method_kwargs.get("augment")
+        if isinstance(augment, dict):
+            method_kwargs["augment"] = from_spec(augment)
+        elif augment is not None and not isinstance(augment, Augmenter):
+            raise TypeError(f"augment must be a gcl.augment Augmenter, got "
+                            f"{type(augment).__name__}")
         self.params = dict(method=method.lower(), dim=dim, layers=layers, reg=reg, lr=lr,
                            batch_size=batch_size, epochs=epochs, patience=patience,
                            eval_every=eval_every, metric=metric, restore_best=restore_best,
@@ -242,10 +252,21 @@ class GraphCLRecommender:
         return self.item_ids_
 
     # ------------------------------------------------------------------ persistence
+    def _stored_params(self) -> dict[str, Any]:
+        params = dict(self.params)
+        if isinstance(params.get("augment"), Augmenter):
+            params["augment"] = params["augment"].spec()
+        enc = params.get("encoder")
+        if enc is not None and not isinstance(enc, (str, dict)):
+            raise TypeError("a model with an encoder given as a module or callable cannot be "
+                            "saved by parameters: pass encoder as a name or dict of GNNEncoder "
+                            "arguments, or save rec.method_.state_dict() yourself")
+        return params
+
     def _state(self) -> dict[str, Any]:
         seen = sp.coo_matrix(self.seen_)
         state = {
-            "format": _FORMAT, "gcl_version": __version__, "params": dict(self.params),
+            "format": _FORMAT, "gcl_version": __version__, "params": self._stored_params(),
             "user_ids": ids_to_list(self.user_ids_), "item_ids": ids_to_list(self.item_ids_),
             "state_dict": {k: v.cpu() for k, v in self.method_.state_dict().items()},
             "user_emb": self._user_emb.cpu(), "item_emb": self._item_emb.cpu(),

@@ -1,5 +1,5 @@
 """Augmenters that make views of the user–item graph."""
-from gcl.augment.base import Augmenter, Compose, RandomChoice
+from gcl.augment.base import Augmenter, Compose, RandomChoice, from_spec
 from gcl.augment.edge import EdgeDrop, NodeDrop, RandomWalk
 from gcl.augment.feature import FeatureMask, NodeMask
 from gcl.augment.noise import EmbeddingNoise
@@ -7,4 +7,4 @@ from gcl.augment.svd import SVDView
 from gcl.view import View
 
 __all__ = ["Augmenter", "Compose", "EdgeDrop", "EmbeddingNoise", "FeatureMask", "NodeDrop",
-           "NodeMask", "RandomChoice", "RandomWalk", "SVDView", "View"]
+           "NodeMask", "RandomChoice", "RandomWalk", "SVDView", "View", "from_spec"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -22,9 +23,21 @@ class Augmenter:
 
     per: str = "epoch"
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Augmenter:
+        obj = super().__new__(cls)
+        obj._init_args = (args, kwargs)  # kept so that spec() can rebuild it
+        return obj
+
     def __init__(self) -> None:
         self.training = True
         self.mask: torch.Tensor | None = None
+
+    def spec(self) -> dict[str, Any]:
+        """A plain dict (names, numbers, lists) that :func:`from_spec` turns back into an
+        equal augmenter: what :meth:`GraphCLRecommender.save` stores."""
+        args, kwargs = getattr(self, "_init_args", ((), {}))
+        return {"type": type(self).__name__, "args": [_to_spec(a) for a in args],
+                "kwargs": {k: _to_spec(v) for k, v in kwargs.items()}}
 
     def train(self, mode: bool = True) -> Augmenter:
         self.training = mode
@@ -106,3 +119,35 @@ class RandomChoice(Augmenter):
         out = aug(view, generator)
         self.mask = aug.mask
         return out
+
+
+def _to_spec(value: Any) -> Any:
+    if isinstance(value, Augmenter):
+        return value.spec()
+    if isinstance(value, (list, tuple)):
+        return [_to_spec(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store an augmenter argument of type {type(value).__name__}")
+
+
+def _from_spec(value: Any) -> Any:
+    if isinstance(value, dict) and "type" in value:
+        return from_spec(value)
+    if isinstance(value, list):
+        return [_from_spec(v) for v in value]
+    return value
+
+
+def from_spec(spec: dict[str, Any]) -> Augmenter:
+    """Rebuilds an augmenter from :meth:`Augmenter.spec`. Only the augmenters of
+    :mod:`gcl.augment` are known: no code is imported from a stored name."""
+    import gcl.augment as known
+
+    name = spec.get("type")
+    cls = getattr(known, name, None) if isinstance(name, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, Augmenter)):
+        raise ValueError(f"unknown augmenter {name!r}: only gcl.augment's augmenters can be "
+                         "rebuilt from a saved model")
+    return cls(*[_from_spec(a) for a in spec.get("args", [])],
+               **{k: _from_spec(v) for k, v in spec.get("kwargs", {}).items()})

@@ -2,12 +2,15 @@
 two augmented views."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from gcl.augment.base import Augmenter
 from gcl.graph import UIGraph
 from gcl.losses import info_nce
 from gcl.methods.lightgcn import LightGCNMethod
+from gcl.nn import build_encoder
 from gcl.view import View
 
 
@@ -33,8 +36,10 @@ class GraphCLMethod(LightGCNMethod):
         augment (Augmenter, optional): makes each view. (default: :obj:`None`, no views)
         cl_weight (float): :math:`\lambda_{cl}`. (default: :obj:`0.1`)
         temperature (float): InfoNCE temperature. (default: :obj:`0.2`)
-        encoder (torch.nn.Module, optional): replaces LightGCN, e.g. a
-            :class:`~gcl.nn.GNNEncoder`. (default: :obj:`None`)
+        encoder (str, dict, torch.nn.Module or callable, optional): replaces LightGCN, e.g.
+            :obj:`"gcn"` or :obj:`{"conv": "gat", "heads": 2}` for a
+            :class:`~gcl.nn.GNNEncoder`; see :func:`gcl.nn.build_encoder`.
+            (default: :obj:`None`, LightGCN)
     """
 
     name = "custom"
@@ -42,10 +47,10 @@ class GraphCLMethod(LightGCNMethod):
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
                  reg: float = 1e-4, augment: Augmenter | None = None, cl_weight: float = 0.1,
-                 temperature: float = 0.2, encoder: torch.nn.Module | None = None) -> None:
+                 temperature: float = 0.2, encoder: Any = None) -> None:
         super().__init__(num_users, num_items, dim, layers, reg)
         if encoder is not None:
-            self.encoder = encoder
+            self.encoder = build_encoder(encoder, num_users, num_items, dim, layers)
         if cl_weight < 0 or temperature <= 0:
             raise ValueError(f"cl_weight must be >= 0 and temperature > 0, got "
                              f"cl_weight={cl_weight}, temperature={temperature}")

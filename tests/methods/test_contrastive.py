@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+from gcl import GraphCLRecommender
+from gcl.augment import Compose, EdgeDrop, EmbeddingNoise, NodeMask, RandomChoice
+from gcl.graph import UIGraph
+from gcl.methods import GraphCLMethod
+from gcl.nn import GNNEncoder
+
+from .mixin import MethodContract, clustered_splits
+
+
+class TestCustomComposition(MethodContract):
+    method = "lightgcn"
+    kwargs = {"augment": Compose([EdgeDrop(0.1), EmbeddingNoise(0.05)]), "cl_weight": 0.05,
+              "temperature": 0.3}
+
+    def test_became_the_custom_method(self, fitted):
+        assert fitted.params["method"] == "custom"
+        assert isinstance(fitted.method_, GraphCLMethod)
+        assert fitted.method_.augment.per == "batch"  # noise is drawn per batch
+
+
+class TestCustomGNNEncoder(MethodContract):
+    method = "custom"
+    kwargs = {"encoder": {"conv": "sage"},
+              "augment": RandomChoice([EdgeDrop(0.2), NodeMask(0.1)])}
+
+    def test_uses_the_gnn_encoder(self, fitted):
+        assert isinstance(fitted.method_.encoder, GNNEncoder)
+
+
+def test_cl_term_is_weighted_info_nce():
+    train = clustered_splits()[0]
+    graph = UIGraph.from_interactions(train)
+    torch.manual_seed(0)
+    m = GraphCLMethod(train.num_users, train.num_items, dim=8, layers=2,
+                      augment=EdgeDrop(0.3), cl_weight=0.7, temperature=0.5)
+    m.new_epoch(graph, torch.Generator().manual_seed(0))
+    users, pos = torch.tensor([0, 1, 1, 2]), torch.tensor([3, 4, 4, 5])
+    neg = torch.tensor([[6], [7], [8], [9]])
+    out = m.loss(graph, users, pos, neg)
+    v1, v2 = m.views(graph)
+    (u1, i1), (u2, i2) = m.encoder(v1), m.encoder(v2)
+
+    def nce(a, b):  # a direct transcription of the InfoNCE formula
+        a, b = torch.nn.functional.normalize(a, dim=1), torch.nn.functional.normalize(b, dim=1)
+        sim = torch.exp(a @ b.T / 0.5)
+        return -(torch.log(sim.diag() / sim.sum(1))).mean()
+
+    u, i = torch.tensor([0, 1, 2]), torch.tensor([3, 4, 5])
+    expected = nce(u1[u], u2[u]) + nce(i1[i], i2[i])
+    assert out["cl"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert out["loss"].item() == pytest.approx(
+        (out["bpr"] + 1e-4 * out["reg"] + 0.7 * out["cl"]).item(), rel=1e-6)
+
+
+def test_bad_augment_is_rejected():
+    with pytest.raises(TypeError, match="Augmenter"):
+        GraphCLRecommender(augment="edge-drop")
+
+
+def test_module_encoder_cannot_be_saved(tmp_path):
+    train = clustered_splits()[0]
+    enc = GNNEncoder(train.num_users, train.num_items, 8, 1, conv="gcn")
+    rec = GraphCLRecommender(encoder=enc, augment=EdgeDrop(0.1), dim=8, layers=1, epochs=1,
+                             device="cpu", progress=False).fit(train)
+    with pytest.raises(TypeError, match="cannot be saved"):
+        rec.save(tmp_path / "m.pt")
