@@ -246,6 +246,21 @@ def check_header(path: str | PathLike, wanted: Sequence[str], encoding: str = "u
             path, f"the header should start with '{','.join(wanted)}', found {first!r}", 1)
 
 
+def read_parts(folder: Path, reader: Any, fmt: str,
+               parts: Sequence[str] = ("train", "test")) -> dict[str, tuple[np.ndarray,
+                                                                        np.ndarray]]:
+    """Reads :obj:`<part>.txt` of each part with :obj:`reader`, with a clear error naming
+    the missing file and the format :obj:`fmt` that needs it."""
+    out = {}
+    for part in parts:
+        path = folder / f"{part}.txt"
+        if not path.is_file():
+            raise FileNotFoundError(f"{folder} holds no {part}.txt; a folder in {fmt} needs "
+                                    + " and ".join(f"{p}.txt" for p in parts))
+        out[part] = reader(path)
+    return out
+
+
 def split_masks(whole: Interactions, parts: dict[str, tuple[np.ndarray, np.ndarray]]
                 ) -> dict[str, Interactions]:
     r"""Splits of :obj:`whole` made with :meth:`~gcl.data.interactions.Interactions.select`,

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gcl.data.interactions import Interactions
-from gcl.datasets.base import Dataset, MalformedFileError, split_masks
+from gcl.datasets.base import Dataset, MalformedFileError, read_parts, split_masks
 
 _EXPECTED = "user item item ... (integers separated by spaces)"
 
@@ -73,13 +73,7 @@ def load_lightgcn(folder: str | PathLike, name: str | None = None) -> Dataset:
         name (str, optional): the dataset's name. (default: :obj:`None`, the folder's name)
     """
     folder = Path(folder)
-    parts = {}
-    for part in ("train", "test"):
-        path = folder / f"{part}.txt"
-        if not path.is_file():
-            raise FileNotFoundError(f"{folder} holds no {part}.txt; a folder in LightGCN's "
-                                    "format needs train.txt and test.txt")
-        parts[part] = read_lightgcn_file(path)
+    parts = read_parts(folder, read_lightgcn_file, "LightGCN's format")
     df = pd.DataFrame({
         "user": np.concatenate([u for u, _ in parts.values()]),
         "item": np.concatenate([i for _, i in parts.values()]),

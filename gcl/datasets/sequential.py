@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gcl.data.interactions import Interactions
-from gcl.datasets.base import Dataset, MalformedFileError, split_masks
+from gcl.datasets.base import Dataset, MalformedFileError, read_parts, split_masks
 
 _EXPECTED = "user:item item ... (integers)"
 
@@ -74,13 +74,7 @@ def load_sequential(folder: str | PathLike, name: str | None = None) -> Dataset:
         name (str, optional): the dataset's name. (default: :obj:`None`, the folder's name)
     """
     folder = Path(folder)
-    parts = {}
-    for part in ("train", "test"):
-        path = folder / f"{part}.txt"
-        if not path.is_file():
-            raise FileNotFoundError(f"{folder} holds no {part}.txt; a folder in the "
-                                    "sequential format needs train.txt and test.txt")
-        parts[part] = read_sequence_file(path)
+    parts = read_parts(folder, read_sequence_file, "the sequential format")
     users = np.concatenate([u for u, _ in parts.values()])
     items = np.concatenate([i for _, i in parts.values()])
     # Train rows come before test rows, each in sequence order: the running count of a

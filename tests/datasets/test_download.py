@@ -27,17 +27,6 @@ DATA = Path(os.environ.get("GCL_DATA_DIR") or "/work/shared/datasets")
 GOWALLA_URL = load_registry()["gowalla"]["files"]["train.txt"]["url"]
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """No shared data dir, a private cache, and no network."""
-    monkeypatch.delenv("GCL_DATA_DIR", raising=False)
-    monkeypatch.setenv("GCL_CACHE_DIR", str(tmp_path / "cache"))
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
-
 
 @pytest.fixture
 def serve(monkeypatch):

@@ -1,6 +1,4 @@
 import os
-import urllib.error
-import urllib.request
 import warnings
 from pathlib import Path
 
@@ -13,17 +11,6 @@ from gcl.datasets.lightgcn import load_lightgcn, read_lightgcn_file
 DATA = Path(os.environ.get("GCL_DATA_DIR") or "/work/shared/datasets")
 HAS_GOWALLA = (DATA / "gowalla" / "train.txt").is_file()
 
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """No shared data dir, a private cache, and no network."""
-    monkeypatch.delenv("GCL_DATA_DIR", raising=False)
-    monkeypatch.setenv("GCL_CACHE_DIR", str(tmp_path / "cache"))
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
 
 
 def pairs(inter):

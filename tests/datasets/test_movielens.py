@@ -1,7 +1,5 @@
 import hashlib
 import os
-import urllib.error
-import urllib.request
 import warnings
 from pathlib import Path
 
@@ -15,17 +13,6 @@ GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy",
           "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
           "Romance", "Sci-Fi", "Thriller", "War", "Western"]
 
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """No shared data dir, a private cache, and no network."""
-    monkeypatch.delenv("GCL_DATA_DIR", raising=False)
-    monkeypatch.setenv("GCL_CACHE_DIR", str(tmp_path / "cache"))
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
 
 
 def flags(*names):

@@ -1,6 +1,4 @@
 import os
-import urllib.error
-import urllib.request
 import warnings
 from pathlib import Path
 
@@ -13,17 +11,6 @@ from gcl.datasets.sequential import read_sequence_file
 DATA = Path(os.environ.get("GCL_DATA_DIR") or "/work/shared/datasets")
 HAS_BEAUTY = (DATA / "amazon-beauty" / "train.txt").is_file()
 
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """No shared data dir, a private cache, and no network."""
-    monkeypatch.delenv("GCL_DATA_DIR", raising=False)
-    monkeypatch.setenv("GCL_CACHE_DIR", str(tmp_path / "cache"))
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
 
 
 def write(folder: Path, train: str, test: str) -> Path:
