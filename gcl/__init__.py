@@ -14,4 +14,12 @@ def load_dataset(name: str, **kwargs):  # noqa: ANN201 - re-exported, documented
     return _load(name, **kwargs)
 
 
-__all__ = ["GraphCLRecommender", "Interactions", "load_dataset", "__version__"]
+def __getattr__(name: str):  # noqa: ANN202 - lazy, so that import gcl does not load faiss
+    if name == "RecallIndex":
+        from gcl.index import RecallIndex
+
+        return RecallIndex
+    raise AttributeError(f"module 'gcl' has no attribute {name!r}")
+
+
+__all__ = ["GraphCLRecommender", "Interactions", "RecallIndex", "load_dataset", "__version__"]

@@ -1,4 +1,11 @@
-"""Embeddings and id maps written for a serving system, never half-written."""
+"""Embeddings and id maps written for a serving system, never half-written, and read back.
+
+An export folder holds :obj:`user_embeddings.npy`, :obj:`item_embeddings.npy`, the id maps
+:obj:`users.parquet` / :obj:`items.parquet` (:obj:`.csv` without pyarrow), the train
+matrix :obj:`seen.npz`, optionally a Faiss index :obj:`items.faiss` and a PyG
+:obj:`graph.pt`, and :obj:`meta.json` last: a folder without :obj:`meta.json` is not a
+complete export.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -8,12 +15,14 @@ import os
 import platform
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 
 @contextlib.contextmanager
@@ -52,6 +61,20 @@ def sha256_file(path: str | PathLike) -> str:
     return h.hexdigest()
 
 
+#: Every file name an export may write, by role; files of these names that a new export
+#: does not write are removed, so the folder never mixes two exports.
+FILE_NAMES = {
+    "user_embeddings": ("user_embeddings.npy",), "item_embeddings": ("item_embeddings.npy",),
+    "users": ("users.parquet", "users.csv"), "items": ("items.parquet", "items.csv"),
+    "seen": ("seen.npz",), "index": ("items.faiss",), "graph": ("graph.pt",),
+}
+HETERO_FILE = "graph.pt"
+
+
+def _id_type(ids: pd.Index) -> str:
+    return "int" if pd.api.types.is_integer_dtype(ids.dtype) else "str"
+
+
 def _write_ids(ids: pd.Index, path: Path, column: str) -> Path:
     frame = pd.DataFrame({"row": np.arange(len(ids)), column: np.asarray(ids)})
     try:
@@ -67,6 +90,16 @@ def _write_ids(ids: pd.Index, path: Path, column: str) -> Path:
     return target
 
 
+def _read_ids(path: Path, column: str, kind: str) -> pd.Index:
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    else:  # a CSV would turn "007" into 7: read the ids as the type recorded
+        frame = pd.read_csv(path, dtype={column: "int64" if kind == "int" else str})
+    if not np.array_equal(frame["row"].to_numpy(), np.arange(len(frame))):
+        raise ValueError(f"{path}: rows are not 0..n-1 in order")
+    return pd.Index(frame[column].to_numpy() if kind == "int" else frame[column].astype(object))
+
+
 def _params(rec: Any) -> dict[str, Any]:
     try:
         return rec._stored_params()
@@ -75,58 +108,207 @@ def _params(rec: Any) -> dict[str, Any]:
                 for k, v in rec.params.items()}
 
 
+def best_valid_metrics(history: list[dict[str, Any]], metric: str) -> dict[str, float]:
+    """The valid metrics of the best evaluation in a training history (empty without)."""
+    evals = [h for h in history if any(k.startswith("valid_") for k in h)]
+    if not evals:
+        return {}
+    best = max(evals, key=lambda h: h.get(f"valid_{metric}", -np.inf))
+    return {"epoch": best["epoch"], **{k: v for k, v in best.items() if k.startswith("valid_")}}
+
+
 def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None = None,
-           dataset: str | None = None) -> dict[str, str]:
+           dataset: str | None = None, index: str | None = None,
+           index_options: dict[str, Any] | None = None, hetero: bool = False,
+           progress: bool = False) -> dict[str, str]:
     r"""Writes a fitted :class:`~gcl.GraphCLRecommender`'s embeddings to :obj:`directory`:
 
     * :obj:`user_embeddings.npy`, :obj:`item_embeddings.npy`: float32, row :math:`i` belongs
       to the :math:`i`-th id of the map;
     * :obj:`users.parquet`, :obj:`items.parquet` (:obj:`.csv` without pyarrow): columns
       :obj:`row` and :obj:`user` / :obj:`item`, the user's own ids;
-    * :obj:`meta.json`: method, hyperparameters, dataset, dim, metrics, versions, and the
-      sha256 of every file. It is written last: an export without it is incomplete.
+    * :obj:`seen.npz`: the :obj:`[num_users, num_items]` train matrix (scipy CSR), so that a
+      recall stage can leave out what each user already has;
+    * with :obj:`index`, :obj:`items.faiss`: a Faiss index over the item embeddings (see
+      :mod:`gcl.index`; load it with :meth:`gcl.RecallIndex.load`);
+    * with :obj:`hetero`, :obj:`graph.pt`: the train graph as a PyG
+      :class:`~torch_geometric.data.HeteroData` (see
+      :meth:`~gcl.Interactions.to_hetero_data`) with the embeddings as :obj:`x` of each node
+      type, stored as :meth:`~torch_geometric.data.HeteroData.to_dict` (no pickled
+      classes); read it with :func:`load_hetero_data`;
+    * :obj:`meta.json`: method, hyperparameters, dataset, dim, metrics, id types, versions,
+      index settings, and the sha256 of every file. It is written last: an export without it
+      is incomplete.
 
-    Every file goes to a temporary name and is renamed into place.
+    Every file goes to a temporary name and is renamed into place; the old :obj:`meta.json`
+    is removed first, so a crash midway leaves a folder that does not look whole.
 
     Args:
         rec (GraphCLRecommender): a fitted recommender.
         directory (str or PathLike): target folder, created if missing.
-        metrics (dict, optional): metrics to record. (default: :obj:`None`)
+        metrics (dict, optional): metrics to record. (default: :obj:`None`: the valid
+            metrics of the best evaluation in :obj:`rec.history_`, if any)
         dataset (str, optional): name of the training data to record. (default: :obj:`None`)
+        index (str, optional): :obj:`"flat"`, :obj:`"hnsw"` or :obj:`"ivf"`; needs the
+            :obj:`ann` extra. (default: :obj:`None`, no index)
+        index_options (dict, optional): settings for :func:`gcl.index.build_index`, e.g.
+            :obj:`{"nlist": 256, "nprobe": 16}`. (default: :obj:`None`)
+        hetero (bool): also write :obj:`graph.pt`. (default: :obj:`False`)
+        progress (bool): progress bar while the index is built. (default: :obj:`False`)
 
     Returns:
         dict from file role to path.
     """
+    import time
+
     import torch
 
     from gcl import __version__
 
+    if index is not None:  # fail on a bad type or a missing faiss before touching files
+        from gcl.index import INDEX_TYPES, import_faiss
+
+        if index not in INDEX_TYPES:
+            raise ValueError(f"unknown index type {index!r}; choose one of {list(INDEX_TYPES)}")
+        import_faiss()
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     meta_path = out / "meta.json"
     if meta_path.exists():  # the old export stops looking whole before any file changes
         meta_path.unlink()
+    user_emb = np.ascontiguousarray(rec.user_embeddings(), dtype=np.float32)
+    item_emb = np.ascontiguousarray(rec.item_embeddings(), dtype=np.float32)
     files: dict[str, Path] = {}
-    for role, arr in (("user_embeddings", rec.user_embeddings()),
-                      ("item_embeddings", rec.item_embeddings())):
+    for role, arr in (("user_embeddings", user_emb), ("item_embeddings", item_emb)):
         files[role] = out / f"{role}.npy"
         with atomic_write(files[role]) as f:
-            np.save(f, np.ascontiguousarray(arr, dtype=np.float32))
+            np.save(f, arr)
     files["users"] = _write_ids(rec.user_ids, out / "users", "user")
     files["items"] = _write_ids(rec.item_ids, out / "items", "item")
+    files["seen"] = out / "seen.npz"
+    with atomic_write(files["seen"]) as f:
+        sp.save_npz(f, sp.csr_matrix(rec.seen_, dtype=np.float32))
+    index_meta = None
+    if index is not None:
+        from gcl.index import INDEX_FILE, build_index, serialize_index
+
+        t0 = time.perf_counter()
+        built, index_meta = build_index(item_emb, index, progress=progress,
+                                        **(index_options or {}))
+        index_meta["build_seconds"] = round(time.perf_counter() - t0, 3)
+        files["index"] = out / INDEX_FILE
+        with atomic_write(files["index"]) as f:
+            f.write(serialize_index(built))
+    if hetero:
+        files["graph"] = out / HETERO_FILE
+        with atomic_write(files["graph"]) as f:
+            torch.save(hetero_data(rec).to_dict(), f)
+    for role, names in FILE_NAMES.items():  # stale files of an earlier export
+        for name in names:
+            if (out / name) != files.get(role):
+                with contextlib.suppress(FileNotFoundError):
+                    (out / name).unlink()
     meta = {
+        "format": "gcl.export", "format_version": 1,
         "method": rec.params["method"],
         "params": _params(rec),
         "dataset": dataset,
-        "dim": int(rec.user_embeddings().shape[1]),
+        "dim": int(user_emb.shape[1]),
         "num_users": len(rec.user_ids),
         "num_items": len(rec.item_ids),
-        "metrics": metrics or {},
+        "id_types": {"user": _id_type(rec.user_ids), "item": _id_type(rec.item_ids)},
+        "metrics": metrics if metrics is not None else best_valid_metrics(
+            rec.history_, rec.params.get("metric", "ndcg@20")),
+        "index": index_meta,
         "versions": {"gcl": __version__, "torch": torch.__version__,
-                     "python": platform.python_version()},
+                     "python": platform.python_version(), **_optional_versions(index)},
         "files": {role: {"name": p.name, "sha256": sha256_file(p)} for role, p in files.items()},
     }
     with atomic_write(meta_path, "w") as f:
         json.dump(meta, f, indent=2, default=str)
     files["meta"] = meta_path
     return {role: str(p) for role, p in files.items()}
+
+
+def _optional_versions(index: str | None) -> dict[str, str]:
+    out = {}
+    if index is not None:
+        import faiss
+
+        out["faiss"] = faiss.__version__
+    return out
+
+
+def hetero_data(rec: Any) -> Any:
+    """The train graph of a fitted recommender as a PyG
+    :class:`~torch_geometric.data.HeteroData` (see
+    :meth:`~gcl.Interactions.to_hetero_data`), with :obj:`x` the user and item embeddings,
+    shapes :obj:`[num_users, dim]` and :obj:`[num_items, dim]`."""
+    import torch
+
+    from gcl.data.interactions import Interactions
+
+    seen = sp.coo_matrix(rec.seen_)
+    order = np.lexsort((seen.col, seen.row))
+    inter = Interactions(seen.row[order], seen.col[order], rec.user_ids, rec.item_ids)
+    data = inter.to_hetero_data()
+    data["user"].x = torch.from_numpy(np.ascontiguousarray(rec.user_embeddings(), np.float32))
+    data["item"].x = torch.from_numpy(np.ascontiguousarray(rec.item_embeddings(), np.float32))
+    return data
+
+
+def load_hetero_data(path: str | PathLike) -> Any:
+    """Reads the :obj:`graph.pt` of an export back into a
+    :class:`~torch_geometric.data.HeteroData`, with :obj:`torch.load(weights_only=True)`."""
+    import torch
+    from torch_geometric.data import HeteroData
+
+    return HeteroData.from_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+@dataclass
+class Export:
+    """An export folder read back by :func:`load_export`: the arrays, id maps, train matrix
+    and :obj:`meta.json`."""
+
+    user_emb: np.ndarray
+    item_emb: np.ndarray
+    user_ids: pd.Index
+    item_ids: pd.Index
+    seen: sp.csr_matrix | None
+    meta: dict[str, Any]
+
+
+def load_export(directory: str | PathLike, verify: bool = True) -> Export:
+    """Reads an export folder written by :func:`export`.
+
+    Args:
+        directory (str or PathLike): the folder.
+        verify (bool): check each file's sha256 against :obj:`meta.json`.
+            (default: :obj:`True`)
+
+    Raises:
+        FileNotFoundError: without :obj:`meta.json` (not an export, or an incomplete one) or
+            with a file it lists missing.
+        ValueError: when a file's sha256 differs from :obj:`meta.json`'s.
+    """
+    out = Path(directory)
+    meta_path = out / "meta.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{out} holds no complete export: meta.json is missing "
+                                "(written last; an interrupted export has none)")
+    meta = json.loads(meta_path.read_text())
+    files = {role: out / entry["name"] for role, entry in meta["files"].items()}
+    for role, path in files.items():
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} ({role}) is listed in meta.json but missing")
+        if verify and sha256_file(path) != meta["files"][role]["sha256"]:
+            raise ValueError(f"{path} ({role}) differs from the sha256 in meta.json: the "
+                             "export was changed or damaged after it was written")
+    kinds = meta.get("id_types", {})
+    seen = sp.load_npz(files["seen"]).tocsr() if "seen" in files else None
+    return Export(
+        user_emb=np.load(files["user_embeddings"]), item_emb=np.load(files["item_embeddings"]),
+        user_ids=_read_ids(files["users"], "user", kinds.get("user", "str")),
+        item_ids=_read_ids(files["items"], "item", kinds.get("item", "str")),
+        seen=seen, meta=meta)

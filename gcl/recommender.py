@@ -229,6 +229,44 @@ class GraphCLRecommender:
             items = np.asarray(self.item_ids_)[idx]
         return items, scores
 
+    def similar_items(self, item_ids: Sequence[Hashable], k: int = 10
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        r"""The :obj:`k` items most similar to each given item, by cosine similarity of the
+        item embeddings; an item is never its own neighbour.
+
+        Args:
+            item_ids (sequence): the items' own ids.
+            k (int): list length, at most :obj:`num_items - 1`. (default: :obj:`10`)
+
+        Returns:
+            (items, scores): arrays of shape :obj:`[len(item_ids), k]`, items in their own
+            ids, cosine similarities in descending order.
+        """
+        self._check_fitted()
+        if isinstance(item_ids, (str, bytes)) or not isinstance(item_ids, Iterable):
+            raise TypeError("item_ids must be a list of ids, e.g. ['242', '302']")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"k must be an int, got {type(k).__name__}")
+        if not 1 <= k <= len(self.item_ids_) - 1:
+            raise ValueError(f"k must be in 1..num_items-1={len(self.item_ids_) - 1}, got {k}")
+        queries, rows = self._item_query_vectors(list(item_ids))
+        items = torch.nn.functional.normalize(self._item_emb.float(), dim=1)
+        queries = torch.nn.functional.normalize(queries.float(), dim=1)
+        scores = queries @ items.T
+        known = np.flatnonzero(rows >= 0)
+        scores[torch.as_tensor(known), torch.as_tensor(rows[known])] = -torch.inf
+        top, idx = torch.topk(scores, k, dim=1)
+        return np.asarray(self.item_ids_)[idx.cpu().numpy()], top.cpu().numpy()
+
+    def _item_query_vectors(self, item_ids: list) -> tuple[torch.Tensor, np.ndarray]:
+        """Query vectors of :meth:`similar_items`, :obj:`[B, dim]`, and each item's row
+        (:obj:`-1` for an item outside the train catalogue, which is not excluded from its
+        own list). Known items only, for now: unknown ids raise a :class:`KeyError` naming
+        them. This is the hook for cold-start items, whose vectors a text branch would make
+        from their text."""
+        rows = Interactions._lookup(self.item_ids_, item_ids, "item")
+        return self._item_emb[torch.as_tensor(rows, device=self._item_emb.device)], rows
+
     def user_embeddings(self) -> np.ndarray:
         """Final user embeddings, :obj:`[num_users, dim]` float32, row i = :obj:`user_ids_[i]`."""
         self._check_fitted()
@@ -321,7 +359,11 @@ class GraphCLRecommender:
         return rec
 
     def export(self, directory: str | PathLike, **kwargs: Any) -> dict[str, str]:
-        """Writes embeddings and id maps for a serving system; see :func:`gcl.export.export`."""
+        """Writes embeddings, id maps and the train matrix for a serving system, and with
+        :obj:`index="flat"`, :obj:`"hnsw"` or :obj:`"ivf"` a Faiss index that
+        :meth:`gcl.RecallIndex.load` reads; see :func:`gcl.export.export` for every
+        argument (:obj:`metrics`, :obj:`dataset`, :obj:`index`, :obj:`index_options`,
+        :obj:`hetero`)."""
         self._check_fitted()
         from gcl.export import export
 

@@ -1,4 +1,5 @@
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -47,3 +48,107 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     with atomic_write(target, "w") as f:
         f.write("new")
     assert target.read_text() == "new"
+
+
+# ---------------------------------------------------------------------------- round trips
+from gcl.export import load_export, load_hetero_data  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rec_valid():
+    """A recommender fitted with a valid log, so that its history has evaluations."""
+    rows = [(f"u{u}", f"i{(3 * u + j) % 30}") for u in range(16) for j in range(5)]
+    inter = Interactions.from_pandas(pd.DataFrame(rows, columns=["user", "item"]))
+    train, valid = inter.split("random", ratios=(0.8, 0.2), seed=0)
+    rec = GraphCLRecommender(dim=4, layers=1, epochs=3, batch_size=16, device="cpu",
+                             progress=False).fit(train, valid=valid)
+    return rec
+
+
+def test_load_export_round_trip(rec, tmp_path):
+    rec.export(tmp_path)
+    exp = load_export(tmp_path)
+    np.testing.assert_array_equal(exp.user_emb, rec.user_embeddings())
+    np.testing.assert_array_equal(exp.item_emb, rec.item_embeddings())
+    assert exp.user_ids.tolist() == ["a", "b", "c"] and exp.item_ids.tolist() == [10, 11, 12, 13]
+    assert (exp.seen != rec.seen_).nnz == 0
+    assert exp.meta["id_types"] == {"user": "str", "item": "int"}
+    assert exp.meta["versions"]["torch"] and exp.meta["index"] is None
+
+
+def test_export_with_index_and_hetero_data(rec, tmp_path):
+    pytest.importorskip("faiss")
+    files = rec.export(tmp_path, index="flat", hetero=True)
+    meta = json.loads(open(files["meta"]).read())
+    assert meta["index"]["type"] == "flat" and meta["index"]["dim"] == 4
+    assert meta["files"]["index"]["name"] == "items.faiss" and "faiss" in meta["versions"]
+    for role, entry in meta["files"].items():
+        assert sha256_file(tmp_path / entry["name"]) == entry["sha256"], role
+    data = load_hetero_data(files["graph"])
+    np.testing.assert_array_equal(data["user"].x.numpy(), rec.user_embeddings())
+    np.testing.assert_array_equal(data["item"].x.numpy(), rec.item_embeddings())
+    assert data["user"].user_ids == ["a", "b", "c"]
+    back = Interactions.from_hetero_data(data)
+    assert (back.to_csr() != rec.seen_).nnz == 0 and back.item_ids.tolist() == [10, 11, 12, 13]
+
+
+def test_csv_id_maps_without_pyarrow_keep_id_types(tmp_path, monkeypatch):
+    df = pd.DataFrame({"user": ["007", "007", "42", "x"], "item": [5, 6, 5, 7]})
+    rec = GraphCLRecommender(dim=4, layers=1, epochs=1, batch_size=4, device="cpu",
+                             progress=False).fit(Interactions.from_pandas(df))
+    rec.export(tmp_path)  # parquet first: the CSV export must remove it
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    files = rec.export(tmp_path)
+    assert files["users"].endswith("users.csv") and files["items"].endswith("items.csv")
+    assert not (tmp_path / "users.parquet").exists()
+    exp = load_export(tmp_path)
+    assert exp.user_ids.tolist() == ["007", "42", "x"]  # not 7 and 42
+    assert exp.item_ids.tolist() == [5, 6, 7]
+
+
+def test_crash_midway_leaves_no_complete_looking_export(rec, tmp_path, monkeypatch):
+    pytest.importorskip("faiss")
+    rec.export(tmp_path)
+    import gcl.index
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed while building the index")
+
+    monkeypatch.setattr(gcl.index, "build_index", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        rec.export(tmp_path, index="flat")
+    assert not (tmp_path / "meta.json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    with pytest.raises(FileNotFoundError, match="meta.json is missing"):
+        load_export(tmp_path)
+
+
+def test_changed_file_fails_the_checksum(rec, tmp_path):
+    rec.export(tmp_path)
+    np.save(tmp_path / "item_embeddings.npy", np.zeros((4, 4), np.float32))
+    with pytest.raises(ValueError, match="item_embeddings.npy.*sha256"):
+        load_export(tmp_path)
+    assert load_export(tmp_path, verify=False).item_emb.sum() == 0
+
+
+def test_stale_files_of_an_earlier_export_are_removed(rec, tmp_path):
+    pytest.importorskip("faiss")
+    rec.export(tmp_path, index="hnsw", hetero=True)
+    files = rec.export(tmp_path)
+    assert "index" not in files and not (tmp_path / "items.faiss").exists()
+    assert not (tmp_path / "graph.pt").exists()
+
+
+def test_default_metrics_are_the_best_valid_evaluation(rec_valid, tmp_path):
+    files = rec_valid.export(tmp_path)
+    meta = json.loads(open(files["meta"]).read())
+    evals = [h for h in rec_valid.history_ if "valid_ndcg@20" in h]
+    best = max(evals, key=lambda h: h["valid_ndcg@20"])
+    assert meta["metrics"]["epoch"] == best["epoch"]
+    assert meta["metrics"]["valid_ndcg@20"] == pytest.approx(best["valid_ndcg@20"])
+
+
+def test_bad_index_type_writes_nothing(rec, tmp_path):
+    with pytest.raises(ValueError, match="unknown index type 'lsh'"):
+        rec.export(tmp_path / "x", index="lsh")
+    assert not (tmp_path / "x").exists()

@@ -182,3 +182,33 @@ def test_int_ids_come_back_as_ints():
     rec = GraphCLRecommender(dim=4, layers=1, epochs=1, device="cpu", progress=False).fit(train)
     items, _ = rec.recommend([0, 1], k=3)
     assert items.dtype.kind == "i" and items.min() >= 1000
+
+
+# ---------------------------------------------------------------------------- similar items
+def test_similar_items_are_the_exact_cosine_neighbours(fitted):
+    queries = ["item-0", "item-25", "item-3"]
+    items, scores = fitted.similar_items(queries, k=6)
+    assert items.shape == scores.shape == (3, 6)
+    emb = fitted.item_embeddings()
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    rows = fitted.item_ids.get_indexer(queries)
+    cos = unit[rows] @ unit.T
+    cos[np.arange(3), rows] = -np.inf  # never its own neighbour
+    order = np.argsort(-cos, axis=1, kind="stable")[:, :6]
+    np.testing.assert_allclose(scores, np.take_along_axis(cos, order, 1), rtol=1e-5, atol=1e-6)
+    assert [set(r) for r in items] == [set(r) for r in np.asarray(fitted.item_ids)[order]]
+    assert not any(q in row for q, row in zip(queries, items))
+    # Items of one taste have neighbours of the same taste.
+    first_half = {f"item-{i}" for i in range(20)}
+    assert np.mean([i in first_half for i in items[0]]) > 0.8
+
+
+def test_similar_items_errors(fitted):
+    with pytest.raises(KeyError, match="no-such-item"):
+        fitted.similar_items(["item-0", "no-such-item"])
+    with pytest.raises(ValueError, match="k must be in 1..num_items-1"):
+        fitted.similar_items(["item-0"], k=0)
+    with pytest.raises(ValueError, match="k must be in 1..num_items-1"):
+        fitted.similar_items(["item-0"], k=len(fitted.item_ids))
+    with pytest.raises(TypeError, match="list of ids"):
+        fitted.similar_items("item-0")

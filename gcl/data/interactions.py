@@ -318,13 +318,18 @@ class Interactions:
         """A PyG :class:`~torch_geometric.data.HeteroData` with node types :obj:`user` and
         :obj:`item` and edge types :obj:`("user", "interacts", "item")` and its reverse
         :obj:`("item", "rev_interacts", "user")`; ratings and times become :obj:`edge_attr`
-        and :obj:`time`."""
+        and :obj:`time`. The own ids ride along as Python lists :obj:`data["user"].user_ids`
+        and :obj:`data["item"].item_ids` (different names, so that
+        :meth:`~torch_geometric.data.HeteroData.to_homogeneous` leaves them out), and
+        :meth:`from_hetero_data` reads them back."""
         import torch
         from torch_geometric.data import HeteroData
 
         data = HeteroData()
         data["user"].num_nodes = self.num_users
         data["item"].num_nodes = self.num_items
+        data["user"].user_ids = ids_to_list(self.user_ids)
+        data["item"].item_ids = ids_to_list(self.item_ids)
         ei = torch.from_numpy(np.stack([self.users, self.items]))
         fwd, rev = ("user", "interacts", "item"), ("item", "rev_interacts", "user")
         data[fwd].edge_index = ei
@@ -334,6 +339,68 @@ class Interactions:
         if self.timestamp is not None and np.issubdtype(self.timestamp.dtype, np.number):
             data[fwd].time = data[rev].time = torch.from_numpy(self.timestamp.astype(np.int64))
         return data
+
+    @classmethod
+    def from_hetero_data(cls, data: Any, user_ids: Sequence[Hashable] | None = None,
+                         item_ids: Sequence[Hashable] | None = None,
+                         edge_type: tuple[str, str, str] | None = None, user: str = "user",
+                         item: str = "item") -> Interactions:
+        r"""Builds interactions from a PyG :class:`~torch_geometric.data.HeteroData`, such
+        as :meth:`to_hetero_data` writes: the :obj:`edge_index` of the user-to-item edge type
+        gives the pairs, a one-column :obj:`edge_attr` the ratings and :obj:`time` the
+        timestamps. Every node is kept, also those without an edge. Duplicate pairs are
+        folded into the last one.
+
+        Args:
+            data (HeteroData): the graph.
+            user_ids (sequence, optional): the own id of each user node, shape
+                :obj:`[num_users]`. (default: :obj:`None`: :obj:`data[user].user_ids` when
+                present, else :obj:`0..num_users-1`)
+            item_ids (sequence, optional): the same for items. (default: :obj:`None`)
+            edge_type (tuple, optional): the edge type to read. (default: :obj:`None`, the
+                only edge type from :obj:`user` to :obj:`item`)
+            user (str): the user node type. (default: :obj:`"user"`)
+            item (str): the item node type. (default: :obj:`"item"`)
+        """
+        if user not in data.node_types or item not in data.node_types:
+            raise KeyError(f"node types {user!r} and {item!r} are needed; the graph has "
+                           f"{data.node_types}")
+        if edge_type is None:
+            found = [t for t in data.edge_types if t[0] == user and t[2] == item]
+            if len(found) != 1:
+                raise ValueError(f"expected one edge type from {user!r} to {item!r}, found "
+                                 f"{found}; pass edge_type=")
+            edge_type = found[0]
+        elif edge_type not in data.edge_types:
+            raise KeyError(f"edge type {edge_type} is not in the graph: {data.edge_types}")
+        store = data[edge_type]
+        ids = []
+        for node, given, attr in ((user, user_ids, "user_ids"), (item, item_ids, "item_ids")):
+            n = data[node].num_nodes
+            if given is None:
+                given = data[node][attr] if attr in data[node] else range(n)
+            index = pd.Index(list(given))
+            if len(index) != n:
+                raise ValueError(f"{len(index)} {node} ids for {n} {node} nodes")
+            if not index.is_unique:
+                raise ValueError(f"the {node} ids are not unique")
+            ids.append(index)
+        ei = store.edge_index.detach().cpu().numpy().astype(np.int64)
+        frame = pd.DataFrame({"user": ei[0], "item": ei[1]})
+        if "edge_attr" in store:
+            attr = store.edge_attr.detach().cpu().numpy()
+            if attr.ndim > 1 and attr.shape[1] != 1:
+                raise ValueError(f"edge_attr has {attr.shape[1]} columns; only a one-column "
+                                 "edge_attr is read, as ratings")
+            frame["rating"] = attr.reshape(-1).astype(np.float64)
+        if "time" in store:
+            frame["timestamp"] = store.time.detach().cpu().numpy()
+            frame = frame.sort_values("timestamp", kind="stable")
+        frame = frame.drop_duplicates(["user", "item"], keep="last")
+        frame = frame.iloc[np.lexsort((frame["item"].to_numpy(), frame["user"].to_numpy()))]
+        return cls(frame["user"].to_numpy(), frame["item"].to_numpy(), ids[0], ids[1],
+                   rating=frame["rating"].to_numpy() if "rating" in frame else None,
+                   timestamp=frame["timestamp"].to_numpy() if "timestamp" in frame else None)
 
     def to_networkx(self) -> Any:
         """A networkx :class:`~networkx.Graph` with nodes :obj:`("user", id)` carrying

@@ -437,3 +437,65 @@ def test_ids_to_list_gives_plain_python():
     out = ids_to_list(pd.Index(np.array([3, 1], dtype=np.int64)))
     assert out == [3, 1] and all(type(x) is int for x in out)
     assert ids_to_list(["a", "b"]) == ["a", "b"]
+
+
+# ---------------------------------------------------------------------------- from_hetero_data
+def assert_same_log(a: Interactions, b: Interactions) -> None:
+    assert a.user_ids.tolist() == b.user_ids.tolist()
+    assert a.item_ids.tolist() == b.item_ids.tolist()
+    np.testing.assert_array_equal(a.users, b.users)
+    np.testing.assert_array_equal(a.items, b.items)
+    for name in ("rating", "timestamp"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None)
+        if x is not None:
+            np.testing.assert_array_equal(x, y)
+
+
+def test_hetero_data_round_trip(small_log):
+    data = small_log.to_hetero_data()
+    assert data["user"].user_ids == small_log.user_ids.tolist()
+    assert data["item"].item_ids == small_log.item_ids.tolist()
+    assert_same_log(Interactions.from_hetero_data(data), small_log)
+    # The own ids do not get in the way of a homogeneous graph.
+    assert data.to_homogeneous().num_nodes == small_log.num_users + small_log.num_items
+
+
+def test_hetero_data_round_trip_keeps_nodes_without_edges(small_log):
+    part = small_log.select(small_log.users < 3)
+    back = Interactions.from_hetero_data(part.to_hetero_data())
+    assert back.num_users == small_log.num_users and back.num_items == small_log.num_items
+    assert_same_log(back, part)
+
+
+def test_from_hetero_data_of_a_plain_pyg_graph():
+    from torch_geometric.data import HeteroData
+
+    data = HeteroData()
+    data["user"].num_nodes, data["item"].num_nodes = 3, 4
+    data["user", "rates", "item"].edge_index = torch.tensor([[2, 0, 2, 0], [1, 3, 1, 0]])
+    data["user", "rates", "item"].edge_attr = torch.tensor([[4.0], [5.0], [2.0], [3.0]])
+    data["user", "rates", "item"].time = torch.tensor([10, 20, 30, 40])
+    inter = Interactions.from_hetero_data(data)
+    assert inter.user_ids.tolist() == [0, 1, 2] and inter.item_ids.tolist() == [0, 1, 2, 3]
+    # The duplicate (2, 1) pair is folded into its latest row; rows come in (user, item) order.
+    assert list(zip(inter.users, inter.items)) == [(0, 0), (0, 3), (2, 1)]
+    np.testing.assert_array_equal(inter.rating, [3.0, 5.0, 2.0])
+    np.testing.assert_array_equal(inter.timestamp, [40, 20, 30])
+    named = Interactions.from_hetero_data(data, user_ids=["a", "b", "c"],
+                                          item_ids=[10, 11, 12, 13])
+    assert named.to_pandas()[["user", "item"]].values.tolist() == [
+        ["a", 10], ["a", 13], ["c", 11]]
+
+
+def test_from_hetero_data_errors(small_log):
+    data = small_log.to_hetero_data()
+    with pytest.raises(ValueError, match="2 user ids for 12 user nodes"):
+        Interactions.from_hetero_data(data, user_ids=["a", "b"])
+    with pytest.raises(KeyError, match="node types 'customer'"):
+        Interactions.from_hetero_data(data, user="customer")
+    data["user", "views", "item"].edge_index = torch.tensor([[0], [0]])
+    with pytest.raises(ValueError, match="one edge type"):
+        Interactions.from_hetero_data(data)
+    one = Interactions.from_hetero_data(data, edge_type=("user", "views", "item"))
+    assert len(one) == 1

@@ -1,0 +1,243 @@
+"""The ``gcl`` command: train, evaluate, serve and export models without writing code.
+
+    gcl train --dataset ml-100k --method lightgcn --out runs/ml-100k
+    gcl train --data clicks.csv --user-col user --item-col item --out runs/mine
+    gcl evaluate --run runs/mine
+    gcl recommend --run runs/mine --user 196 -k 10
+    gcl similar --run runs/mine --item 50
+    gcl export --run runs/mine --out export/ --index flat
+    gcl recommend --export export/ --user 196 -k 10
+    gcl datasets list
+
+``python -m gcl`` is the same command.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from gcl.cli import commands
+from gcl.cli.config import add_hyperparameter_flags, load_config
+from gcl.index import INDEX_TYPES
+
+SPLITS = ("auto", "given", "random", "leave_one_out", "temporal")
+
+
+_EPILOG = """\
+examples:
+  gcl train --dataset ml-100k --method simgcl --epochs 50 --out runs/ml
+  gcl train --data clicks.csv --user-col user --item-col item --method lightgcn --out runs/mine
+  gcl export --run runs/mine --out export/ --index flat
+  gcl recommend --export export/ --user 196 -k 10
+
+'gcl COMMAND --help' describes each command."""
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default where it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    t = sub.add_parser(
+        "train", help="train a model on a dataset or a click log; write a run folder",
+        description="Trains a model, prints its test metrics and writes a run folder: "
+        "config.yaml (the resolved settings; gcl train --config repeats the run), "
+        "metrics.jsonl (one line per evaluation, then the final test metrics), "
+        "metrics.json, model.pt (the best checkpoint), training_curve.png (with matplotlib), "
+        "tensorboard/ (with the tensorboard extra) and embeddings/ (an export).",
+        formatter_class=_Formatter)
+    t.add_argument("--config", metavar="YAML",
+                   help="a run file whose keys are this command's flag names (lr: 0.001, "
+                   "batch_size: 2048, ...); flags given on the command line win")
+    data = t.add_argument_group("data (one of --dataset or --data)")
+    src = data.add_mutually_exclusive_group()
+    src.add_argument("--dataset", metavar="NAME",
+                     help="a dataset name (see gcl datasets list) or a folder in "
+                     "LightGCN's format")
+    src.add_argument("--data", "--interactions", dest="data", metavar="FILE",
+                     help="a CSV or Parquet click log, one row per click")
+    data.add_argument("--user-col", default="user", metavar="COL",
+                      help="column of user ids in --data")
+    data.add_argument("--item-col", default="item", metavar="COL",
+                      help="column of item ids in --data")
+    data.add_argument("--rating-col", metavar="COL", help="column of ratings in --data")
+    data.add_argument("--timestamp-col", metavar="COL", help="column of times in --data")
+    data.add_argument("--min-rating", type=float, metavar="X", help="keep rows rated at least this")
+    data.add_argument("--k-core", type=int, metavar="K", help="keep the k-core of users and items")
+    data.add_argument("--split", choices=SPLITS, default="auto",
+                      help="auto: the published split when there is one, else random")
+    data.add_argument("--ratios", type=float, nargs="+", default=[0.8, 0.1, 0.1], metavar="R",
+                      help="train, (valid,) test shares for random and temporal splits")
+    model = t.add_argument_group("model and training")
+    model.add_argument("--method", default="lightgcn", metavar="NAME",
+                       help="lightgcn, simgcl, xsimgcl, sgl-ed, sgl-nd, sgl-rw, lightgcl, pop,"
+                       " or custom (with --augment)")
+    model.add_argument("--dim", type=int, metavar="N", default=64, help="embedding size")
+    model.add_argument("--layers", type=int, metavar="N", default=3, help="propagation layers")
+    model.add_argument("--reg", type=float, metavar="X", default=1e-4, help="L2 weight")
+    model.add_argument("--lr", type=float, metavar="X", default=1e-3, help="Adam learning rate")
+    model.add_argument("--batch-size", type=int, metavar="N", default=2048, help="triples per step")
+    model.add_argument("--epochs", type=int, metavar="N", default=1000, help="most epochs")
+    model.add_argument("--patience", type=int, metavar="N", default=10,
+                       help="evaluations without improvement before stopping")
+    model.add_argument("--eval-every", type=int, metavar="N", default=1,
+                       help="epochs between evaluations")
+    model.add_argument("--metric", default="ndcg@20", metavar="NAME",
+                       help="valid metric for early stopping")
+    model.add_argument("--budget-minutes", type=float, metavar="M",
+                       help="stop after this much training")
+    model.add_argument("--seed", type=int, metavar="N", default=0,
+                       help="seed of the split and training")
+    add_hyperparameter_flags(t)
+    run = t.add_argument_group("run")
+    run.add_argument("--out", metavar="RUN", help="the run folder (required)")
+    run.add_argument("--k", type=int, nargs="+", metavar="K", default=[10, 20],
+                     help="test cut-offs")
+    run.add_argument("--backend", default="torch", metavar="NAME", help="propagation backend")
+    run.add_argument("--device", default="auto", metavar="NAME",
+                     help="auto, cpu, cuda, cuda:1, ...")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="torch CPU threads (default: torch's choice)")
+    run.add_argument("--quiet", action="store_true",
+                     help="no progress bars, evaluation log or notes")
+    t.set_defaults(func=commands.cmd_train)
+    return t
+
+
+def _add_run(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--run", required=required, metavar="RUN",
+                   help="a run folder written by gcl train (or its model.pt)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``gcl`` command and its subcommands."""
+    return _build()[0]
+
+
+def _build() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    from gcl import __version__
+
+    p = argparse.ArgumentParser(
+        prog="gcl", epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Graph contrastive learning for recommendation: train on a click log, "
+        "evaluate, recommend, and export embeddings with a Faiss recall index.")
+    p.add_argument("--version", action="version", version=f"gcl {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    train = _train_parser(sub)
+
+    e = sub.add_parser("evaluate", help="re-evaluate a run's model on its test split",
+                       description="Rebuilds the run's data and split from its config.yaml and "
+                       "prints full-ranking metrics of its model.")
+    _add_run(e)
+    e.add_argument("--k", type=int, nargs="+", default=[10, 20], help="cut-offs")
+    e.add_argument("--on", choices=("test", "valid"), default="test", help="which split")
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument("--quiet", action="store_true", help="no progress notes")
+    e.set_defaults(func=commands.cmd_evaluate)
+
+    r = sub.add_parser("recommend", help="top-k items for users, from a run or an export",
+                       description="Top-k items for each user, items the user has in train "
+                       "left out. From a run's model (exact), or from an export's recall "
+                       "index (--export).")
+    where = r.add_mutually_exclusive_group(required=True)
+    where.add_argument("--run", metavar="RUN", help="a run folder (or its model.pt)")
+    where.add_argument("--export", metavar="DIR", help="an export folder with an index")
+    r.add_argument("--user", nargs="+", required=True, metavar="ID", help="user ids")
+    r.add_argument("-k", "--k", type=int, default=10, help="list length")
+    r.add_argument("--include-seen", action="store_true", help="keep the train items")
+    r.add_argument("--ef-search", type=int, metavar="N", help="HNSW search depth (with --export)")
+    r.add_argument("--nprobe", type=int, metavar="N", help="IVF cells searched (with --export)")
+    r.add_argument("--json", action="store_true", help="print JSON")
+    r.set_defaults(func=commands.cmd_recommend)
+
+    s = sub.add_parser("similar", help="most similar items (cosine of embeddings)",
+                       description="The k items most similar to each given item, by cosine "
+                       "similarity of the item embeddings.")
+    _add_run(s)
+    s.add_argument("--item", nargs="+", required=True, metavar="ID", help="item ids")
+    s.add_argument("-k", "--k", type=int, default=10, help="list length")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=commands.cmd_similar)
+
+    x = sub.add_parser(
+        "export", help="write embeddings, id maps and a Faiss index for serving",
+        description="Writes user_embeddings.npy, item_embeddings.npy, users/items.parquet, "
+        "seen.npz, with --index items.faiss, with --hetero graph.pt, and meta.json last. "
+        "gcl recommend --export DIR, or gcl.RecallIndex.load(DIR), serve it.")
+    _add_run(x, required=False)
+    x.add_argument("model", nargs="?", help=argparse.SUPPRESS)  # old form: MODEL OUT
+    x.add_argument("out_pos", nargs="?", help=argparse.SUPPRESS)
+    x.add_argument("--out", metavar="DIR", help="target folder")
+    x.add_argument("--index", choices=INDEX_TYPES,
+                   help="build a Faiss inner-product index (needs pip install 'gcl[ann]')")
+    x.add_argument("--hetero", action="store_true",
+                   help="also write the train graph as PyG HeteroData (graph.pt)")
+    x.add_argument("--m", type=int, metavar="N", help="HNSW links per node [32]")
+    x.add_argument("--ef-construction", type=int, metavar="N", help="HNSW build depth [200]")
+    x.add_argument("--ef-search", type=int, metavar="N", help="HNSW search depth [128]")
+    x.add_argument("--nlist", type=int, metavar="N", help="IVF cells [4 sqrt(items)]")
+    x.add_argument("--nprobe", type=int, metavar="N",
+                   help="IVF cells searched [max(8, nlist / 32)]")
+    x.add_argument("--quiet", action="store_true", help="no progress bar or notes")
+    x.set_defaults(func=commands.cmd_export)
+
+    d = sub.add_parser("datasets", help="list the named datasets, or describe one",
+                       description="gcl datasets list | gcl datasets info NAME [--stats]")
+    d.add_argument("action", choices=("list", "info"))
+    d.add_argument("name", nargs="?", help="a dataset name (for info)")
+    d.add_argument("--stats", action="store_true", help="load it and print its size")
+    d.set_defaults(func=commands.cmd_datasets)
+    return p, train
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser, train = _build()
+    args = parser.parse_args(argv)
+    if args.command != "train":
+        return args
+    if args.config:
+        try:
+            config = load_config(args.config, train)
+        except (ValueError, OSError) as e:
+            train.error(str(e))
+        if args.data or args.dataset:  # a source on the command line replaces the file's
+            config.pop("data", None)
+            config.pop("dataset", None)
+        train.set_defaults(**config)
+        args = parser.parse_args(argv)
+    if not (args.data or args.dataset):
+        train.error("one of --dataset NAME or --data FILE is required (or set in --config)")
+    if args.data and args.dataset:
+        train.error("give either --dataset or --data, not both")
+    if not args.out:
+        train.error("--out RUN is required (or out: in --config)")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the ``gcl`` command; returns its exit code (2 for a user error, with a message
+    on stderr)."""
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, TypeError, ImportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyError as e:  # str(KeyError) quotes its message
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. gcl recommend ... | head: the reader left early
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the exit flush does not fail again
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""What each ``gcl`` subcommand does, given its parsed arguments. Each returns the exit code."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gcl.cli import run_folder as rf
+from gcl.cli.config import dump_config, method_kwargs, resolved_config
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    """A progress note on stderr, unless :obj:`--quiet`."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------- data
+def load_interactions(cfg: dict[str, Any]) -> tuple[str, Any, dict]:
+    """(name, whole log, published split) of a run's data: :obj:`cfg["dataset"]` (a name or
+    a folder) or :obj:`cfg["data"]` (a CSV or Parquet click log) with its column flags."""
+    from gcl import Interactions, load_dataset
+
+    if cfg.get("data"):
+        path = Path(cfg["data"])
+        reader = Interactions.from_parquet if path.suffix == ".parquet" else Interactions.from_csv
+        inter = reader(path, user=cfg["user_col"], item=cfg["item_col"],
+                       rating=cfg.get("rating_col"), timestamp=cfg.get("timestamp_col"),
+                       min_rating=cfg.get("min_rating"), k_core=cfg.get("k_core"))
+        return path.stem, inter, {}
+    ds = load_dataset(cfg["dataset"])
+    return ds.name, ds.interactions, ds.splits
+
+
+def split_data(cfg: dict[str, Any], inter: Any, given: dict) -> tuple[Any, Any, Any]:
+    """(train, valid or None, test) of a run's data, as :obj:`cfg["split"]` says."""
+    method = cfg["split"]
+    if method == "auto":
+        method = "given" if given else "random"
+    if method == "given":
+        if not given:
+            raise ValueError("--split given, but this data has no published split")
+        return given["train"], given.get("valid"), given["test"]
+    if method == "leave_one_out":
+        return inter.split("leave_one_out", valid=True)
+    parts = inter.split(method, ratios=tuple(cfg["ratios"]), **(
+        {"seed": cfg["seed"]} if method == "random" else {}))
+    return parts if len(parts) == 3 else (parts[0], None, parts[1])
+
+
+def _run_paths(target: str) -> tuple[Path, Path]:
+    """(run folder, model file) of a :obj:`--run` value: a run folder or a model file."""
+    path = Path(target)
+    if path.is_dir():
+        model = path / rf.MODEL
+        if not model.is_file():
+            raise FileNotFoundError(f"{path} holds no {rf.MODEL}: is it a run folder written "
+                                    "by gcl train?")
+        return path, model
+    if path.is_file():
+        return path.parent, path
+    raise FileNotFoundError(f"no run folder or model file at {path}")
+
+
+def _load_model(target: str) -> tuple[Path, Any]:
+    from gcl import GraphCLRecommender
+
+    folder, model = _run_paths(target)
+    return folder, GraphCLRecommender.load(model)
+
+
+def _read_run_config(folder: Path) -> dict[str, Any]:
+    import yaml
+
+    path = folder / rf.CONFIG
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: gcl evaluate needs the run's config to "
+                                "rebuild its split")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def coerce_ids(values: Sequence[str], index: pd.Index, what: str) -> list[Hashable]:
+    """Ids typed on the command line (text) as the model's ids: integers where its ids are
+    integers. An id that cannot be one raises a :class:`KeyError` naming it."""
+    if not pd.api.types.is_integer_dtype(index.dtype):
+        return list(values)
+    out, bad = [], []
+    for v in values:
+        try:
+            out.append(int(v))
+        except ValueError:
+            bad.append(v)
+    if bad:
+        raise KeyError(f"unknown {what} id(s): {bad[:5]} (this model's {what} ids are "
+                       "integers)")
+    return out
+
+
+def _plain(x: Any) -> Any:
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def _print_lists(args: argparse.Namespace, what: str, keys: Sequence[Hashable],
+                 items: np.ndarray, scores: np.ndarray, key_name: str) -> None:
+    if args.json:
+        rows = [{key_name: _plain(key),
+                 "items": [_plain(i) for i, s in zip(row_i, row_s) if np.isfinite(s)],
+                 "scores": [float(s) for s in row_s if np.isfinite(s)]}
+                for key, row_i, row_s in zip(keys, items, scores)]
+        print(json.dumps(rows, indent=1))
+        return
+    width = max(len(str(k)) for k in [key_name, *keys])
+    print(f"{key_name:<{width}}  rank  {what:<12}  score")
+    for key, row_i, row_s in zip(keys, items, scores):
+        for rank, (i, s) in enumerate(zip(row_i, row_s), 1):
+            if np.isfinite(s):
+                print(f"{str(key):<{width}}  {rank:>4}  {str(i):<12}  {s:.4f}")
+
+
+# ---------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from gcl import GraphCLRecommender
+    from gcl.datasets import list_datasets
+    from gcl.export import atomic_write
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    extra = method_kwargs(args)
+    # Built before the data is read, so that a bad setting fails at once.
+    rec = GraphCLRecommender(
+        method=args.method, dim=args.dim, layers=args.layers, reg=args.reg, lr=args.lr,
+        batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
+        eval_every=args.eval_every, metric=args.metric, backend=args.backend,
+        device=args.device, seed=args.seed, progress=not args.quiet, **extra)
+    cfg = resolved_config(args)
+    # Paths made absolute, so that the run can be evaluated from any folder.
+    if cfg.get("data"):
+        cfg["data"] = str(Path(cfg["data"]).resolve())
+    elif cfg["dataset"].strip().lower() not in list_datasets() and Path(cfg["dataset"]).is_dir():
+        cfg["dataset"] = str(Path(cfg["dataset"]).resolve())
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    _say(args, f"loading {args.data or args.dataset} ...")
+    name, inter, given = load_interactions(cfg)
+    train, valid, test = split_data(cfg, inter, given)
+    _say(args, f"{name}: {inter} in {time.perf_counter() - t0:.1f}s; training "
+               f"{rec.params['method']} on {len(train)} interactions"
+               + ("" if valid is None else f", early stopping on {len(valid)} valid"))
+    budget = None if args.budget_minutes is None else 60 * args.budget_minutes
+    rec.fit(train, valid=valid, budget_seconds=budget)
+    metrics = rec.evaluate(test, k=args.k)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / rf.CONFIG, "w") as f:
+        f.write(dump_config(cfg))
+    best = getattr(rec, "best_epoch_", None)
+    rf.write_metrics_log(out / rf.METRICS_LOG, rec.history_, metrics, best)
+    with atomic_write(out / rf.METRICS, "w") as f:
+        json.dump({"dataset": name, "method": rec.params["method"], "best_epoch": best,
+                   "epochs": len(rec.history_), "test": metrics}, f, indent=2)
+    rec.save(out / rf.MODEL)
+    rec.export(out / rf.EMBEDDINGS, metrics={f"test_{k}": v for k, v in metrics.items()},
+               dataset=name)
+    notes = [rf.plot_curve(out / rf.CURVE, rec.history_, f"{name}: {rec.params['method']}"),
+             rf.write_tensorboard(out / rf.TENSORBOARD, rec.history_, metrics)]
+    for note in notes:
+        if note:
+            _say(args, f"note: {note}")
+    width = max(len(k) for k in metrics)
+    print(f"{name}: {rec.params['method']} after {len(rec.history_)} epochs, "
+          f"test metrics ({metrics['users']} users)")
+    for key, value in metrics.items():
+        if key != "users":
+            print(f"  {key:<{width}}  {value:.4f}")
+    print(f"run folder: {out} (model: {out / rf.MODEL}, embeddings: {out / rf.EMBEDDINGS})")
+    return 0
+
+
+# ---------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    folder, rec = _load_model(args.run)
+    cfg = _read_run_config(folder)
+    _say(args, f"loading {cfg.get('data') or cfg.get('dataset')} ...")
+    name, inter, given = load_interactions(cfg)
+    train, valid, test = split_data(cfg, inter, given)
+    part = test if args.on == "test" else valid
+    if part is None:
+        raise ValueError(f"the run's data has no {args.on} split")
+    if not (train.user_ids.equals(rec.user_ids) and train.item_ids.equals(rec.item_ids)):
+        raise ValueError(f"the data of {folder / rf.CONFIG} no longer gives the id maps the "
+                         "model was trained on (was the file changed?)")
+    metrics = rec.evaluate(part, k=args.k, exclude_valid=args.on == "test")
+    if args.json:
+        print(json.dumps({"dataset": name, "split": args.on, **metrics}, indent=1))
+        return 0
+    print(f"{name}: {rec.params['method']}, {args.on} metrics ({metrics['users']} users)")
+    width = max(len(k) for k in metrics)
+    for key, value in metrics.items():
+        if key != "users":
+            print(f"  {key:<{width}}  {value:.4f}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- serve
+def cmd_recommend(args: argparse.Namespace) -> int:
+    if args.export:
+        from gcl.index import RecallIndex
+
+        index = RecallIndex.load(args.export)
+        if args.ef_search or args.nprobe:
+            index.set_search_params(ef_search=args.ef_search, nprobe=args.nprobe)
+        users = coerce_ids(args.user, index.user_ids, "user")
+        items, scores = index.search(users, k=args.k, exclude_seen=not args.include_seen)
+    else:
+        if args.ef_search or args.nprobe:
+            raise ValueError("--ef-search and --nprobe apply to --export (a recall index)")
+        _, rec = _load_model(args.run)
+        users = coerce_ids(args.user, rec.user_ids, "user")
+        items, scores = rec.recommend(users, k=args.k, filter_seen=not args.include_seen)
+    _print_lists(args, "item", users, items, scores, "user")
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    _, rec = _load_model(args.run)
+    queries = coerce_ids(args.item, rec.item_ids, "item")
+    items, scores = rec.similar_items(queries, k=args.k)
+    _print_lists(args, "similar", queries, items, scores, "item")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from gcl.export import best_valid_metrics
+
+    if args.run and args.model:
+        raise ValueError("give --run RUN or a MODEL path, not both")
+    target = args.run or args.model
+    out = args.out or args.out_pos
+    if not target or not out:
+        raise ValueError("gcl export needs --run RUN (or a MODEL path) and --out DIR")
+    folder, rec = _load_model(target)
+    metrics, dataset = None, None
+    summary = folder / rf.METRICS
+    if summary.is_file():
+        saved = json.loads(summary.read_text())
+        dataset = saved.get("dataset")
+        metrics = {f"test_{k}": v for k, v in saved.get("test", {}).items()}
+        metrics.update(best_valid_metrics(rec.history_, rec.params.get("metric", "ndcg@20")))
+    options = {k: v for k, v in (("m", args.m), ("ef_construction", args.ef_construction),
+                                 ("ef_search", args.ef_search), ("nlist", args.nlist),
+                                 ("nprobe", args.nprobe)) if v is not None}
+    if options and not args.index:
+        raise ValueError("index settings need --index flat|hnsw|ivf")
+    if args.index:
+        _say(args, f"building a {args.index} index over {len(rec.item_ids)} items ...")
+    files = rec.export(out, metrics=metrics, dataset=dataset, index=args.index,
+                       index_options=options, hetero=args.hetero, progress=not args.quiet)
+    for role, path in files.items():
+        print(f"{role}: {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- datasets
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from gcl.datasets import list_datasets, load_registry
+    from gcl.datasets.download import _find, lookup_dirs
+
+    registry = load_registry()
+    if args.action == "list":
+        names = list_datasets()
+        width = max(len(n) for n in names)
+        for name in names:
+            entry = registry[name]
+            here = "local" if _find(entry, lookup_dirs(name)) else "download"
+            print(f"{name:<{width}}  {here:<8}  {entry.get('description', '')}")
+        return 0
+    if not args.name:
+        raise ValueError("gcl datasets info needs a NAME; see gcl datasets list")
+    key = args.name.strip().lower()
+    if key not in registry:
+        raise ValueError(f"unknown dataset {args.name!r}; known: {', '.join(sorted(registry))}")
+    entry = registry[key]
+    found = _find(entry, lookup_dirs(key))
+    print(key)
+    for field in ("description", "homepage", "license", "format"):
+        if entry.get(field):
+            print(f"  {field + ':':<12} {entry[field]}")
+    print(f"  {'files:':<12} {', '.join(entry['files'])}")
+    print(f"  {'found in:':<12} {found if found else 'nowhere yet: downloaded on first use'}")
+    if args.stats:
+        from gcl import load_dataset
+
+        ds = load_dataset(key)
+        print(f"  {'log:':<12} {ds.interactions}")
+        for part, inter in ds.splits.items():
+            print(f"  {part + ':':<12} {len(inter)} interactions")
+    return 0

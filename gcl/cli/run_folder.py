@@ -1,0 +1,107 @@
+"""The files of a training run's folder, besides the model: the evaluation log, the training
+curve and TensorBoard events. Optional tools (matplotlib, tensorboard) are imported here
+only, and a missing one skips its file with a note."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gcl.export import atomic_write
+
+CONFIG = "config.yaml"
+METRICS_LOG = "metrics.jsonl"
+METRICS = "metrics.json"
+MODEL = "model.pt"
+CURVE = "training_curve.png"
+TENSORBOARD = "tensorboard"
+EMBEDDINGS = "embeddings"
+
+_SHOWN = ("recall@20", "ndcg@20")
+
+
+def evaluations(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The epochs of a training history that were evaluated (they hold :obj:`valid_` or
+    :obj:`test_` keys)."""
+    return [h for h in history if any(k.startswith(("valid_", "test_")) for k in h)]
+
+
+def write_metrics_log(path: Path, history: Sequence[dict[str, Any]],
+                      test: dict[str, float] | None, best_epoch: int | None) -> None:
+    """:obj:`metrics.jsonl`: one JSON line per evaluation during training (epoch, losses,
+    :obj:`valid_<metric>`), then one line with the final :obj:`test_<metric>` values of the
+    model kept (:obj:`"final": true`)."""
+    with atomic_write(path, "w") as f:
+        for record in evaluations(history):
+            f.write(json.dumps(record) + "\n")
+        if test is not None:
+            last = history[-1]["epoch"] if history else 0
+            line = {"epoch": best_epoch if best_epoch is not None else last, "final": True,
+                    **{f"test_{k}": v for k, v in test.items()}}
+            f.write(json.dumps(line) + "\n")
+
+
+def plot_curve(path: Path, history: Sequence[dict[str, Any]], title: str) -> str | None:
+    """Writes the training curve (loss per epoch; valid Recall@20 and NDCG@20 per
+    evaluation) as a PNG. Returns a note instead when matplotlib is missing or there is no
+    epoch to draw."""
+    if not history:
+        return "no training curve: the method has no training epochs"
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return "no training curve: matplotlib is not installed (pip install 'gcl[plot]')"
+    fig = Figure(figsize=(9, 3.6))
+    FigureCanvasAgg(fig)
+    ax_loss, ax_metric = fig.subplots(1, 2)
+    epochs = [h["epoch"] for h in history]
+    ax_loss.plot(epochs, [h["loss"] for h in history], color="tab:blue")
+    ax_loss.set(xlabel="epoch", ylabel="train loss", title="loss")
+    evals = evaluations(history)
+    for split, style in (("valid", "-"), ("test", "--")):
+        for metric in _SHOWN:
+            key = f"{split}_{metric}"
+            points = [(h["epoch"], h[key]) for h in evals if key in h]
+            if points:
+                ax_metric.plot(*zip(*points), style, marker="o", markersize=3,
+                               label=f"{split} {metric}")
+    if ax_metric.lines:
+        ax_metric.legend(fontsize=8)
+    else:
+        ax_metric.text(0.5, 0.5, "no evaluation during training\n(no valid split)",
+                       ha="center", va="center", transform=ax_metric.transAxes)
+    ax_metric.set(xlabel="epoch", title="evaluation")
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=100)
+    return None
+
+
+def write_tensorboard(folder: Path, history: Sequence[dict[str, Any]],
+                      test: dict[str, float] | None) -> str | None:
+    """Writes the history as TensorBoard scalars (:obj:`train/<loss>`,
+    :obj:`valid/<metric>`, :obj:`test/<metric>`) to :obj:`folder`. Returns a note instead
+    when the :obj:`tensorboard` extra is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return ("no TensorBoard events: tensorboard is not installed "
+                "(pip install 'gcl[tensorboard]')")
+    skip = {"epoch", "seconds", "train_seconds", "elapsed", "eval_seconds"}
+    with SummaryWriter(log_dir=str(folder)) as writer:
+        for h in history:
+            for key, value in h.items():
+                if key in skip:
+                    continue
+                tag = (key.replace("_", "/", 1) if key.startswith(("valid_", "test_"))
+                       else f"train/{key}")
+                writer.add_scalar(tag, value, h["epoch"])
+        if test is not None:
+            step = history[-1]["epoch"] if history else 0
+            for key, value in test.items():
+                if key != "users":
+                    writer.add_scalar(f"final_test/{key}", value, step)
+    return None

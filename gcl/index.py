@@ -1,0 +1,381 @@
+r"""Recall index: a Faiss inner-product index over item embeddings, served with the id maps
+and the train matrix of an export, so that users go in and items come out in the user's own
+ids.
+
+.. code-block:: python
+
+    rec.export("out/", index="hnsw")                  # writes out/items.faiss
+    index = gcl.RecallIndex.load("out/")
+    items, scores = index.search(["196", "186"], k=20)  # seen items left out
+
+Three index types (:obj:`INDEX_TYPES`):
+
+* :obj:`"flat"`: exact, brute-force inner product (:class:`faiss.IndexFlatIP`); its answers
+  equal :meth:`GraphCLRecommender.recommend`'s.
+* :obj:`"hnsw"`: a graph index (:class:`faiss.IndexHNSWFlat`);
+* :obj:`"ivf"`: an inverted file over k-means cells (:class:`faiss.IndexIVFFlat`);
+  :obj:`nprobe` cells are scanned per query.
+
+LightGCN-style embeddings differ widely in norm (popular items are long), and both HNSW
+and IVF lose much recall under raw inner product (not a metric; IVF's cells then gather
+around the long items). So both are built over the standard MIPS-to-L2 transform (Bachrach
+et al., RecSys 2014): an item :math:`\mathbf{x}` is stored as :math:`[\mathbf{x},
+\sqrt{R^2 - \|\mathbf{x}\|^2}]` with :math:`R = \max \|\mathbf{x}\|`, a query
+:math:`\mathbf{q}` as :math:`[\mathbf{q}, 0]`; then :math:`\|\mathbf{q}' -
+\mathbf{x}'\|^2 = \|\mathbf{q}\|^2 + R^2 - 2\,\mathbf{q}^\top\mathbf{x}`, so the
+nearest item in L2 is the best by inner product. ``benchmarks/recall_index.py`` measures
+the gain.
+
+Scores returned are always the exact inner products of the items found, in descending order.
+Needs the :obj:`ann` extra: :obj:`pip install 'gcl[ann]'`.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from gcl.data.interactions import Interactions
+
+INDEX_TYPES = ("flat", "hnsw", "ivf")
+INDEX_FILE = "items.faiss"
+
+
+def import_faiss() -> Any:
+    """Imports :mod:`faiss`, or raises an :class:`ImportError` that names the extra."""
+    try:
+        import faiss
+    except ImportError as e:
+        raise ImportError("the recall index needs faiss: pip install 'gcl[ann]' "
+                          "(or pip install faiss-cpu)") from e
+    return faiss
+
+
+def default_nlist(num_items: int) -> int:
+    """IVF cells for :obj:`num_items` items: :math:`4\\sqrt{n}`, at most :math:`n / 39` (the
+    fewest training points per cell Faiss accepts without a warning), at least 1."""
+    return int(max(1, min(round(4 * math.sqrt(num_items)), num_items // 39)))
+
+
+def default_nprobe(nlist: int) -> int:
+    r"""IVF cells scanned per query: :math:`\max(8, nlist / 32)`, at most :obj:`nlist`. On
+    gowalla (810 cells) this finds 99.99% of the exact top-20 (see
+    ``benchmarks/results/recall_index.md``)."""
+    return int(min(nlist, max(8, nlist // 32)))
+
+
+def _mips_to_l2(items: np.ndarray) -> tuple[np.ndarray, float]:
+    norms2 = np.einsum("ij,ij->i", items, items, dtype=np.float64)
+    r2 = float(norms2.max()) if len(norms2) else 0.0
+    extra = np.sqrt(np.maximum(r2 - norms2, 0.0)).astype(np.float32)
+    return np.ascontiguousarray(np.hstack([items, extra[:, None]])), math.sqrt(r2)
+
+
+def _queries(vectors: np.ndarray, options: dict[str, Any]) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if options.get("transform") == "mips-l2":
+        pad = np.zeros((len(vectors), 1), dtype=np.float32)
+        vectors = np.ascontiguousarray(np.hstack([vectors, pad]))
+    return vectors
+
+
+def build_index(item_emb: np.ndarray, kind: str = "flat", m: int = 32,
+                ef_construction: int = 200, ef_search: int = 128, nlist: int | None = None,
+                nprobe: int | None = None, seed: int = 1234,
+                progress: bool = False) -> tuple[Any, dict[str, Any]]:
+    r"""Builds a Faiss index over item embeddings for top-K inner-product search.
+
+    Args:
+        item_emb (np.ndarray): item embeddings, shape :obj:`[num_items, dim]`.
+        kind (str): :obj:`"flat"`, :obj:`"hnsw"` or :obj:`"ivf"`. (default: :obj:`"flat"`)
+        m (int): HNSW links per node. (default: :obj:`32`)
+        ef_construction (int): HNSW candidate list while building. (default: :obj:`200`)
+        ef_search (int): HNSW candidate list while searching (at least :obj:`k` is used).
+            (default: :obj:`128`)
+        nlist (int, optional): IVF cells. (default: :obj:`None`, see :func:`default_nlist`)
+        nprobe (int, optional): IVF cells scanned per query.
+            (default: :obj:`None`, see :func:`default_nprobe`)
+        seed (int): seed of the IVF k-means. (default: :obj:`1234`)
+        progress (bool): a progress bar while items are added. (default: :obj:`False`)
+
+    Returns:
+        (index, options): the :class:`faiss.Index` and the settings needed to query it
+        again (recorded in an export's :obj:`meta.json`).
+    """
+    faiss = import_faiss()
+    if kind not in INDEX_TYPES:
+        raise ValueError(f"unknown index type {kind!r}; choose one of {list(INDEX_TYPES)}")
+    items = np.ascontiguousarray(item_emb, dtype=np.float32)
+    if items.ndim != 2 or len(items) == 0:
+        raise ValueError(f"item_emb must be a non-empty [num_items, dim] array, got shape "
+                         f"{items.shape}")
+    n, dim = items.shape
+    options: dict[str, Any] = {"type": kind, "metric": "inner_product", "dim": dim}
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        items, radius = _mips_to_l2(items)
+        index = faiss.IndexHNSWFlat(dim + 1, m)
+        index.hnsw.efConstruction = ef_construction
+        index.hnsw.efSearch = ef_search
+        options.update(transform="mips-l2", radius=radius, m=m,
+                       ef_construction=ef_construction, ef_search=ef_search)
+    else:
+        nlist = default_nlist(n) if nlist is None else int(nlist)
+        if not 1 <= nlist <= n:
+            raise ValueError(f"nlist must be in 1..num_items={n}, got {nlist}")
+        nprobe = default_nprobe(nlist) if nprobe is None else int(nprobe)
+        items, radius = _mips_to_l2(items)
+        index = faiss.IndexIVFFlat(faiss.IndexFlatL2(dim + 1), dim + 1, nlist)
+        index.cp.seed = seed
+        index.train(items)
+        index.nprobe = nprobe
+        options.update(transform="mips-l2", radius=radius, nlist=nlist, nprobe=nprobe,
+                       seed=seed)
+    _add(index, items, progress)
+    return index, options
+
+
+def _add(index: Any, items: np.ndarray, progress: bool) -> None:
+    chunk = 16384
+    starts = range(0, len(items), chunk)
+    if progress and len(items) > chunk:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="index", unit="chunk", leave=False)
+    for s in starts:
+        index.add(items[s:s + chunk])
+
+
+def set_search_params(index: Any, options: dict[str, Any], ef_search: int | None = None,
+                      nprobe: int | None = None) -> None:
+    """Changes the search-time knob of a built index: :obj:`ef_search` (HNSW) or
+    :obj:`nprobe` (IVF); :obj:`options` is updated to match."""
+    if ef_search is not None:
+        if options["type"] != "hnsw":
+            raise ValueError(f"ef_search applies to an hnsw index, this one is "
+                             f"{options['type']!r}")
+        index.hnsw.efSearch = int(ef_search)
+        options["ef_search"] = int(ef_search)
+    if nprobe is not None:
+        if options["type"] != "ivf":
+            raise ValueError(f"nprobe applies to an ivf index, this one is {options['type']!r}")
+        index.nprobe = int(nprobe)
+        options["nprobe"] = int(nprobe)
+
+
+def serialize_index(index: Any) -> bytes:
+    """The index as bytes (what :obj:`items.faiss` holds)."""
+    return import_faiss().serialize_index(index).tobytes()
+
+
+def deserialize_index(data: bytes) -> Any:
+    """An index from :func:`serialize_index`'s bytes."""
+    return import_faiss().deserialize_index(np.frombuffer(data, dtype=np.uint8))
+
+
+class RecallIndex:
+    r"""Top-K items for users (or any query vectors) from a Faiss index over item embeddings.
+
+    Build one with :meth:`load` from a folder written by :meth:`GraphCLRecommender.export`
+    with :obj:`index=`, or with :meth:`from_arrays`.
+
+    Args:
+        index (faiss.Index): the index over the items, in row order of :obj:`item_ids`.
+        options (dict): settings from :func:`build_index`.
+        user_emb (np.ndarray): user embeddings, shape :obj:`[num_users, dim]`.
+        item_emb (np.ndarray): item embeddings, shape :obj:`[num_items, dim]` (for exact
+            scores of the items found).
+        user_ids (pd.Index): the users' own ids, in row order.
+        item_ids (pd.Index): the items' own ids, in row order.
+        seen (scipy.sparse.csr_matrix, optional): :obj:`[num_users, num_items]` train
+            interactions, left out by :obj:`exclude_seen`. (default: :obj:`None`)
+        meta (dict, optional): the export's :obj:`meta.json`. (default: :obj:`None`)
+    """
+
+    def __init__(self, index: Any, options: dict[str, Any], user_emb: np.ndarray,
+                 item_emb: np.ndarray, user_ids: pd.Index, item_ids: pd.Index,
+                 seen: sp.csr_matrix | None = None, meta: dict[str, Any] | None = None) -> None:
+        self.index, self.options = index, dict(options)
+        self.user_emb = np.ascontiguousarray(user_emb, dtype=np.float32)
+        self.item_emb = np.ascontiguousarray(item_emb, dtype=np.float32)
+        self.user_ids, self.item_ids = pd.Index(user_ids), pd.Index(item_ids)
+        self.seen = None if seen is None else sp.csr_matrix(seen)
+        self.meta = meta or {}
+        if len(self.user_emb) != len(self.user_ids) or len(self.item_emb) != len(self.item_ids):
+            raise ValueError("the embeddings do not match the id maps")
+        if index.ntotal != len(self.item_ids):
+            raise ValueError(f"the index holds {index.ntotal} items, the id map "
+                             f"{len(self.item_ids)}")
+        if self.seen is not None and self.seen.shape != (len(self.user_ids), len(self.item_ids)):
+            raise ValueError("the seen matrix does not match the id maps")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_arrays(cls, user_emb: np.ndarray, item_emb: np.ndarray,
+                    user_ids: Sequence[Hashable], item_ids: Sequence[Hashable],
+                    kind: str = "flat", seen: sp.csr_matrix | None = None,
+                    **options: Any) -> RecallIndex:
+        """Builds the index (see :func:`build_index` for :obj:`options`) over
+        :obj:`item_emb`."""
+        index, opts = build_index(item_emb, kind, **options)
+        return cls(index, opts, user_emb, item_emb, pd.Index(user_ids), pd.Index(item_ids),
+                   seen)
+
+    @classmethod
+    def load(cls, directory: str | PathLike, verify: bool = True) -> RecallIndex:
+        """Loads the index of an export folder (written with :obj:`index=`).
+
+        Args:
+            directory (str or PathLike): the export folder.
+            verify (bool): check every file against the sha256 in :obj:`meta.json`.
+                (default: :obj:`True`)
+        """
+        from gcl.export import load_export
+
+        exp = load_export(directory, verify=verify)
+        entry = exp.meta.get("index")
+        if not entry:
+            raise FileNotFoundError(f"the export in {directory} has no recall index: export "
+                                    "it with index='flat', 'hnsw' or 'ivf' (gcl export "
+                                    "--index ...)")
+        data = (Path(directory) / exp.meta["files"]["index"]["name"]).read_bytes()
+        index, options = deserialize_index(data), dict(entry)
+        set_search_params(index, options, options.get("ef_search"), options.get("nprobe"))
+        return cls(index, options, exp.user_emb, exp.item_emb, exp.user_ids, exp.item_ids,
+                   exp.seen, exp.meta)
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def kind(self) -> str:
+        """The index type: :obj:`"flat"`, :obj:`"hnsw"` or :obj:`"ivf"`."""
+        return self.options["type"]
+
+    @property
+    def num_items(self) -> int:
+        """Items in the index."""
+        return len(self.item_ids)
+
+    def set_search_params(self, ef_search: int | None = None,
+                          nprobe: int | None = None) -> RecallIndex:
+        """Sets HNSW's :obj:`ef_search` or IVF's :obj:`nprobe`; returns :obj:`self`."""
+        set_search_params(self.index, self.options, ef_search, nprobe)
+        return self
+
+    def __repr__(self) -> str:
+        return (f"RecallIndex({self.kind}, {self.num_items} items, {len(self.user_ids)} users,"
+                f" dim {self.item_emb.shape[1]})")
+
+    # ------------------------------------------------------------------ search
+    def search(self, user_ids: Iterable[Hashable], k: int = 10, exclude_seen: bool = True,
+               batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+        r"""Top-:obj:`k` items for each user.
+
+        Args:
+            user_ids (iterable): the users' own ids.
+            k (int): list length. (default: :obj:`10`)
+            exclude_seen (bool): leave out each user's train items; the index is asked for
+                :obj:`k` plus the user's train count, so for :obj:`"flat"` the lists equal
+                :meth:`GraphCLRecommender.recommend`'s. (default: :obj:`True`)
+            batch_size (int): queries searched at once. (default: :obj:`4096`)
+
+        Returns:
+            (items, scores): arrays of shape :obj:`[len(user_ids), k]`, items in their own
+            ids, scores the exact inner products in descending order. Free slots (a user
+            with fewer than :obj:`k` unseen items found) hold :obj:`None` and :obj:`-inf`.
+        """
+        if isinstance(user_ids, (str, bytes)) or not isinstance(user_ids, Iterable):
+            raise TypeError("user_ids must be a list of ids, e.g. ['196', '186']")
+        self._check_k(k)
+        rows = Interactions._lookup(self.user_ids, list(user_ids), "user")
+        seen = self.seen if exclude_seen else None
+        if exclude_seen and seen is None:
+            raise ValueError("this index has no train matrix to exclude seen items: pass "
+                             "exclude_seen=False")
+        idx, scores = self._search_rows(self.user_emb[rows], rows, k, seen, batch_size)
+        return self._to_ids(idx, scores), scores
+
+    def search_vectors(self, vectors: np.ndarray, k: int = 10,
+                       batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+        """Top-:obj:`k` items for arbitrary query vectors of shape :obj:`[B, dim]` (e.g. a
+        new user's embedding); nothing is excluded. Returns :obj:`(items, scores)` as
+        :meth:`search` does."""
+        self._check_k(k)
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        if vectors.shape[1] != self.item_emb.shape[1]:
+            raise ValueError(f"query vectors have dim {vectors.shape[1]}, the index "
+                             f"{self.item_emb.shape[1]}")
+        idx, scores = self._search_rows(vectors, None, k, None, batch_size)
+        return self._to_ids(idx, scores), scores
+
+    def search_internal(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Raw index search: internal item rows (:obj:`-1` where none) and the index's own
+        scores, shape :obj:`[B, k]`; what a benchmark of the index alone measures."""
+        self._check_k(k)
+        dist, labels = self.index.search(_queries(vectors, self.options), k)
+        return labels, dist
+
+    def _check_k(self, k: int) -> None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"k must be an int, got {type(k).__name__}")
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+
+    def _search_rows(self, vectors: np.ndarray, rows: np.ndarray | None, k: int,
+                     seen: sp.csr_matrix | None, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        n = len(vectors)
+        out_idx = np.full((n, k), -1, dtype=np.int64)
+        out_scores = np.full((n, k), -np.inf, dtype=np.float32)
+        need = np.full(n, k, dtype=np.int64)
+        if seen is not None:
+            need += np.diff(seen.indptr)[rows]
+        need = np.minimum(need, self.num_items)
+        # Queries that need about as many candidates are searched together, in batches of
+        # at most ~4M candidates.
+        bucket = np.ceil(np.log2(np.maximum(need, 1))).astype(np.int64)
+        for b in np.unique(bucket):
+            members = np.flatnonzero(bucket == b)
+            step = max(1, min(batch_size, (1 << 22) // int(need[members].max())))
+            for s in range(0, len(members), step):
+                part = members[s:s + step]
+                kk = int(need[part].max())
+                labels, _ = self.search_internal(vectors[part], kk)  # best first
+                valid = labels >= 0
+                if seen is not None:
+                    valid &= ~_is_seen(seen, rows[part], labels)
+                # The first k valid candidates in the index's order, then exact scores.
+                take = np.argsort(~valid, axis=1, kind="stable")[:, :k]
+                got = np.take_along_axis(valid, take, 1)
+                top = np.where(got, np.take_along_axis(labels, take, 1), 0)
+                scores = np.einsum("bd,bkd->bk", vectors[part], self.item_emb[top])
+                scores = np.where(got, scores, -np.inf).astype(np.float32)
+                order = np.argsort(-scores, axis=1, kind="stable")
+                width = top.shape[1]
+                out_idx[part, :width] = np.take_along_axis(np.where(got, top, -1), order, 1)
+                out_scores[part, :width] = np.take_along_axis(scores, order, 1)
+        return out_idx, out_scores
+
+    def _to_ids(self, idx: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        found = idx >= 0
+        if found.all() and self.item_ids.dtype != object:
+            return np.asarray(self.item_ids)[idx]
+        items = np.asarray(self.item_ids, dtype=object)[np.where(found, idx, 0)]
+        items[~found] = None
+        return items
+
+
+def _is_seen(seen: sp.csr_matrix, rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Whether item :obj:`labels[b, j]` is in train row :obj:`rows[b]` of :obj:`seen`."""
+    sub = seen[rows].tocoo()
+    n_items = seen.shape[1]
+    keys = np.sort(sub.row.astype(np.int64) * n_items + sub.col)
+    cand = np.arange(len(rows), dtype=np.int64)[:, None] * n_items + np.maximum(labels, 0)
+    pos = np.searchsorted(keys, cand)
+    pos = np.minimum(pos, max(len(keys) - 1, 0))
+    return (keys[pos] == cand) if len(keys) else np.zeros(labels.shape, dtype=bool)
