@@ -110,7 +110,7 @@ def ranking_metrics(hits: torch.Tensor, num_pos: torch.Tensor,
 
 def evaluate(user_emb: torch.Tensor, item_emb: torch.Tensor, test: sp.csr_matrix,
              exclude: sp.csr_matrix | None = None, k: int | Iterable[int] = (10, 20),
-             batch_size: int = 1024) -> dict[str, float]:
+             batch_size: int = 1024, progress: bool = False) -> dict[str, float]:
     r"""Full-ranking Recall, NDCG, Precision, HitRate and MRR at each cut-off.
 
     Args:
@@ -121,6 +121,7 @@ def evaluate(user_emb: torch.Tensor, item_emb: torch.Tensor, test: sp.csr_matrix
             ranking (train, and valid when testing). (default: :obj:`None`)
         k (int or iterable of int): cut-offs. (default: :obj:`(10, 20)`)
         batch_size (int): users scored at once. (default: :obj:`1024`)
+        progress (bool): show a progress bar over the user batches. (default: :obj:`False`)
 
     Returns:
         dict such as :obj:`{"recall@20": 0.31, "ndcg@20": 0.27, ...}`, plus
@@ -137,7 +138,12 @@ def evaluate(user_emb: torch.Tensor, item_emb: torch.Tensor, test: sp.csr_matrix
     if len(users) == 0:
         raise ValueError("no user has a test interaction: nothing to evaluate")
     sums: dict[str, float] = {}
-    for start in range(0, len(users), batch_size):
+    starts = range(0, len(users), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="evaluate", unit="batch", leave=False)
+    for start in starts:
         rows = users[start:start + batch_size]
         top, top_scores = topk(user_emb, item_emb, rows, ks[-1], exclude, batch_size)
         truth = torch.zeros(len(rows), num_items, dtype=torch.bool, device=top.device)

@@ -1,9 +1,11 @@
 """GraphCLRecommender: the one object most users touch."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-from collections.abc import Hashable, Iterable, Sequence
+import warnings
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from os import PathLike
 from typing import Any
 
@@ -14,6 +16,7 @@ import torch
 
 from gcl import __version__
 from gcl.augment.base import Augmenter, from_spec
+from gcl.checkpoint import array_digest, check_target
 from gcl.data.interactions import Interactions, ids_to_list
 from gcl.graph import UIGraph
 from gcl.methods import METHODS, build_method
@@ -117,7 +120,10 @@ class GraphCLRecommender:
     # ------------------------------------------------------------------ training
     def fit(self, train: Interactions, valid: Interactions | None = None,
             budget_seconds: float | None = None,
-            monitor: Interactions | None = None) -> GraphCLRecommender:
+            monitor: Interactions | None = None,
+            checkpoint_dir: str | PathLike | None = None, resume: bool = False,
+            on_epoch_end: Callable[[list[dict[str, Any]]], None] | None = None
+            ) -> GraphCLRecommender:
         r"""Trains on :obj:`train`; with :obj:`valid`, evaluates every :obj:`eval_every`
         epochs, stops early on :obj:`metric` and keeps the best weights.
 
@@ -131,6 +137,31 @@ class GraphCLRecommender:
                 as :obj:`valid` only to record a curve in :attr:`history_` (keys
                 :obj:`"test_<metric>"`); never used to choose anything, and its time is not
                 counted in the budget. (default: :obj:`None`)
+            checkpoint_dir (str or PathLike, optional): a folder where the state at the end
+                of every epoch is written, atomically, as :obj:`checkpoint.pt` (weights,
+                optimiser, random generators, epoch, early stopping, history; see
+                :class:`gcl.train.Trainer`). A checkpoint already there is an error unless
+                :obj:`resume`. (default: :obj:`None`)
+            resume (bool): go on from the checkpoint in :obj:`checkpoint_dir`, which must
+                have been written by a fit with the same hyperparameters (:obj:`epochs` may
+                differ) on the same train and valid logs. The interrupted epoch is run again
+                from its start; on CPU the result equals that of an uninterrupted fit. A
+                checkpoint of a finished fit gives its result without training.
+                (default: :obj:`False`)
+            on_epoch_end (callable, optional): called with :attr:`history_` so far after
+                every epoch (after its checkpoint), e.g. to stream a log.
+                (default: :obj:`None`)
+
+        Raises:
+            FileNotFoundError: :obj:`resume` without a checkpoint in :obj:`checkpoint_dir`.
+            FileExistsError: a checkpoint in :obj:`checkpoint_dir` and not :obj:`resume`.
+            ValueError: an empty :obj:`train` or :obj:`valid`, logs that do not share id
+                maps, a checkpoint of another run, or an unreadable checkpoint file.
+            FloatingPointError: a NaN or Inf loss or weights (naming the epoch and batch).
+
+        Warns:
+            RuntimeWarning: users of the id map have no train interaction (their vectors
+                are never trained); training collapsed (see :class:`gcl.train.Trainer`).
         """
         if not isinstance(train, Interactions):
             raise TypeError(f"train must be an Interactions, got {type(train).__name__}")
@@ -139,8 +170,19 @@ class GraphCLRecommender:
         self.user_ids_, self.item_ids_ = train.user_ids, train.item_ids
         if valid is not None:
             self._check_maps(valid, "valid")
+            if len(valid) == 0:
+                raise ValueError("the valid log is empty: pass valid=None to train without "
+                                 "early stopping")
         if monitor is not None:
             self._check_maps(monitor, "monitor")
+        if train.num_items < 2:
+            raise ValueError(f"the train log has {train.num_items} item(s): there is nothing "
+                             "to rank")
+        if checkpoint_dir is not None:  # fail before the work, not after it
+            check_target(checkpoint_dir, resume)
+        elif resume:
+            raise ValueError("resume=True needs the checkpoint_dir to resume from")
+        self._warn_untrained_users(train)
         device = _resolve_device(self.params["device"])
         seed_everything(self.params["seed"])
         graph = UIGraph.from_interactions(train, self.params["backend"], device)
@@ -158,12 +200,40 @@ class GraphCLRecommender:
                 exclude = self.seen_ if self.valid_seen_ is None else self.seen_ + self.valid_seen_
                 monitor_fn = self._scorer(monitor.to_csr(), sp.csr_matrix(exclude))
             cfg = self._train_config(budget_seconds=budget_seconds)
-            trainer = Trainer(method, graph, train, cfg, evaluate, monitor_fn)
-            self.history_ = trainer.fit()
+            trainer = Trainer(method, graph, train, cfg, evaluate, monitor_fn,
+                              checkpoint_dir=checkpoint_dir, on_epoch_end=on_epoch_end,
+                              run_info=self._run_info(valid))
+            self.history_ = trainer.fit(resume=resume)
             self.best_epoch_ = trainer.best_epoch
         method.eval()
         self._refresh_embeddings()
         return self
+
+    @staticmethod
+    def _warn_untrained_users(train: Interactions) -> None:
+        cold = np.flatnonzero(train.user_counts() == 0)
+        if len(cold):
+            warnings.warn(
+                f"{len(cold)} of {train.num_users} users have no train interaction (e.g. "
+                f"{ids_to_list(train.user_ids[cold[:3]])}): their vectors are never trained, "
+                "so recommend() and evaluate() rank items for them from random initial "
+                "vectors. A temporal split does this to users who first appear after the "
+                "cut; leave them out of the log, or use leave_one_out or a random split",
+                RuntimeWarning, stacklevel=3)
+
+    def _run_info(self, valid: Interactions | None) -> dict[str, Any]:
+        """What a resumed fit must share with the checkpoint's, besides the trainer's own
+        fingerprint: the hyperparameters, the id maps and the valid log."""
+        try:
+            params = self._stored_params()
+        except TypeError:  # an encoder given as a module: recorded by its repr
+            params = {k: repr(v) for k, v in self.params.items()}
+        for free in ("epochs", "progress", "device", "budget_seconds"):
+            params.pop(free, None)
+        ids = repr((ids_to_list(self.user_ids_), ids_to_list(self.item_ids_))).encode()
+        return {"params": params, "ids_sha256": hashlib.sha256(ids).hexdigest(),
+                "valid_sha256": None if valid is None else array_digest(valid.users,
+                                                                        valid.items)}
 
     def _scorer(self, target: sp.csr_matrix, exclude: sp.csr_matrix):
         method, graph = self.method_, self.graph_
@@ -199,7 +269,8 @@ class GraphCLRecommender:
         if exclude_valid and self.valid_seen_ is not None:
             exclude = sp.csr_matrix(exclude + self.valid_seen_)
             exclude.data[:] = 1
-        return _evaluate(self._user_emb, self._item_emb, test.to_csr(), exclude, k, batch_size)
+        return _evaluate(self._user_emb, self._item_emb, test.to_csr(), exclude, k, batch_size,
+                         progress=bool(self.params.get("progress")))
 
     def recommend(self, user_ids: Sequence[Hashable], k: int = 10,
                   filter_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
