@@ -290,15 +290,32 @@ def load_export(directory: str | PathLike, verify: bool = True) -> Export:
     Raises:
         FileNotFoundError: without :obj:`meta.json` (not an export, or an incomplete one) or
             with a file it lists missing.
-        ValueError: when a file's sha256 differs from :obj:`meta.json`'s.
+        ValueError: when a file's sha256 differs from :obj:`meta.json`'s, or the arrays do
+            not fit the id maps (rows per id, one dim, the counts in :obj:`meta.json`), or
+            hold NaN or Inf. Arrays are read with :obj:`allow_pickle=False`.
     """
     out = Path(directory)
     meta_path = out / "meta.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"{out} holds no complete export: meta.json is missing "
                                 "(written last; an interrupted export has none)")
-    meta = json.loads(meta_path.read_text())
-    files = {role: out / entry["name"] for role, entry in meta["files"].items()}
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{meta_path} is not valid JSON (truncated or damaged?): {e}") from e
+    if (not isinstance(meta, dict) or meta.get("format") != "gcl.export"
+            or not isinstance(meta.get("files"), dict)):
+        raise ValueError(f"{meta_path} is not the meta.json of a gcl export")
+    files = {}
+    for role, entry in meta["files"].items():
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name or Path(name).name != name or name == "..":
+            raise ValueError(f"{meta_path} lists {role} as {name!r}: an export's files are "
+                             "plain names inside its folder")
+        files[role] = out / name
+    missing = {"user_embeddings", "item_embeddings", "users", "items"} - set(files)
+    if missing:
+        raise ValueError(f"{meta_path} lists no {', '.join(sorted(missing))}")
     for role, path in files.items():
         if not path.is_file():
             raise FileNotFoundError(f"{path} ({role}) is listed in meta.json but missing")
@@ -307,8 +324,38 @@ def load_export(directory: str | PathLike, verify: bool = True) -> Export:
                              "export was changed or damaged after it was written")
     kinds = meta.get("id_types", {})
     seen = sp.load_npz(files["seen"]).tocsr() if "seen" in files else None
-    return Export(
+    exp = Export(
         user_emb=np.load(files["user_embeddings"]), item_emb=np.load(files["item_embeddings"]),
         user_ids=_read_ids(files["users"], "user", kinds.get("user", "str")),
         item_ids=_read_ids(files["items"], "item", kinds.get("item", "str")),
         seen=seen, meta=meta)
+    _check_shapes(exp, files)
+    return exp
+
+
+def _check_shapes(exp: Export, files: dict[str, Path]) -> None:
+    """An export whose arrays do not fit its id maps (or each other, or meta.json) would
+    give ids the wrong vectors: refused, naming the files."""
+    for side, emb, ids in (("user", exp.user_emb, exp.user_ids),
+                           ("item", exp.item_emb, exp.item_ids)):
+        name = files[f"{side}_embeddings"].name
+        if emb.ndim != 2:
+            raise ValueError(f"{name} must be a [num_{side}s, dim] matrix, got shape "
+                             f"{emb.shape}")
+        if emb.shape[0] != len(ids):
+            raise ValueError(f"{name} has {emb.shape[0]} rows but {files[side + 's'].name} "
+                             f"maps {len(ids)} {side} ids: the files are of different exports")
+        if not np.isfinite(emb).all():
+            raise ValueError(f"{name} holds NaN or Inf values")
+        recorded = exp.meta.get(f"num_{side}s")
+        if recorded is not None and recorded != len(ids):
+            raise ValueError(f"meta.json records {recorded} {side}s, the files hold {len(ids)}")
+    if exp.user_emb.shape[1] != exp.item_emb.shape[1]:
+        raise ValueError(f"user embeddings have dim {exp.user_emb.shape[1]}, item embeddings "
+                         f"{exp.item_emb.shape[1]}")
+    if exp.meta.get("dim") is not None and exp.meta["dim"] != exp.user_emb.shape[1]:
+        raise ValueError(f"meta.json records dim {exp.meta['dim']}, the embeddings have "
+                         f"{exp.user_emb.shape[1]}")
+    if exp.seen is not None and exp.seen.shape != (len(exp.user_ids), len(exp.item_ids)):
+        raise ValueError(f"seen.npz has shape {exp.seen.shape}, the id maps "
+                         f"{(len(exp.user_ids), len(exp.item_ids))}")

@@ -26,7 +26,11 @@ METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
 
 
 def _check_k(k: int | Iterable[int], num_items: int) -> list[int]:
-    ks = sorted({int(k)} if isinstance(k, (int, np.integer)) else {int(x) for x in k})
+    values = [k] if isinstance(k, (int, np.integer, float)) else list(k)
+    bad = [x for x in values if isinstance(x, bool) or not isinstance(x, (int, np.integer))]
+    if bad:
+        raise TypeError(f"k must be an int or a list of ints, got {bad[0]!r}")
+    ks = sorted({int(x) for x in values})
     if not ks:
         raise ValueError("k must name at least one cut-off")
     if ks[0] < 1:

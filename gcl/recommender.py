@@ -20,8 +20,8 @@ from gcl.checkpoint import array_digest, check_target
 from gcl.data.interactions import Interactions, ids_to_list
 from gcl.graph import UIGraph
 from gcl.methods import METHODS, build_method
+from gcl.metrics import METRICS, topk
 from gcl.metrics import evaluate as _evaluate
-from gcl.metrics import topk
 from gcl.train import TrainConfig, Trainer, seed_everything
 
 log = logging.getLogger("gcl")
@@ -175,9 +175,11 @@ class GraphCLRecommender:
                                  "early stopping")
         if monitor is not None:
             self._check_maps(monitor, "monitor")
-        if train.num_items < 2:
+        if train.num_items < 2 and METHODS[self.params["method"]].trainable:
             raise ValueError(f"the train log has {train.num_items} item(s): there is nothing "
                              "to rank")
+        if valid is not None:
+            self._metric_k(train.num_items)
         if checkpoint_dir is not None:  # fail before the work, not after it
             check_target(checkpoint_dir, resume)
         elif resume:
@@ -209,6 +211,20 @@ class GraphCLRecommender:
         self._refresh_embeddings()
         return self
 
+    def _metric_k(self, num_items: int) -> int:
+        """The cut-off of the early-stopping metric, checked before any training: a name of
+        :obj:`gcl.metrics.METRICS`, :obj:`@`, and a cut-off the catalogue can fill."""
+        metric = self.params["metric"]
+        name, _, k = str(metric).partition("@")
+        if name not in METRICS or not k.isdigit() or int(k) < 1:
+            raise ValueError(f"metric must be one of {list(METRICS)}, '@' and a cut-off >= 1, "
+                             f"e.g. 'ndcg@20'; got {metric!r}")
+        if int(k) > num_items:
+            raise ValueError(f"the early-stopping metric {metric} ranks {k} items, but the "
+                             f"catalogue has {num_items}: choose a smaller cut-off, e.g. "
+                             f"metric='{name}@{min(10, num_items)}'")
+        return int(k)
+
     @staticmethod
     def _warn_untrained_users(train: Interactions) -> None:
         cold = np.flatnonzero(train.user_counts() == 0)
@@ -237,10 +253,12 @@ class GraphCLRecommender:
 
     def _scorer(self, target: sp.csr_matrix, exclude: sp.csr_matrix):
         method, graph = self.method_, self.graph_
+        num_items = target.shape[1]
+        ks = sorted({k for k in (10, 20) if k <= num_items} | {self._metric_k(num_items)})
 
         def score() -> dict[str, float]:
             u, i = method.embeddings(graph)
-            return _evaluate(u, i, target, exclude, k=(10, 20))
+            return _evaluate(u, i, target, exclude, k=ks)
 
         return score
 

@@ -240,3 +240,103 @@ def test_config_defaults():
         1000, 2048, 1e-3, 1, 1)
     assert (cfg.patience, cfg.metric, cfg.restore_best, cfg.budget_seconds, cfg.seed) == (
         10, "ndcg@20", True, None, 0)
+
+
+# ---------------------------------------------------------------------------- collapse
+def collapse_warnings(record):
+    return [str(w.message) for w in record if "training has collapsed" in str(w.message)]
+
+
+def test_bpr_stuck_near_ln2_warns_once_with_what_to_try(data):
+    train, _, graph = data
+    method = lightgcn(train)
+    with pytest.warns(RuntimeWarning) as record:
+        Trainer(method, graph, train, config(epochs=6, lr=1e-6, collapse_epochs=3)).fit()
+    messages = collapse_warnings(record)
+    assert len(messages) == 1
+    assert "BPR loss has stayed within 0.01 of ln 2 = 0.6931" in messages[0]
+    assert "for 3 epochs (epoch 3" in messages[0] and "raise the learning rate" in messages[0]
+
+
+def test_bpr_stuck_under_a_contrastive_loss_names_its_knobs(data):
+    from gcl.methods import SimGCL
+
+    train, _, graph = data
+    seed_everything(0)
+    method = SimGCL(train.num_users, train.num_items, dim=8, layers=2)
+    with pytest.warns(RuntimeWarning) as record:
+        Trainer(method, graph, train, config(epochs=3, lr=1e-6, collapse_epochs=3)).fit()
+    (message,) = collapse_warnings(record)
+    assert "the ranking is not: lower cl_weight or eps" in message
+
+
+class Constant(Toy):
+    """Every user and every item gets the same vector: a complete collapse."""
+
+    def embeddings(self, graph):
+        return (self.w.expand(self.num_users, 4) * 1.0,
+                self.w.expand(self.num_items, 4) * 1.0)
+
+
+def test_collapsed_embeddings_warn(data):
+    train, _, graph = data
+    method = Constant(train.num_users, train.num_items)
+    with pytest.warns(RuntimeWarning) as record:
+        Trainer(method, graph, train, config(epochs=4, collapse_epochs=2)).fit()
+    (message,) = collapse_warnings(record)
+    assert "the user embeddings have been nearly identical for 2 epochs (epoch 2" in message
+    assert "a lower learning rate" in message
+
+
+def test_healthy_training_and_collapse_epochs_none_do_not_warn(data, recwarn):
+    train, _, graph = data
+    Trainer(lightgcn(train), graph, train, config(epochs=8, collapse_epochs=2)).fit()
+    Trainer(lightgcn(train), graph, train, config(epochs=4, lr=1e-6,
+                                                  collapse_epochs=None)).fit()
+    assert collapse_warnings(recwarn.list) == []
+    with pytest.raises(ValueError, match="collapse_epochs must be >= 1 or None"):
+        TrainConfig(collapse_epochs=0)
+
+
+def test_spread():
+    from gcl.train import spread
+
+    gen = torch.Generator().manual_seed(0)
+    assert spread(torch.randn(500, 16, generator=gen)) > 0.95
+    assert spread(torch.ones(50, 8) * 3) == pytest.approx(0.0, abs=1e-12)
+    assert spread(torch.zeros(50, 8)) == 0.0
+    assert spread(torch.ones(1, 8)) == 1.0  # one row cannot collapse
+
+
+class NanGrad(Toy):
+    """A finite loss whose gradient is NaN at the given call: sqrt(w - w) at 0."""
+
+    def __init__(self, num_users, num_items, nan_at):
+        super().__init__(num_users, num_items)
+        self.nan_at = nan_at
+
+    def loss(self, graph, users, pos, neg):
+        self.calls += 1
+        if self.calls == self.nan_at:
+            return {"loss": torch.sqrt(self.w - self.w).sum() + 1.0}
+        return {"loss": self.w.pow(2).sum()}
+
+
+def test_weights_that_become_nan_under_a_finite_loss_raise(data):
+    train, _, graph = data
+    method = NanGrad(train.num_users, train.num_items, nan_at=2)
+    trainer = Trainer(method, graph, train, config(epochs=4, batch_size=len(train)))
+    with pytest.raises(FloatingPointError, match=r"the weights \['w'\] became NaN or Inf at "
+                                                 r"epoch 2, batch 1 \(its last\)"):
+        trainer.fit()
+
+
+def test_a_user_with_every_item_is_named_before_training(data):
+    df = pd.DataFrame({"user": ["a", "a", "b"], "item": ["x", "y", "x"]})
+    train = Interactions.from_pandas(df)
+    method = Toy(train.num_users, train.num_items)
+    trainer = Trainer(method, UIGraph.from_interactions(train), train, config())
+    with pytest.raises(ValueError, match=r"1 user\(s\) have interacted with every one of the "
+                                         r"2 items, e.g. \['a'\]"):
+        trainer.fit()
+    assert method.calls == 0

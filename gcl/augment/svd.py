@@ -7,7 +7,6 @@ import numpy as np
 import torch
 
 from gcl.augment.base import Augmenter
-from gcl.augment.edge import _draw_seed
 from gcl.graph import UIGraph
 from gcl.view import View
 
@@ -67,10 +66,9 @@ class SVDView(Augmenter):
 
     The factors are computed once per graph and cached (keyed on the graph object), i.e.
     fixed for the whole fit; :obj:`per = "epoch"` only says that re-making the view is
-    cheap. The random projection of :func:`torch.svd_lowrank` is seeded from a draw of the
-    generator (drawn at every call, so the generator advances the same way whether the
-    factors are cached or not) without touching torch's global RNG state, so a fresh
-    augmenter with the same generator seed gives the same factors. :attr:`mask` is
+    cheap. The random projection of :func:`torch.svd_lowrank` is seeded with :obj:`seed`
+    without touching torch's global RNG state or the training generator, so the factors are
+    a function of the graph alone: a resumed fit gets the same ones. :attr:`mask` is
     :obj:`None`.
 
     Args:
@@ -78,6 +76,7 @@ class SVDView(Augmenter):
             :math:`\min(U, I)`. (default: :obj:`5`, the paper's value)
         niter (int): subspace (power) iterations of :func:`torch.svd_lowrank`; more is
             more accurate. (default: :obj:`2`, torch's and the paper's code's default)
+        seed (int): seed of the random projection. (default: :obj:`0`)
 
     Shapes:
         - **input:** a graph or :class:`~gcl.view.View` with :math:`U` users and :math:`I`
@@ -89,12 +88,12 @@ class SVDView(Augmenter):
 
     per = "epoch"
 
-    def __init__(self, rank: int = 5, niter: int = 2) -> None:
+    def __init__(self, rank: int = 5, niter: int = 2, seed: int = 0) -> None:
         super().__init__()
         for name, val, low in (("rank", rank, 1), ("niter", niter, 0)):
             if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {val!r}")
-        self.rank, self.niter = int(rank), int(niter)
+        self.rank, self.niter, self.seed = int(rank), int(niter), int(seed)
         self._graph: UIGraph | None = None
         self._factors: Factors | None = None
 
@@ -104,14 +103,15 @@ class SVDView(Augmenter):
         return self._factors
 
     def fit(self, graph: UIGraph, generator: torch.Generator | None = None) -> Factors:
-        """The factors of :obj:`graph`, computed unless cached for this very graph object."""
-        seed = _draw_seed(generator)
+        """The factors of :obj:`graph`, computed unless cached for this very graph object
+        (:obj:`generator` is not used: the factors depend on the graph and :obj:`seed`)."""
         if self._graph is graph and self._factors is not None:
             return self._factors
         if self.rank > min(graph.num_users, graph.num_items):
             raise ValueError(f"rank={self.rank} exceeds min(num_users, num_items) = "
                              f"{min(graph.num_users, graph.num_items)}")
-        u, s, v = _seeded_svd_lowrank(_user_item_block(graph), self.rank, self.niter, seed)
+        u, s, v = _seeded_svd_lowrank(_user_item_block(graph), self.rank, self.niter,
+                                     self.seed)
         self._graph, self._factors = graph, (u, s, v)
         return self._factors
 

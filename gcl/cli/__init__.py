@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from gcl.cli import commands
+from gcl.cli import run_folder as rf
 from gcl.cli.config import add_hyperparameter_flags, load_config
 from gcl.index import INDEX_TYPES
 
@@ -49,9 +50,12 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "train", help="train a model on a dataset or a click log; write a run folder",
         description="Trains a model, prints its test metrics and writes a run folder: "
         "config.yaml (the resolved settings; gcl train --config repeats the run), "
-        "metrics.jsonl (one line per evaluation, then the final test metrics), "
-        "metrics.json, model.pt (the best checkpoint), training_curve.png (with matplotlib), "
-        "tensorboard/ (with the tensorboard extra) and embeddings/ (an export).",
+        "metrics.jsonl (one line per evaluation, written as training goes, then the final "
+        "test metrics), metrics.json, model.pt (the best weights), training_curve.png (with "
+        "matplotlib), tensorboard/ (with the tensorboard extra) and embeddings/ (an export). "
+        "While it trains, checkpoint.pt holds the state at the end of the last epoch; "
+        "gcl train --resume RUN continues an interrupted run from it, and it is removed "
+        "once the run is complete.",
         formatter_class=_Formatter)
     t.add_argument("--config", metavar="YAML",
                    help="a run file whose keys are this command's flag names (lr: 0.001, "
@@ -107,6 +111,10 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      help="torch CPU threads (default: torch's choice)")
     run.add_argument("--quiet", action="store_true",
                      help="no progress bars, evaluation log or notes")
+    run.add_argument("--resume", metavar="RUN",
+                     help="continue the interrupted run in the folder RUN from its last "
+                     "finished epoch, with the settings of RUN/config.yaml (only --quiet and "
+                     "--threads may be given besides)")
     t.set_defaults(func=commands.cmd_train)
     return t
 
@@ -202,7 +210,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.command != "train":
         return args
-    if args.config:
+    if args.resume:
+        args = _resume_args(parser, train, args, argv)
+    elif args.config:
         try:
             config = load_config(args.config, train)
         except (ValueError, OSError) as e:
@@ -221,15 +231,47 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+#: Flags that may go with --resume: they change how the run is shown or run, not what it is.
+_RESUME_FLAGS = {"resume", "quiet", "threads", "command", "func", "help"}
+
+
+def _resume_args(parser: argparse.ArgumentParser, train: argparse.ArgumentParser,
+                 args: argparse.Namespace, argv: list[str]) -> argparse.Namespace:
+    """The arguments of :obj:`gcl train --resume RUN`: those of RUN/config.yaml, with the
+    run folder RUN. Any other setting on the command line is an error, since a resumed run
+    must be the run that was interrupted."""
+    given = [a.option_strings[0] for a in train._actions
+             if a.dest not in _RESUME_FLAGS and getattr(args, a.dest, None) != a.default]
+    if given:
+        train.error(f"--resume takes every setting from RUN/config.yaml; drop {', '.join(given)}"
+                    " (only --quiet and --threads may be given with it)")
+    config_path = os.path.join(args.resume, rf.CONFIG)
+    if not os.path.isfile(config_path):
+        train.error(f"{args.resume} holds no {rf.CONFIG}: --resume needs a run folder written "
+                    "by gcl train")
+    try:
+        config = load_config(config_path, train)
+    except (ValueError, OSError) as e:
+        train.error(str(e))
+    config["out"] = args.resume
+    train.set_defaults(**config)
+    return parser.parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the ``gcl`` command; returns its exit code (2 for a user error, with a message
     on stderr)."""
     args = _parse(list(sys.argv[1:] if argv is None else argv))
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, TypeError, ImportError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError, TypeError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:  # training diverged: not a usage error
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
     except KeyError as e:  # str(KeyError) quotes its message
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

@@ -148,19 +148,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     elif cfg["dataset"].strip().lower() not in list_datasets() and Path(cfg["dataset"]).is_dir():
         cfg["dataset"] = str(Path(cfg["dataset"]).resolve())
     out = Path(args.out)
+    resume = _check_run_folder(out, bool(args.resume), rec.params["method"])
     t0 = time.perf_counter()
     _say(args, f"loading {args.data or args.dataset} ...")
     name, inter, given = load_interactions(cfg)
     train, valid, test = split_data(cfg, inter, given)
-    _say(args, f"{name}: {inter} in {time.perf_counter() - t0:.1f}s; training "
-               f"{rec.params['method']} on {len(train)} interactions"
+    _say(args, f"{name}: {inter} in {time.perf_counter() - t0:.1f}s; "
+               + ("resuming " if resume else "training ")
+               + f"{rec.params['method']} on {len(train)} interactions"
                + ("" if valid is None else f", early stopping on {len(valid)} valid"))
     budget = None if args.budget_minutes is None else 60 * args.budget_minutes
-    rec.fit(train, valid=valid, budget_seconds=budget)
-    metrics = rec.evaluate(test, k=args.k)
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out / rf.CONFIG, "w") as f:
-        f.write(dump_config(cfg))
+    if not args.resume:  # written first: --resume RUN reads it back
+        with atomic_write(out / rf.CONFIG, "w") as f:
+            f.write(dump_config(cfg))
+    try:
+        rec.fit(train, valid=valid, budget_seconds=budget, checkpoint_dir=out, resume=resume,
+                on_epoch_end=lambda h: rf.write_metrics_log(out / rf.METRICS_LOG, h, None, None))
+    except KeyboardInterrupt:
+        if (out / rf.CHECKPOINT).is_file():
+            print(f"interrupted: continue from the last finished epoch with: gcl train "
+                  f"--resume {out}", file=sys.stderr)
+        else:
+            print("interrupted before the first epoch finished: nothing to resume",
+                  file=sys.stderr)
+        return 130
+    metrics = rec.evaluate(test, k=args.k)
     best = getattr(rec, "best_epoch_", None)
     rf.write_metrics_log(out / rf.METRICS_LOG, rec.history_, metrics, best)
     with atomic_write(out / rf.METRICS, "w") as f:
@@ -171,6 +184,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                dataset=name)
     notes = [rf.plot_curve(out / rf.CURVE, rec.history_, f"{name}: {rec.params['method']}"),
              rf.write_tensorboard(out / rf.TENSORBOARD, rec.history_, metrics)]
+    (out / rf.CHECKPOINT).unlink(missing_ok=True)  # the run is complete
     for note in notes:
         if note:
             _say(args, f"note: {note}")
@@ -182,6 +196,32 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"  {key:<{width}}  {value:.4f}")
     print(f"run folder: {out} (model: {out / rf.MODEL}, embeddings: {out / rf.EMBEDDINGS})")
     return 0
+
+
+def _check_run_folder(out: Path, resume: bool, method: str) -> bool:
+    """Before any work: a new run must not overwrite the checkpoint of an unfinished one,
+    and a resumed run needs one. Returns whether the fit resumes (a method without
+    training, such as pop, is simply run again)."""
+    from gcl.methods import METHODS
+
+    checkpoint = out / rf.CHECKPOINT
+    if not resume:
+        if checkpoint.exists():
+            raise FileExistsError(
+                f"{out} holds the checkpoint of an unfinished run: continue it with gcl train "
+                f"--resume {out}, or delete {checkpoint} (or choose another --out) to start "
+                "anew")
+        return False
+    if not METHODS[method].trainable:
+        return False
+    if not checkpoint.is_file():
+        if (out / rf.MODEL).is_file():
+            raise FileNotFoundError(f"{out} holds a finished run (model.pt, no checkpoint): "
+                                    "nothing to resume")
+        raise FileNotFoundError(f"{out} holds no checkpoint to resume ({checkpoint} is "
+                                "missing): the run stopped before its first epoch finished; "
+                                "start it again without --resume")
+    return True
 
 
 # ---------------------------------------------------------------------------- evaluate

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+# checkpoint.pt: the state of the last finished epoch, while the run trains
+from gcl.checkpoint import CHECKPOINT as CHECKPOINT
 from gcl.export import atomic_write
 
 CONFIG = "config.yaml"
@@ -31,7 +33,9 @@ def write_metrics_log(path: Path, history: Sequence[dict[str, Any]],
                       test: dict[str, float] | None, best_epoch: int | None) -> None:
     """:obj:`metrics.jsonl`: one JSON line per evaluation during training (epoch, losses,
     :obj:`valid_<metric>`), then one line with the final :obj:`test_<metric>` values of the
-    model kept (:obj:`"final": true`)."""
+    model kept (:obj:`"final": true`). Written atomically; :obj:`gcl train` rewrites it
+    after every epoch (with :obj:`test=None` until the end), so that a killed run keeps the
+    log of its finished epochs, the same epochs as its checkpoint."""
     with atomic_write(path, "w") as f:
         for record in evaluations(history):
             f.write(json.dumps(record) + "\n")

@@ -1,6 +1,7 @@
 """A click log with its id maps: the object every later stage of :mod:`gcl` takes."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from os import PathLike
 from typing import Any
@@ -10,6 +11,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 _ALLOWED_ID_KINDS = {"integer", "string", "unicode", "bytes"}
+_TIME_KINDS = {"integer", "floating", "mixed-integer-float", "datetime64", "datetime", "date"}
 
 
 def _check_ids(values: pd.Series, column: str) -> None:
@@ -25,6 +27,16 @@ def _check_ids(values: pd.Series, column: str) -> None:
             f"column {column!r} must hold ids of one type (all integers or all strings), "
             f"found {kind!r}; convert it first, e.g. df[{column!r}].astype(str)"
         )
+
+
+def _check_filters(min_rating: Any, k_core: Any) -> None:
+    if min_rating is not None and (isinstance(min_rating, bool)
+                                   or not isinstance(min_rating, (int, float, np.number))
+                                   or not np.isfinite(min_rating)):
+        raise ValueError(f"min_rating must be a finite number, got {min_rating!r}")
+    if k_core is not None and (isinstance(k_core, bool)
+                               or not isinstance(k_core, (int, np.integer)) or k_core < 0):
+        raise ValueError(f"k_core must be an integer >= 0, got {k_core!r}")
 
 
 def _k_core(users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
@@ -109,10 +121,16 @@ class Interactions:
             timestamp (str, optional): column of times (numbers or datetimes).
                 (default: :obj:`None`)
             min_rating (float, optional): keeps only rows with rating at least this, to cut
-                explicit ratings into implicit feedback; needs :obj:`rating`.
-                (default: :obj:`None`)
+                explicit ratings into implicit feedback; needs :obj:`rating`. Users and
+                items left without a row are not in the id maps. (default: :obj:`None`)
             k_core (int, optional): keeps the k-core: repeatedly drops users and items with
-                fewer than :obj:`k_core` interactions. (default: :obj:`None`)
+                fewer than :obj:`k_core` interactions (0 and 1 keep everything); the id maps
+                hold only what is kept. (default: :obj:`None`)
+
+        Ratings may be any finite number, negative ones included (e.g. -1 for a dislike):
+        every row kept is a positive interaction, so a log with negative ratings and no
+        :obj:`min_rating` warns. An empty log, a missing column, missing or mixed-type ids,
+        missing or non-numeric ratings or times, and filters that leave nothing raise.
         """
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
@@ -123,8 +141,11 @@ class Interactions:
                     f"{role} column {col!r} not found in the log; "
                     f"its columns are {list(map(str, df.columns))}"
                 )
+        if user == item:
+            raise ValueError(f"the user and item columns must differ, both are {user!r}")
         if len(df) == 0:
             raise ValueError("the click log is empty: it has no rows")
+        _check_filters(min_rating, k_core)
         _check_ids(df[user], user)
         _check_ids(df[item], item)
         cols = {"user": df[user].to_numpy(), "item": df[item].to_numpy()}
@@ -132,11 +153,22 @@ class Interactions:
             r = pd.to_numeric(df[rating], errors="coerce").to_numpy(dtype=np.float64)
             if not np.isfinite(r).all():
                 raise ValueError(f"rating column {rating!r} holds non-numeric or missing values")
+            if min_rating is None and (r < 0).any():
+                warnings.warn(
+                    f"rating column {rating!r} holds {int((r < 0).sum())} negative rating(s); "
+                    "they are kept, and every row counts as a positive interaction: pass "
+                    "min_rating (e.g. 0) to drop dislikes", UserWarning, stacklevel=2)
             cols["rating"] = r
         if timestamp is not None:
             t = df[timestamp]
             if t.isna().any():
                 raise ValueError(f"timestamp column {timestamp!r} holds missing values")
+            kind = pd.api.types.infer_dtype(t, skipna=False)
+            if kind not in _TIME_KINDS:
+                raise TypeError(
+                    f"timestamp column {timestamp!r} must hold numbers or datetimes, found "
+                    f"{kind!r} (text would be ordered as text, not as time); convert it "
+                    f"first, e.g. pd.to_datetime(df[{timestamp!r}])")
             cols["timestamp"] = t.to_numpy()
         frame = pd.DataFrame(cols)
         if min_rating is not None:
