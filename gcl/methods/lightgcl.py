@@ -16,9 +16,16 @@ class LightGCL(GraphCLMethod):
     the main view through a rank-:obj:`rank` SVD of the normalised adjacency
     (:class:`SVDView`, computed once per fit):
     :math:`\mathbf{G}^{(l)} = \hat{\mathbf{A}}_{svd}\mathbf{E}^{(l-1)}`. InfoNCE contrasts
-    the two views' layer means for the batch's unique users and items (in-batch negatives,
-    where the paper uses all nodes). Defaults are the paper's: rank 5,
-    :math:`\lambda_{cl}=0.2`, :math:`\tau=0.2`.
+    the two views' layer sums as the paper's code does: for each of the batch's unique users
+    (and positive items) :math:`u`, with raw (unnormalised) scores,
+
+    .. math::
+        \mathcal{L}_{cl} = \log \sum_{v} e^{\mathbf{g}_u^\top \mathbf{z}_v / \tau}
+        - \mathrm{clamp}(\mathbf{g}_u^\top \mathbf{z}_u / \tau, -5, 5)
+
+    where :math:`v` runs over *all* users (items), not only the batch's, and
+    :math:`\mathbf{g}`, :math:`\mathbf{z}` are the SVD and main views. Defaults are the
+    paper's: rank 5, :math:`\lambda_{cl}=0.2`, :math:`\tau=0.2`.
 
     Args:
         num_users (int): number of users.
@@ -47,8 +54,20 @@ class LightGCL(GraphCLMethod):
         out = self.rec_loss(*self.encoder.readout(layers), users, pos, neg)
         svd = self.augment(graph, self.generator)
         svd_layers = [layers[0]] + [svd.propagate(h, k) for k, h in enumerate(layers[:-1])]
-        cl = self.contrast(self.encoder.readout(layers), self.encoder.readout(svd_layers),
-                           users, pos)
+        main = self.encoder.split(torch.stack(layers).sum(0))
+        cl = self.contrast(main, self.encoder.split(torch.stack(svd_layers).sum(0)), users, pos)
         out["cl"] = cl
         out["loss"] = out["loss"] + self.cl_weight * cl
         return out
+
+    def contrast(self, z: tuple[torch.Tensor, torch.Tensor], g: tuple[torch.Tensor, torch.Tensor],
+                 users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """The paper's contrastive loss between the main view :obj:`z` and the SVD view
+        :obj:`g`, as (users, items) pairs of layer sums."""
+        loss = torch.zeros((), device=z[0].device)
+        for main, svd, idx in ((z[0], g[0], users.unique()), (z[1], g[1], pos.unique())):
+            anchor = svd[idx]
+            negatives = torch.logsumexp(anchor @ main.T / self.temperature, dim=1).mean()
+            positives = ((anchor * main[idx]).sum(1) / self.temperature).clamp(-5, 5).mean()
+            loss = loss + negatives - positives
+        return loss
