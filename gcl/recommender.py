@@ -28,6 +28,15 @@ log = logging.getLogger("gcl")
 
 _FORMAT = "gcl.GraphCLRecommender"
 
+#: Settings of the text branch: constructor keyword -> TextBranch argument (None: used to
+#: make the word vectors).
+_TEXT_ARGS = {"text_weight": "weight", "text_rec_weight": "rec_weight", "text_fuse": "fuse",
+              "text_view": "view", "text_loss": "loss", "text_temperature": "temperature",
+              "text_num_neg": "num_neg", "text_batch": "batch", "text_hidden": "hidden",
+              "text_mask": "mask", "text_dropout": "dropout", "word_vectors": None,
+              "word_dim": None, "word_epochs": None, "word_min_count": None}
+_TEXT_PREFIXES = ("text_", "word_")
+
 
 def _resolve_device(device: str | torch.device) -> torch.device:
     if str(device) == "auto":
@@ -62,7 +71,18 @@ class GraphCLRecommender:
             (default: :obj:`"auto"`)
         seed (int): seed of everything random in :meth:`fit`. (default: :obj:`0`)
         progress (bool): progress bar per epoch. (default: :obj:`True`)
-        **method_kwargs: further hyperparameters of the method.
+        item_text (pd.Series, optional): item texts indexed by item id, for the text branch;
+            data, so also accepted by :meth:`fit`, and never saved. (default: :obj:`None`)
+        **method_kwargs: further hyperparameters of the method, and of the text branch
+            (used only with item text): :obj:`text_weight` (text contrastive loss,
+            :obj:`0.1`), :obj:`text_rec_weight` (cold-start alignment BPR, :obj:`1.0`),
+            :obj:`text_fuse` (:obj:`"sum"` or :obj:`"concat"`), :obj:`text_view`
+            (:obj:`"autoencoder"` or :obj:`"cfm"`), :obj:`text_loss` (:obj:`"bce"` or
+            :obj:`"infonce"`), :obj:`text_temperature`, :obj:`text_num_neg`,
+            :obj:`text_batch`, :obj:`text_hidden`, :obj:`text_mask` (see
+            :class:`gcl.nn.text_tower.TextBranch`); :obj:`word_vectors` (a word-vector file,
+            see :func:`gcl.text.load_word_vectors`; by default word2vec is trained on the
+            item texts), :obj:`word_dim` (:obj:`64`) and :obj:`word_epochs` (:obj:`20`).
     """
 
     def __init__(self, method: str = "lightgcn", dim: int = 64, layers: int = 3,
@@ -70,7 +90,8 @@ class GraphCLRecommender:
                  epochs: int = 1000, patience: int | None = 10, eval_every: int = 1,
                  metric: str = "ndcg@20", restore_best: bool = True,
                  backend: str = "torch", device: str = "auto",
-                 seed: int = 0, progress: bool = True, **method_kwargs: Any) -> None:
+                 seed: int = 0, progress: bool = True, item_text: pd.Series | None = None,
+                 **method_kwargs: Any) -> None:
         if method.lower() == "lightgcn" and ("augment" in method_kwargs
                                              or "encoder" in method_kwargs):
             method = "custom"  # a composition of the user's parts
@@ -89,6 +110,11 @@ class GraphCLRecommender:
                            device=str(device), seed=seed, progress=progress, **method_kwargs)
         # Fails now, not after loading data, on a bad setting.
         self._train_config()
+        self._item_text = item_text
+        unknown = set(self._text_params()) - set(_TEXT_ARGS)
+        if unknown:
+            raise TypeError(f"unknown text setting(s) {sorted(unknown)}; choose from "
+                            f"{sorted(_TEXT_ARGS)}")
         self.method_: Any = None
         self.history_: list[dict[str, float]] = []
 
@@ -104,7 +130,11 @@ class GraphCLRecommender:
     def _method_kwargs(self) -> dict[str, Any]:
         skip = {"method", "lr", "batch_size", "epochs", "patience", "eval_every", "metric",
                 "restore_best", "backend", "device", "seed", "progress", "budget_seconds"}
-        return {k: v for k, v in self.params.items() if k not in skip}
+        return {k: v for k, v in self.params.items()
+                if k not in skip and not k.startswith(_TEXT_PREFIXES)}
+
+    def _text_params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.params.items() if k.startswith(_TEXT_PREFIXES)}
 
     def _check_fitted(self) -> None:
         if self.method_ is None:
@@ -113,17 +143,27 @@ class GraphCLRecommender:
     def _check_maps(self, inter: Interactions, what: str) -> None:
         if not isinstance(inter, Interactions):
             raise TypeError(f"{what} must be an Interactions, got {type(inter).__name__}")
-        if not (inter.user_ids.equals(self.user_ids_) and inter.item_ids.equals(self.item_ids_)):
+        n = len(inter.item_ids)  # text-only items are appended to the train item map
+        if not (inter.user_ids.equals(self.user_ids_)
+                and inter.item_ids.equals(self.item_ids_[:n])):
             raise ValueError(f"{what} does not share the id maps of the train log: split it "
                              "from the same Interactions (or select() from it)")
+
+    def _csr(self, inter: Interactions) -> sp.csr_matrix:
+        """:obj:`inter` as a :obj:`[U, I]` matrix over this model's item map."""
+        mat = inter.to_csr()
+        if mat.shape[1] < len(self.item_ids_):
+            mat = sp.csr_matrix((mat.data, mat.indices, mat.indptr),
+                                shape=(mat.shape[0], len(self.item_ids_)))
+        return mat
 
     # ------------------------------------------------------------------ training
     def fit(self, train: Interactions, valid: Interactions | None = None,
             budget_seconds: float | None = None,
             monitor: Interactions | None = None,
             checkpoint_dir: str | PathLike | None = None, resume: bool = False,
-            on_epoch_end: Callable[[list[dict[str, Any]]], None] | None = None
-            ) -> GraphCLRecommender:
+            on_epoch_end: Callable[[list[dict[str, Any]]], None] | None = None,
+            item_text: pd.Series | None = None) -> GraphCLRecommender:
         r"""Trains on :obj:`train`; with :obj:`valid`, evaluates every :obj:`eval_every`
         epochs, stops early on :obj:`metric` and keeps the best weights.
 
@@ -151,6 +191,14 @@ class GraphCLRecommender:
             on_epoch_end (callable, optional): called with :attr:`history_` so far after
                 every epoch (after its checkpoint), e.g. to stream a log.
                 (default: :obj:`None`)
+            item_text (pd.Series, optional): one text per item, indexed by the items' own
+                ids; replaces the constructor's. With it the method gets a text branch
+                (:class:`gcl.nn.text_tower.TextBranch`): word2vec vectors of the texts,
+                mean-pooled per item, go through a twin tower into the items' layer-0
+                features, and a text contrastive loss joins the method's. Items with text
+                but no train interaction (cold items), also ids absent from :obj:`train`'s
+                item map (appended to it), are embedded from their text alone and can be
+                recommended, exported and queried. (default: :obj:`None`)
 
         Raises:
             FileNotFoundError: :obj:`resume` without a checkpoint in :obj:`checkpoint_dir`.
@@ -167,6 +215,9 @@ class GraphCLRecommender:
             raise TypeError(f"train must be an Interactions, got {type(train).__name__}")
         if len(train) == 0:
             raise ValueError("the train log is empty")
+        text = self._item_text if item_text is None else item_text
+        if text is not None:
+            train = self._with_text_items(train, text)
         self.user_ids_, self.item_ids_ = train.user_ids, train.item_ids
         if valid is not None:
             self._check_maps(valid, "valid")
@@ -189,22 +240,26 @@ class GraphCLRecommender:
         seed_everything(self.params["seed"])
         graph = UIGraph.from_interactions(train, self.params["backend"], device)
         method = build_method(self.params["method"], train.num_users, train.num_items,
-                              **self._method_kwargs()).to(device)
+                              **self._method_kwargs())
+        self.text_words_: list[str] | None = None
+        if text is not None:
+            method.attach_text(self._text_branch(train, text))
+        method = method.to(device)
         method.prepare(train, graph)
         self.method_, self.graph_ = method, graph
         self.seen_ = self._seen_from(train)
-        self.valid_seen_ = None if valid is None else valid.to_csr()
+        self.valid_seen_ = None if valid is None else self._csr(valid)
         self.history_ = []
         if method.trainable:
-            evaluate = None if valid is None else self._scorer(valid.to_csr(), self.seen_)
+            evaluate = None if valid is None else self._scorer(self.valid_seen_, self.seen_)
             monitor_fn = None
             if monitor is not None:
                 exclude = self.seen_ if self.valid_seen_ is None else self.seen_ + self.valid_seen_
-                monitor_fn = self._scorer(monitor.to_csr(), sp.csr_matrix(exclude))
+                monitor_fn = self._scorer(self._csr(monitor), sp.csr_matrix(exclude))
             cfg = self._train_config(budget_seconds=budget_seconds)
             trainer = Trainer(method, graph, train, cfg, evaluate, monitor_fn,
                               checkpoint_dir=checkpoint_dir, on_epoch_end=on_epoch_end,
-                              run_info=self._run_info(valid))
+                              run_info=self._run_info(valid, text))
             self.history_ = trainer.fit(resume=resume)
             self.best_epoch_ = trainer.best_epoch
         method.eval()
@@ -225,6 +280,75 @@ class GraphCLRecommender:
                              f"metric='{name}@{min(10, num_items)}'")
         return int(k)
 
+    def _with_text_items(self, train: Interactions, text: Any) -> Interactions:
+        """:obj:`train` with the ids of :obj:`text` missing from its item map appended."""
+        from gcl.text import align_text
+
+        if not getattr(METHODS[self.params["method"]], "attach_text", None):
+            raise ValueError(f"method {self.params['method']!r} has no text branch: use a "
+                             "trainable graph method, e.g. 'lightgcn' or 'simgcl'")
+        align_text(text, train.item_ids)  # checks the type and ids
+        index = text.index if isinstance(text, pd.Series) else pd.Index(list(text))
+        new = index[~index.isin(train.item_ids)]
+        if len(new) == 0:
+            return train
+        return Interactions(train.users, train.items, train.user_ids,
+                            train.item_ids.append(pd.Index(new)), train.rating,
+                            train.timestamp)
+
+    def _text_branch(self, train: Interactions, text: Any) -> Any:
+        """The text branch of a fit: word vectors (a file's, or word2vec trained on the
+        texts), pooled per item, and a :class:`~gcl.nn.text_tower.TextBranch` over them."""
+        from gcl.nn.text_tower import TextBranch
+        from gcl.text import align_text, load_word_vectors, train_word2vec
+
+        p = self._text_params()
+        texts = align_text(text, train.item_ids)
+        if p.get("word_vectors") is not None:
+            wv = load_word_vectors(p["word_vectors"])
+        else:
+            wv = train_word2vec(texts.dropna(), dim=p.get("word_dim", 64),
+                                epochs=p.get("word_epochs", 20),
+                                min_count=p.get("word_min_count", 1), seed=self.params["seed"])
+        pooled, counts = wv.pool(texts)
+        cold = torch.from_numpy(train.item_counts() == 0)
+        blind = int((cold & (counts == 0)).sum())
+        if blind:
+            warnings.warn(f"{blind} items have neither train interactions nor a text with a "
+                          "known word: their embeddings are zero", RuntimeWarning,
+                          stacklevel=3)
+        self.text_words_ = wv.words
+        kwargs = {_TEXT_ARGS[k]: v for k, v in p.items() if _TEXT_ARGS[k] is not None}
+        return TextBranch(pooled, counts > 0, cold, wv.vectors, train.num_users,
+                          self.params["dim"], **kwargs)
+
+    def embed_items(self, texts: Sequence[Any] | pd.Series) -> np.ndarray:
+        r"""Embeddings of (new) items from their text alone, as cold items get them, with
+        the word vectors and tower of this fit: no retraining. Rows follow :obj:`texts`; a
+        text without a known word gets the zero vector.
+
+        Args:
+            texts (sequence of str or pd.Series): one text per item.
+
+        Returns:
+            np.ndarray: :obj:`[len(texts), dim]` float32, in the space of
+            :meth:`item_embeddings` (score with :meth:`user_embeddings` by dot product).
+        """
+        self._check_fitted()
+        branch = getattr(self.method_, "text", None)
+        if branch is None:
+            raise RuntimeError("this model has no text branch: fit it with item_text=...")
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("texts must be a list of strings, e.g. ['Heat (1995) | Action']")
+        from gcl.text import WordVectors
+
+        wv = WordVectors(self.text_words_, branch.word_vectors.cpu())
+        pooled, counts = wv.pool(list(texts))
+        dev = branch.pooled.device
+        with torch.no_grad():
+            emb = branch.text_embedding(pooled.to(dev), (counts > 0).to(dev))
+        return emb.float().cpu().numpy()
+
     @staticmethod
     def _warn_untrained_users(train: Interactions) -> None:
         cold = np.flatnonzero(train.user_counts() == 0)
@@ -237,9 +361,9 @@ class GraphCLRecommender:
                 "cut; leave them out of the log, or use leave_one_out or a random split",
                 RuntimeWarning, stacklevel=3)
 
-    def _run_info(self, valid: Interactions | None) -> dict[str, Any]:
+    def _run_info(self, valid: Interactions | None, text: Any = None) -> dict[str, Any]:
         """What a resumed fit must share with the checkpoint's, besides the trainer's own
-        fingerprint: the hyperparameters, the id maps and the valid log."""
+        fingerprint: the hyperparameters, the id maps, the valid log and item texts."""
         try:
             params = self._stored_params()
         except TypeError:  # an encoder given as a module: recorded by its repr
@@ -247,9 +371,13 @@ class GraphCLRecommender:
         for free in ("epochs", "progress", "device", "budget_seconds"):
             params.pop(free, None)
         ids = repr((ids_to_list(self.user_ids_), ids_to_list(self.item_ids_))).encode()
-        return {"params": params, "ids_sha256": hashlib.sha256(ids).hexdigest(),
+        info = {"params": params, "ids_sha256": hashlib.sha256(ids).hexdigest(),
                 "valid_sha256": None if valid is None else array_digest(valid.users,
                                                                         valid.items)}
+        if text is not None:  # the item texts a text branch trains on
+            pairs = repr(sorted(dict(text).items(), key=repr)).encode()
+            info["text_sha256"] = hashlib.sha256(pairs).hexdigest()
+        return info
 
     def _scorer(self, target: sp.csr_matrix, exclude: sp.csr_matrix):
         method, graph = self.method_, self.graph_
@@ -287,7 +415,7 @@ class GraphCLRecommender:
         if exclude_valid and self.valid_seen_ is not None:
             exclude = sp.csr_matrix(exclude + self.valid_seen_)
             exclude.data[:] = 1
-        return _evaluate(self._user_emb, self._item_emb, test.to_csr(), exclude, k, batch_size,
+        return _evaluate(self._user_emb, self._item_emb, self._csr(test), exclude, k, batch_size,
                          progress=bool(self.params.get("progress")))
 
     def recommend(self, user_ids: Sequence[Hashable], k: int = 10,
@@ -400,6 +528,8 @@ class GraphCLRecommender:
             "seen": torch.from_numpy(np.stack([seen.row, seen.col]).astype(np.int64)),
             "history": [dict(h) for h in self.history_],
         }
+        if getattr(self, "text_words_", None) is not None:
+            state["text_words"] = list(self.text_words_)
         if self.valid_seen_ is not None:
             v = sp.coo_matrix(self.valid_seen_)
             state["valid_seen"] = torch.from_numpy(np.stack([v.row, v.col]).astype(np.int64))
@@ -433,6 +563,9 @@ class GraphCLRecommender:
             raise ValueError("the embeddings in the file do not match its id maps")
         dev = _resolve_device(device)
         rec.method_ = build_method(params["method"], n_u, n_i, **rec._method_kwargs())
+        rec.text_words_ = state.get("text_words")
+        if rec.text_words_ is not None:
+            rec.method_.attach_text(rec._text_skeleton(state["state_dict"], n_u))
         rec.method_.load_state_dict(state["state_dict"])
         rec.method_.to(dev).eval()
         rec._user_emb, rec._item_emb = state["user_emb"].to(dev), state["item_emb"].to(dev)
@@ -446,6 +579,23 @@ class GraphCLRecommender:
         rec.history_ = list(state["history"])
         rec.graph_ = None
         return rec
+
+    def _text_skeleton(self, weights: dict[str, torch.Tensor], num_users: int) -> Any:
+        """A text branch shaped like the one in :obj:`weights`, to load them into."""
+        from gcl.nn.text_tower import TextBranch
+
+        key = "encoder.branch."
+        if key + "pooled" not in weights:
+            raise ValueError("the model file names text words but holds no text branch")
+        pooled, vectors = weights[key + "pooled"], weights[key + "word_vectors"]
+        if vectors.shape[0] != len(self.text_words_):
+            raise ValueError("the model file's text words do not match its word vectors")
+        kwargs = {_TEXT_ARGS[k]: v for k, v in self._text_params().items()
+                  if _TEXT_ARGS[k] is not None}
+        n = pooled.shape[0]
+        return TextBranch(torch.zeros_like(pooled), torch.zeros(n, dtype=torch.bool),
+                          torch.zeros(n, dtype=torch.bool), torch.zeros_like(vectors),
+                          num_users, self.params["dim"], **kwargs)
 
     def export(self, directory: str | PathLike, **kwargs: Any) -> dict[str, str]:
         """Writes embeddings, id maps and the train matrix for a serving system, and with

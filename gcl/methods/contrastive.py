@@ -69,7 +69,7 @@ class GraphCLMethod(LightGCNMethod):
         return self.augment(graph, self.generator), self.augment(graph, self.generator)
 
     def new_epoch(self, graph: UIGraph, generator: torch.Generator) -> None:
-        self.generator = generator
+        super().new_epoch(graph, generator)
         if self.augment is not None and self.augment.per == "epoch":
             self._views = self.make_views(graph)
 

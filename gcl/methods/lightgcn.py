@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import torch
 
+from gcl.data.interactions import Interactions
 from gcl.graph import UIGraph
 from gcl.losses import bpr, l2
 from gcl.methods.base import Method
 from gcl.nn.lightgcn import LightGCN
+from gcl.nn.text_tower import TextBranch, TextInput
 
 
 class LightGCNMethod(Method):
@@ -35,6 +37,25 @@ class LightGCNMethod(Method):
         super().__init__(num_users, num_items)
         self.encoder = LightGCN(num_users, num_items, dim, layers)
         self.reg = reg
+        self.generator: torch.Generator | None = None
+
+    def attach_text(self, branch: TextBranch) -> None:
+        """Adds a text branch (:class:`~gcl.nn.text_tower.TextBranch`): its tower's output
+        becomes the items' layer-0 features, and its losses join :meth:`rec_loss`, which
+        every method calls, so the branch composes with all of them."""
+        self.encoder = TextInput(self.encoder, branch)
+
+    @property
+    def text(self) -> TextBranch | None:
+        """The text branch, or :obj:`None`."""
+        return self.encoder.branch if isinstance(self.encoder, TextInput) else None
+
+    def prepare(self, train: Interactions, graph: UIGraph) -> None:
+        if self.text is not None:
+            self.text.prepare(train.to_csr().T)
+
+    def new_epoch(self, graph: UIGraph, generator: torch.Generator) -> None:
+        self.generator = generator
 
     def rec_loss(self, user_emb: torch.Tensor, item_emb: torch.Tensor, users: torch.Tensor,
                  pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -46,7 +67,11 @@ class LightGCNMethod(Method):
         reg = l2(w[users], w[self.num_users + pos], w[self.num_users + neg.view(-1)],
                  batch_size=len(users))
         rec = bpr(s_pos, s_neg)
-        return {"loss": rec + self.reg * reg, "bpr": rec, "reg": reg}
+        out = {"loss": rec + self.reg * reg, "bpr": rec, "reg": reg}
+        if self.text is not None and self.training:
+            out.update(self.text.loss(user_emb, users, pos, neg, self.generator))
+            out["loss"] = out["loss"] + out["text"]
+        return out
 
     def loss(self, graph: UIGraph, users: torch.Tensor, pos: torch.Tensor,
              neg: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -1,8 +1,10 @@
 """Encoders."""
 from gcl.nn.gnn import GNNEncoder
 from gcl.nn.lightgcn import LightGCN
+from gcl.nn.text_tower import TextAutoEncoder, TextBranch, TextInput, TextTower, TwinTower
 
-__all__ = ["GNNEncoder", "LightGCN", "build_encoder"]
+__all__ = ["GNNEncoder", "LightGCN", "TextAutoEncoder", "TextBranch", "TextInput", "TextTower",
+           "TwinTower", "build_encoder"]
 
 
 def build_encoder(spec, num_users: int, num_items: int, dim: int, layers: int):

@@ -1,0 +1,122 @@
+"""The text twin tower and the text branch (gcl.nn.text_tower)."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from gcl.nn import LightGCN
+from gcl.nn.text_tower import TextBranch, TextInput, TextTower, TwinTower
+
+
+def make_branch(num_items=6, w=5, dim=4, num_users=3, **kwargs):
+    torch.manual_seed(0)
+    pooled = torch.randn(num_items, w)
+    has_text = torch.ones(num_items, dtype=torch.bool)
+    has_text[-1] = False
+    cold = torch.zeros(num_items, dtype=torch.bool)
+    cold[-2:] = True
+    return TextBranch(pooled, has_text, cold, torch.randn(7, w), num_users, dim, **kwargs)
+
+
+def test_tower_has_three_fully_connected_layers():
+    tower = TextTower(5, 4, hidden=8)
+    linears = [m for m in tower.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(5, 8), (8, 8), (8, 4)]
+    assert tower(torch.randn(2, 5)).shape == (2, 4)
+
+
+def test_twin_tower_weights_are_shared():
+    twin = TwinTower(5, 4, hidden=8).eval()
+    assert twin.left is twin.right
+    n_one = sum(p.numel() for p in TextTower(5, 4, hidden=8).parameters())
+    assert sum(p.numel() for p in twin.parameters()) == n_one
+    x1, x2 = torch.randn(3, 5), torch.randn(3, 5)
+    z1, z2 = twin(x1, x2)
+    assert torch.allclose(z2, twin.left(x2))
+    # both views' gradients land on the same weights, and add up there
+    w = twin.tower.net[1].weight
+    g1 = torch.autograd.grad(twin(x1, x2)[0].sum(), w)[0]
+    g2 = torch.autograd.grad(twin(x1, x2)[1].sum(), w)[0]
+    z1, z2 = twin(x1, x2)
+    assert torch.allclose(torch.autograd.grad(z1.sum() + z2.sum(), w)[0], g1 + g2)
+
+
+def test_x0_sum_zeroes_cold_ids_and_adds_text():
+    b = make_branch()
+    table = torch.randn(3 + 6, 4)
+    x0 = b.x0(table)
+    t = b.text_features()
+    assert torch.equal(x0[:3], table[:3])                      # users unchanged
+    assert torch.allclose(x0[3:7], table[3:7] + t[:4])         # warm: ID + text
+    assert torch.allclose(x0[7], t[4])                         # cold: text alone
+    assert torch.equal(x0[8], torch.zeros(4))                  # cold, no text: zero
+    assert torch.equal(t[5], torch.zeros(4))
+    assert torch.allclose(b.text_embedding()[4], x0[7])
+
+
+def test_x0_concat():
+    b = make_branch(fuse="concat")
+    table = torch.randn(9, 4)
+    x0 = b.x0(table)
+    assert x0.shape == (9, 4)
+    t = b.text_features()
+    assert torch.allclose(x0[7], b.mix(torch.cat([torch.zeros(4), t[4]])))
+    assert torch.allclose(b.text_embedding()[4], x0[7], atol=1e-6)
+
+
+def test_negatives_prefer_least_co_clicked():
+    b = make_branch(num_neg=1)
+    # items 0,1 clicked by the same users, item 2 by another user: 0's negative is never 1
+    item_user = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [0, 0, 1], [1, 0, 1],
+                                        [0, 0, 0], [0, 0, 0]], dtype=np.float32))
+    b.prepare(item_user)
+    neg = b._negatives(np.array([0, 1, 2]), torch.Generator().manual_seed(0))
+    assert neg[:, 0].tolist() == [2, 2, 0] or neg[:, 0].tolist() == [2, 2, 1]
+    assert neg[0, 0] == 2 and neg[1, 0] == 2
+
+
+@pytest.mark.parametrize("view,loss", [("autoencoder", "bce"), ("cfm", "bce"),
+                                       ("autoencoder", "infonce"), ("cfm", "infonce")])
+def test_losses_are_finite_and_train_the_tower(view, loss):
+    b = make_branch(view=view, loss=loss, num_neg=2, batch=4)
+    b.prepare(sp.random(6, 3, density=0.5, random_state=0, format="csr"))
+    gen = torch.Generator().manual_seed(0)
+    user_emb = torch.randn(3, 4)
+    out = b.loss(user_emb, torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([2, 3]),
+                 gen)
+    assert {"text_cl", "text_bpr", "text"} <= set(out)
+    assert ("text_recon" in out) == (view == "autoencoder")
+    assert all(torch.isfinite(v) for v in out.values())
+    out["text"].backward()
+    assert b.tower.net[1].weight.grad.abs().sum() > 0
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError, match="text_fuse"):
+        make_branch(fuse="mean")
+    with pytest.raises(ValueError, match="text_view"):
+        make_branch(view="dropout")
+    with pytest.raises(ValueError, match="text_loss"):
+        make_branch(loss="mse")
+    with pytest.raises(ValueError, match="temperature"):
+        make_branch(temperature=0)
+
+
+def test_text_input_wraps_an_encoder():
+    b = make_branch()
+    enc = TextInput(LightGCN(3, 6, dim=4, layers=2), b)
+    enc.include_input = False
+    assert enc.inner.include_input is False and enc.layers == 2
+    assert enc.embedding is enc.inner.embedding
+
+    class Empty:  # a graph with no edges: every node isolated
+        num_users, num_items, num_nodes = 3, 6, 9
+
+        @staticmethod
+        def propagate(h):
+            return torch.zeros_like(h)
+
+    users, items = enc(Empty())
+    assert users.shape == (3, 4) and items.shape == (6, 4)
+    assert torch.allclose(items[4], b.text_embedding()[4])   # cold rows: text alone
+    assert torch.equal(items[0], torch.zeros(4))              # warm, isolated here
