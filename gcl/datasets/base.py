@@ -246,6 +246,15 @@ def check_header(path: str | PathLike, wanted: Sequence[str], encoding: str = "u
             path, f"the header should start with '{','.join(wanted)}', found {first!r}", 1)
 
 
+def read_utf8(path: Path, expected: str) -> str:
+    """The text of :obj:`path`; a file that is not UTF-8 text is a :class:`MalformedFileError`
+    that quotes the :obj:`expected` form."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise MalformedFileError(path, f"is not text in the form '{expected}': {e}") from None
+
+
 def read_parts(folder: Path, reader: Any, fmt: str,
                parts: Sequence[str] = ("train", "test")) -> dict[str, tuple[np.ndarray,
                                                                         np.ndarray]]:

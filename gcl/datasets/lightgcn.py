@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gcl.data.interactions import Interactions
-from gcl.datasets.base import Dataset, MalformedFileError, read_parts, split_masks
+from gcl.datasets.base import Dataset, MalformedFileError, read_parts, read_utf8, split_masks
 
 _EXPECTED = "user item item ... (integers separated by spaces)"
 
@@ -33,10 +33,7 @@ def read_lightgcn_file(path: str | PathLike) -> tuple[np.ndarray, np.ndarray]:
         :obj:`(users, items)`, two int64 arrays of equal length.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise MalformedFileError(path, f"is not text in the form '{_EXPECTED}': {e}") from None
+    text = read_utf8(path, _EXPECTED)
     users, counts, items, lines = [], [], [], []
     for n, line in enumerate(text.splitlines(), 1):
         try:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gcl.data.interactions import Interactions
-from gcl.datasets.base import Dataset, MalformedFileError, read_parts, split_masks
+from gcl.datasets.base import Dataset, MalformedFileError, read_parts, read_utf8, split_masks
 
 _EXPECTED = "user:item item ... (integers)"
 
@@ -37,10 +37,7 @@ def read_sequence_file(path: str | PathLike) -> tuple[np.ndarray, np.ndarray]:
         :obj:`(users, items)`, two int64 arrays of equal length.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise MalformedFileError(path, f"is not text in the form '{_EXPECTED}': {e}") from None
+    text = read_utf8(path, _EXPECTED)
     users, counts, items = [], [], []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
