@@ -223,6 +223,12 @@ class Trainer:
                                        if k != "users"})
                     start += time.perf_counter() - t1  # monitoring is not training time
                     record["elapsed"] = time.perf_counter() - start
+                    if self.evaluate is None:  # else the valid line below says it all
+                        self._report(
+                            f"epoch {epoch} | loss {record['loss']:.4f} | "
+                            f"{record['seconds']:.1f}s | monitor recall@20 "
+                            f"{record.get('test_recall@20', float('nan')):.4f} ndcg@20 "
+                            f"{record.get('test_ndcg@20', float('nan')):.4f}")
                 if self.evaluate is not None and due:
                     stop, improved = self._evaluate(epoch, record, start, s, stop)
                     if improved and cfg.restore_best:
