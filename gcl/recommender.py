@@ -254,8 +254,7 @@ class GraphCLRecommender:
             evaluate = None if valid is None else self._scorer(self.valid_seen_, self.seen_)
             monitor_fn = None
             if monitor is not None:
-                exclude = self.seen_ if self.valid_seen_ is None else self.seen_ + self.valid_seen_
-                monitor_fn = self._scorer(self._csr(monitor), sp.csr_matrix(exclude))
+                monitor_fn = self._scorer(self._csr(monitor), self._excluded(with_valid=True))
             cfg = self._train_config(budget_seconds=budget_seconds)
             trainer = Trainer(method, graph, train, cfg, evaluate, monitor_fn,
                               checkpoint_dir=checkpoint_dir, on_epoch_end=on_epoch_end,
@@ -390,6 +389,14 @@ class GraphCLRecommender:
 
         return score
 
+    def _excluded(self, with_valid: bool) -> sp.csr_matrix:
+        """Items to mask out of a ranking: train, and valid too when :obj:`with_valid`."""
+        if not with_valid or self.valid_seen_ is None:
+            return self.seen_
+        mat = sp.csr_matrix(self.seen_ + self.valid_seen_)
+        mat.data[:] = 1
+        return mat
+
     @staticmethod
     def _seen_from(train: Interactions) -> sp.csr_matrix:
         mat = train.to_csr()
@@ -411,10 +418,7 @@ class GraphCLRecommender:
         """
         self._check_fitted()
         self._check_maps(test, "test")
-        exclude = self.seen_
-        if exclude_valid and self.valid_seen_ is not None:
-            exclude = sp.csr_matrix(exclude + self.valid_seen_)
-            exclude.data[:] = 1
+        exclude = self._excluded(with_valid=exclude_valid)
         return _evaluate(self._user_emb, self._item_emb, self._csr(test), exclude, k, batch_size,
                          progress=bool(self.params.get("progress")))
 

@@ -93,6 +93,11 @@ class GraphCLMethod(LightGCNMethod):
             return out
         v1, v2 = self.views(graph)
         cl = self.contrast(self.encoder(v1), self.encoder(v2), users, pos)
+        return self.add_cl(out, cl)
+
+    def add_cl(self, out: dict[str, torch.Tensor], cl: torch.Tensor) -> dict[str, torch.Tensor]:
+        """:obj:`out` with the contrastive term :obj:`cl` recorded and added to the total
+        with weight :obj:`cl_weight`."""
         out["cl"] = cl
         out["loss"] = out["loss"] + self.cl_weight * cl
         return out

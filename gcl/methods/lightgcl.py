@@ -56,9 +56,7 @@ class LightGCL(GraphCLMethod):
         svd_layers = [layers[0]] + [svd.propagate(h, k) for k, h in enumerate(layers[:-1])]
         main = self.encoder.split(torch.stack(layers).sum(0))
         cl = self.contrast(main, self.encoder.split(torch.stack(svd_layers).sum(0)), users, pos)
-        out["cl"] = cl
-        out["loss"] = out["loss"] + self.cl_weight * cl
-        return out
+        return self.add_cl(out, cl)
 
     def contrast(self, z: tuple[torch.Tensor, torch.Tensor], g: tuple[torch.Tensor, torch.Tensor],
                  users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:

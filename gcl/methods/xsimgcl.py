@@ -54,6 +54,4 @@ class XSimGCL(GraphCLMethod):
         u, i = users.unique(), pos.unique()
         cl = (cross_layer(user_emb[u], lu[u], self.temperature)
               + cross_layer(item_emb[i], li[i], self.temperature))
-        out["cl"] = cl
-        out["loss"] = out["loss"] + self.cl_weight * cl
-        return out
+        return self.add_cl(out, cl)
