@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gcl.datasets.base import ChecksumError, DatasetNotFoundError, UnsafeArchiveError
+from gcl.export import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +67,6 @@ def lookup_dirs(name: str, root: str | PathLike | None = None) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------- checksums
-def sha256_file(path: str | PathLike) -> str:
-    """The hex sha256 digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_file(path: str | PathLike, expected: str | None, dataset: str = "") -> None:
     r"""Raises :class:`~gcl.datasets.ChecksumError` when the sha256 of :obj:`path` is not
     :obj:`expected`; does nothing when :obj:`expected` is :obj:`None`.
