@@ -71,6 +71,9 @@ class GraphCLRecommender:
             (default: :obj:`"auto"`)
         seed (int): seed of everything random in :meth:`fit`. (default: :obj:`0`)
         progress (bool): progress bar per epoch. (default: :obj:`True`)
+        cl_decay (tuple, optional): how :meth:`fit` lowers a contrastive method's
+            :obj:`cl_weight` when the valid metric stalls; :obj:`None` keeps it fixed (see
+            :class:`gcl.train.TrainConfig`). (default: :obj:`(0.1, 3)`)
         item_text (pd.Series, optional): item texts indexed by item id, for the text branch;
             data, so also accepted by :meth:`fit`, and never saved. (default: :obj:`None`)
         **method_kwargs: further hyperparameters of the method, and of the text branch
@@ -125,11 +128,13 @@ class GraphCLRecommender:
                            eval_every=p["eval_every"], patience=p["patience"],
                            metric=p["metric"], restore_best=p["restore_best"],
                            seed=p["seed"], progress=p["progress"],
-                           budget_seconds=p.get("budget_seconds"))
+                           budget_seconds=p.get("budget_seconds"),
+                           **({"cl_decay": p["cl_decay"]} if "cl_decay" in p else {}))
 
     def _method_kwargs(self) -> dict[str, Any]:
         skip = {"method", "lr", "batch_size", "epochs", "patience", "eval_every", "metric",
-                "restore_best", "backend", "device", "seed", "progress", "budget_seconds"}
+                "restore_best", "backend", "device", "seed", "progress", "budget_seconds",
+                "cl_decay"}
         return {k: v for k, v in self.params.items()
                 if k not in skip and not k.startswith(_TEXT_PREFIXES)}
 

@@ -37,6 +37,8 @@ log = logging.getLogger("gcl")
 LN2 = math.log(2.0)
 #: The BPR loss within this of :math:`\ln 2` counts as "not learning" (random scores).
 BPR_STUCK_TOL = 0.01
+#: The most times :obj:`TrainConfig.cl_decay` lowers a method's contrastive weight.
+CL_DECAYS = 3
 #: Embeddings whose :func:`spread` is below this count as collapsed.
 SPREAD_MIN = 1e-3
 
@@ -68,6 +70,18 @@ class TrainConfig:
             (BPR loss near :math:`\ln 2`, or embeddings that no longer differ, see
             :class:`Trainer`) for this many epochs in a row; :obj:`None` never checks.
             (default: :obj:`5`)
+        cl_decay (tuple of float and int, optional): :obj:`(factor, evaluations)`: for a
+            method with a contrastive weight (:obj:`method.cl_weight > 0`), multiply that
+            weight by :obj:`factor` when the valid metric has not improved for
+            :obj:`evaluations` evaluations in a row, or when the BPR loss has stayed near
+            :math:`\ln 2` for :obj:`collapse_epochs` epochs (the contrastive task is being
+            learnt, the ranking is not), and go on from the best weights so far with
+            early stopping's count and Adam's moments restarted; at most :obj:`CL_DECAYS`
+            times. The
+            contrastive loss's uniformity helps on sparse data and can swamp the ranking
+            loss on dense data (ml-100k), where the papers' weights fail; this lets one
+            default serve both. :obj:`None` keeps the weight fixed. (default:
+            :obj:`(0.1, 3)`)
     """
 
     epochs: int = 1000
@@ -83,6 +97,7 @@ class TrainConfig:
     progress: bool = True
     decline_warning: tuple[float, int] = (0.1, 3)
     collapse_epochs: int | None = 5
+    cl_decay: tuple[float, int] | None = (0.1, 3)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "num_neg", "eval_every"):
@@ -94,6 +109,11 @@ class TrainConfig:
             raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
         if self.collapse_epochs is not None and self.collapse_epochs < 1:
             raise ValueError(f"collapse_epochs must be >= 1 or None, got {self.collapse_epochs}")
+        if self.cl_decay is not None:
+            factor, evals = self.cl_decay
+            if not (0 < factor < 1) or int(evals) != evals or evals < 1:
+                raise ValueError(f"cl_decay must be (factor in (0, 1), evaluations >= 1) or "
+                                 f"None, got {self.cl_decay}")
 
 
 @dataclass
@@ -113,6 +133,8 @@ class _Progress:
     warned_stuck: bool = False
     warned_flat: bool = False
     finished: bool = False  # stopped early or on the budget
+    cl_weight: float | None = None  # the method's contrastive weight now (see cl_decay)
+    cl_decays: int = 0
 
 
 class Trainer:
@@ -202,9 +224,11 @@ class Trainer:
         sampler = NegativeSampler(self.train, generator=gen)
         self._check_negatives(sampler)
         opt = torch.optim.Adam(method.parameters(), lr=cfg.lr)
-        s, best_state = _Progress(), None
+        s, best_state = _Progress(cl_weight=getattr(method, "cl_weight", None)), None
         if resume:
             best_state = self._restore(load_checkpoint(path), opt, gen, s)
+            if s.cl_weight is not None:
+                method.cl_weight = s.cl_weight
         start = time.perf_counter() - s.elapsed
         epoch = s.epoch + 1
         try:
@@ -234,6 +258,12 @@ class Trainer:
                     if improved and cfg.restore_best:
                         best_state = copy.deepcopy(method.state_dict())
                 self._watch_collapse(epoch, record, s)
+                if not stop and self._decay_cl(epoch, s):
+                    if best_state is not None:
+                        method.load_state_dict(best_state)
+                    # Adam's second moments hold the old loss's gradient scale: kept, they
+                    # would shrink the ranking loss's steps for hundreds of steps.
+                    opt.state.clear()
                 self.history.append(record)
                 s.epoch, s.finished = epoch, stop
                 s.elapsed = time.perf_counter() - start
@@ -311,8 +341,11 @@ class Trainer:
                 "(its last), although the loss was finite; try a lower learning rate")
         seconds = time.perf_counter() - t0
         s.trained += seconds
-        return {"epoch": epoch, "seconds": seconds, "train_seconds": s.trained,
-                **{k: v / n_batches for k, v in sums.items()}}
+        record = {"epoch": epoch, "seconds": seconds, "train_seconds": s.trained,
+                  **{k: v / n_batches for k, v in sums.items()}}
+        if s.cl_weight is not None:
+            record["cl_weight"] = s.cl_weight
+        return record
 
     def _evaluate(self, epoch: int, record: dict[str, Any], start: float, s: _Progress,
                   stop: bool) -> tuple[bool, bool]:
@@ -356,6 +389,29 @@ class Trainer:
                          f"at epoch {s.best_epoch}")
         return stop, improved
 
+    # ------------------------------------------------------------------ cl decay
+    def _decay_cl(self, epoch: int, s: _Progress) -> bool:
+        """Lowers the method's contrastive weight as :obj:`config.cl_decay` says; returns
+        whether it did."""
+        cfg = self.config
+        if cfg.cl_decay is None or not s.cl_weight or s.cl_decays >= CL_DECAYS:
+            return False
+        factor, evals = cfg.cl_decay
+        stalled = self.evaluate is not None and s.bad_evals >= evals
+        stuck = cfg.collapse_epochs is not None and s.stuck >= cfg.collapse_epochs
+        if not (stalled or stuck):
+            return False
+        old, s.cl_weight = s.cl_weight, s.cl_weight * factor
+        self.method.cl_weight = s.cl_weight
+        s.cl_decays += 1
+        s.bad_evals = s.stuck = s.declined = 0
+        why = (f"valid {cfg.metric} has not improved for {evals} evaluations" if stalled
+               else f"the BPR loss has stayed near ln 2 for {cfg.collapse_epochs} epochs")
+        self._report(f"epoch {epoch}: {why}; cl_weight {old:.3g} -> {s.cl_weight:.3g}"
+                     + (f", going on from the best weights (epoch {s.best_epoch})"
+                        if s.best_epoch is not None and cfg.restore_best else ""))
+        return True
+
     # ------------------------------------------------------------------ collapse
     def _watch_collapse(self, epoch: int, record: dict[str, Any], s: _Progress) -> None:
         n = self.config.collapse_epochs
@@ -365,7 +421,9 @@ class Trainer:
         bpr = record.get("bpr")
         if bpr is not None:
             s.stuck = s.stuck + 1 if abs(bpr - LN2) < BPR_STUCK_TOL else 0
-            if s.stuck >= n and not s.warned_stuck:
+            decays = (self.config.cl_decay is not None and bool(s.cl_weight)
+                      and s.cl_decays < CL_DECAYS)  # then _decay_cl acts instead
+            if s.stuck >= n and not s.warned_stuck and not decays:
                 s.warned_stuck = True
                 cause = (f"the contrastive loss (cl {record['cl']:.3f}) is being trained, "
                          f"the ranking is not: {hint}" if "cl" in record and hint else
