@@ -214,7 +214,6 @@ def main(argv: list[str] | None = None) -> None:
         return
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / f"{args.dataset}.json"
-    results = json.loads(json_path.read_text()) if json_path.exists() else {}
     for method in args.methods.split(","):
         tmp = args.out / f".{args.dataset}.{method}.json"
         cmd = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]),
@@ -226,6 +225,8 @@ def main(argv: list[str] | None = None) -> None:
         tmp.unlink()
         record["command"] = ("python benchmarks/run.py " + " ".join(
             a for a in (argv if argv is not None else sys.argv[1:])))
+        # Read again: another run of this script may have added methods meanwhile.
+        results = json.loads(json_path.read_text()) if json_path.exists() else {}
         results[method] = record
         m = record["metrics"]
         print(f"{method}: recall@20 {m['recall@20']:.4f} ndcg@20 {m['ndcg@20']:.4f} "
