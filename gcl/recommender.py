@@ -200,12 +200,13 @@ class GraphCLRecommender:
                 ids; replaces the constructor's, which replaces :obj:`train.item_text`
                 (:class:`~gcl.data.interactions.Interactions` can carry one). With it the
                 method gets a text branch (:class:`gcl.nn.text_tower.TextBranch`): word2vec
-                vectors of the texts,
-                mean-pooled per item, go through a twin tower into the items' layer-0
-                features, and a text contrastive loss joins the method's. Items with text
-                but no train interaction (cold items), also ids absent from :obj:`train`'s
-                item map (appended to it), are embedded from their text alone and can be
-                recommended, exported and queried. (default: :obj:`None`)
+                vectors of the texts, mean-pooled per item, go through a twin tower into
+                the items' layer-0 features, and a text contrastive loss joins the
+                method's. Items with text but no train interaction (cold items), also ids
+                absent from :obj:`train`'s item map (appended to it), are embedded from
+                their text alone (by default a ridge map from their words to the warm
+                items' embeddings) and can be recommended, exported and queried.
+                (default: :obj:`None`)
 
         Raises:
             FileNotFoundError: :obj:`resume` without a checkpoint in :obj:`checkpoint_dir`.

@@ -231,3 +231,42 @@ def test_cli_export_and_index_match_python(ml_run):
     rows = json.loads(gcl_cmd("recommend", "--export", str(out), "--user", *users[:3], "-k",
                               "10", "--json").stdout)
     assert [r["items"] for r in rows] == items[:3].tolist()
+
+
+# ---------------------------------------------------------------------------- item text
+def test_train_with_item_text_serves_cold_items(log_csv, tmp_path, capsys):
+    pytest.importorskip("gensim")
+    texts = pd.DataFrame({"iid": [f"item{i}" for i in range(25)] + ["item99"],
+                          "title": [f"Film {i}" for i in range(25)] + ["Film new"],
+                          "genre": ["action" if i % 2 else "drama" for i in range(25)]
+                          + ["action"]})
+    texts.to_csv(tmp_path / "items.csv", index=False)
+    out = tmp_path / "run"
+    common = ["--interactions", str(log_csv), "--user-col", "uid", "--item-col", "iid",
+              "--dim", "8", "--layers", "1", "--epochs", "2", "--batch-size", "32",
+              "--quiet", "--device", "cpu"]
+    assert main(["train", *common, "--item-text", str(tmp_path / "items.csv"),
+                 "--text-id-col", "iid", "--text-col", "title", "genre",
+                 "--text-weight", "0.2", "--out", str(out)]) == 0
+    rec = GraphCLRecommender.load(out / "model.pt")
+    assert rec.item_ids[-1] == "item99" and rec.params["text_weight"] == 0.2
+    # the cold item's text was "Film new | action"
+    np.testing.assert_allclose(rec.embed_items(["Film new | action"])[0],
+                               rec.item_embeddings()[-1], rtol=1e-5, atol=1e-6)
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(out), "--user", "user0", "-k", "20",
+                 "--json"]) == 0
+    assert "item99" in json.loads(capsys.readouterr().out)[0]["items"]
+    assert main(["similar", "--run", str(out), "--item", "item99", "-k", "3"]) == 0
+    assert main(["export", "--run", str(out), "--out", str(tmp_path / "exp"),
+                 "--quiet"]) == 0
+    assert pd.read_parquet(tmp_path / "exp" / "items.parquet")["item"].iloc[-1] == "item99"
+    assert main(["evaluate", "--run", str(out), "--quiet"]) == 0
+    # errors name the problem
+    assert main(["train", *common, "--item-text", str(tmp_path / "items.csv"),
+                 "--out", str(tmp_path / "r2")]) == 2
+    assert "column(s) ['item', 'text'] not found" in capsys.readouterr().err
+    assert main(["train", *common, "--item-text", "dataset", "--out", str(tmp_path / "r3")]) == 2
+    assert "needs a --dataset that has item text" in capsys.readouterr().err
+    assert main(["train", *common, "--text-weight", "1", "--out", str(tmp_path / "r4")]) == 2
+    assert "--text-weight needs --item-text" in capsys.readouterr().err

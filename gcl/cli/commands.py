@@ -190,12 +190,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Paths made absolute, so that the run can be evaluated from any folder.
     if cfg.get("data"):
         cfg["data"] = str(Path(cfg["data"]).resolve())
-    if cfg.get("item_text") and Path(cfg["item_text"]).exists():
-        cfg["item_text"] = str(Path(cfg["item_text"]).resolve())
-    if cfg.get("word_vectors"):
-        cfg["word_vectors"] = str(Path(cfg["word_vectors"]).resolve())
     elif cfg["dataset"].strip().lower() not in list_datasets() and Path(cfg["dataset"]).is_dir():
         cfg["dataset"] = str(Path(cfg["dataset"]).resolve())
+    for key in ("item_text", "word_vectors"):
+        if cfg.get(key) and Path(cfg[key]).exists():
+            cfg[key] = str(Path(cfg[key]).resolve())
     out = Path(args.out)
     resume = _check_run_folder(out, bool(args.resume), rec.params["method"])
     t0 = time.perf_counter()

@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
+from scipy.linalg import cho_factor, cho_solve
 from torch import nn
 
 from gcl.augment.feature import FeatureMask
@@ -229,6 +230,7 @@ class TextBranch(nn.Module):
         self.coclick: sp.csr_matrix | None = None
         self.cold_embedding, self.map_reg = cold_embedding, map_reg
         self.bags = None if bags is None else sp.csr_matrix(bags, dtype=np.float32)
+        self._solver: tuple | None = None
         self.register_buffer("map_weight", torch.zeros(word_vectors.shape[0], dim))
         self.register_buffer("map_bias", torch.zeros(dim))
         self.register_buffer("map_fitted", torch.tensor(False))
@@ -275,23 +277,27 @@ class TextBranch(nn.Module):
         r"""Fits the map from bags of words to :obj:`items`, the final item embeddings
         :obj:`[I, dim]`, on the warm items with at least one known word (see the class
         description); a no-op without :obj:`bags` or such items. Solved in the smaller of
-        the primal (words) and dual (items) forms."""
+        the primal (words) and dual (items) forms, with the Cholesky factor of its Gram
+        matrix kept: the bags and the warm items do not change during a fit, so a refit
+        costs two triangular solves."""
         if self.bags is None:
             return
-        warm = ~self.cold.cpu().numpy() & (np.diff(self.bags.indptr) > 0)
-        if not warm.any():
-            return
-        x = self.bags[np.flatnonzero(warm)]
-        rows = np.flatnonzero(np.diff(x.tocsc().indptr) > 0)  # words seen in warm texts
-        x = x[:, rows]
+        if self._solver is None:
+            warm = ~self.cold.cpu().numpy() & (np.diff(self.bags.indptr) > 0)
+            if not warm.any():
+                return
+            warm = np.flatnonzero(warm)
+            x = self.bags[warm]
+            rows = np.flatnonzero(np.diff(x.tocsc().indptr) > 0)  # words seen in warm texts
+            x = x[:, rows].astype(np.float64)
+            primal = x.shape[1] <= x.shape[0]
+            gram = (x.T @ x if primal else x @ x.T).toarray()
+            factor = cho_factor(gram + self.map_reg * np.eye(len(gram)))
+            self._solver = (warm, rows, x, primal, factor)
+        warm, rows, x, primal, factor = self._solver
         e = items.detach()[torch.as_tensor(warm, device=items.device)].double().cpu().numpy()
         mu = e.mean(0)
-        if x.shape[1] <= x.shape[0]:
-            gram = (x.T @ x).toarray().astype(np.float64)
-            w = np.linalg.solve(gram + self.map_reg * np.eye(len(gram)), x.T @ (e - mu))
-        else:
-            gram = (x @ x.T).toarray().astype(np.float64)
-            w = x.T @ np.linalg.solve(gram + self.map_reg * np.eye(len(gram)), e - mu)
+        w = cho_solve(factor, x.T @ (e - mu)) if primal else x.T @ cho_solve(factor, e - mu)
         dev = self.map_bias.device
         self.map_weight.zero_()
         self.map_weight[torch.as_tensor(rows, device=dev)] = torch.as_tensor(
