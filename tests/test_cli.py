@@ -270,3 +270,23 @@ def test_train_with_item_text_serves_cold_items(log_csv, tmp_path, capsys):
     assert "needs a --dataset that has item text" in capsys.readouterr().err
     assert main(["train", *common, "--text-weight", "1", "--out", str(tmp_path / "r4")]) == 2
     assert "--text-weight needs --item-text" in capsys.readouterr().err
+
+
+def test_item_text_of_a_named_dataset_and_integer_ids(tmp_path):
+    from gcl.cli.commands import load_interactions
+
+    if not ML100K.is_file():
+        pytest.skip("no shared ml-100k")
+    base = {"dataset": "ml-100k", "item_text": "dataset"}
+    with pytest.warns(UserWarning):  # the shared u.item is a known faulty copy
+        name, inter, _ = load_interactions(base)
+    assert name == "ml-100k" and inter.item_text[1].startswith("Toy Story (1995)")
+    # a file's ids are read as the log's (integer) ids
+    pd.DataFrame({"movie": ["1", "2", "5000"], "title": ["a", "b", "c"]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    cfg = {**base, "item_text": str(tmp_path / "t.csv"), "text_id_col": "movie",
+           "text_col": ["title"]}
+    with pytest.warns(UserWarning):
+        _, inter, _ = load_interactions(cfg)
+    assert inter.item_text.to_dict() == {1: "a", 2: "b", 5000: "c"}
+    assert inter.text_only_items().tolist() == [5000]
