@@ -35,6 +35,7 @@ _TEXT_ARGS = {"text_weight": "weight", "text_rec_weight": "rec_weight", "text_fu
               "text_num_neg": "num_neg", "text_batch": "batch", "text_hidden": "hidden",
               "text_mask": "mask", "text_dropout": "dropout",
               "text_cold_embedding": "cold_embedding", "text_map_reg": "map_reg",
+              "text_map_max_words": "map_max_words",
               "word_vectors": None,
               "word_dim": None, "word_epochs": None, "word_min_count": None}
 _TEXT_PREFIXES = ("text_", "word_")
@@ -84,7 +85,8 @@ class GraphCLRecommender:
             :obj:`text_batch`, :obj:`text_hidden`, :obj:`text_mask`,
             :obj:`text_cold_embedding` (how cold items are embedded: :obj:`"map"`, a ridge
             map from their words to the graph embeddings, the default, or :obj:`"tower"`),
-            :obj:`text_map_reg` (the map's ridge weight, :obj:`10.0`) (see
+            :obj:`text_map_reg` (the map's ridge weight, :obj:`10.0`),
+            :obj:`text_map_max_words` (:obj:`4096`) (see
             :class:`gcl.nn.text_tower.TextBranch`); :obj:`word_vectors` (a word-vector file,
             see :func:`gcl.text.load_word_vectors`; by default word2vec is trained on the
             item texts), :obj:`word_dim` (:obj:`64`) and :obj:`word_epochs` (:obj:`20`).

@@ -192,6 +192,9 @@ class TextBranch(nn.Module):
         cold_embedding (str): :obj:`"map"` or :obj:`"tower"`, see above.
             (default: :obj:`"map"`)
         map_reg (float): the map's ridge weight :math:`\lambda`. (default: :obj:`10.0`)
+        map_max_words (int): the map uses at most this many words, those in most warm
+            texts, so that its Gram matrix (at most :obj:`map_max_words` squared) stays
+            small on large catalogues. (default: :obj:`4096`)
     """
 
     def __init__(self, pooled: torch.Tensor, has_text: torch.Tensor, cold: torch.Tensor,
@@ -200,7 +203,8 @@ class TextBranch(nn.Module):
                  loss: str = "bce", temperature: float = 0.2, num_neg: int = 16,
                  batch: int = 256, hidden: int = 128, mask: float = 0.3,
                  dropout: float = 0.0, bags: sp.spmatrix | None = None,
-                 cold_embedding: str = "map", map_reg: float = 10.0) -> None:
+                 cold_embedding: str = "map", map_reg: float = 10.0,
+                 map_max_words: int = 4096) -> None:
         super().__init__()
         for name, value, options in (("fuse", fuse, FUSES), ("view", view, VIEWS),
                                      ("loss", loss, LOSSES),
@@ -208,9 +212,10 @@ class TextBranch(nn.Module):
             if value not in options:
                 raise ValueError(f"text_{name} must be one of {options}, got {value!r}")
         if (weight < 0 or rec_weight < 0 or temperature <= 0 or num_neg < 1 or batch < 2
-                or map_reg <= 0):
+                or map_reg <= 0 or map_max_words < 1):
             raise ValueError("text weights must be >= 0, text_temperature > 0, text_num_neg "
-                             ">= 1, text_batch >= 2 and text_map_reg > 0")
+                             ">= 1, text_batch >= 2, text_map_reg > 0 and "
+                             "text_map_max_words >= 1")
         if bags is not None and bags.shape != (pooled.shape[0], word_vectors.shape[0]):
             raise ValueError(f"bags must have shape [items, words] = [{pooled.shape[0]}, "
                              f"{word_vectors.shape[0]}], got {bags.shape}")
@@ -229,6 +234,7 @@ class TextBranch(nn.Module):
         self.mix = nn.Linear(2 * dim, dim) if fuse == "concat" else None
         self.coclick: sp.csr_matrix | None = None
         self.cold_embedding, self.map_reg = cold_embedding, map_reg
+        self.map_max_words = map_max_words
         self.bags = None if bags is None else sp.csr_matrix(bags, dtype=np.float32)
         self._solver: tuple | None = None
         self.register_buffer("map_weight", torch.zeros(word_vectors.shape[0], dim))
@@ -288,7 +294,10 @@ class TextBranch(nn.Module):
                 return
             warm = np.flatnonzero(warm)
             x = self.bags[warm]
-            rows = np.flatnonzero(np.diff(x.tocsc().indptr) > 0)  # words seen in warm texts
+            freq = np.diff(x.tocsc().indptr)  # warm texts per word
+            rows = np.flatnonzero(freq > 0)
+            if len(rows) > self.map_max_words:  # bounds the dense Gram matrix
+                rows = np.sort(rows[np.argsort(-freq[rows], kind="stable")[:self.map_max_words]])
             x = x[:, rows].astype(np.float64)
             primal = x.shape[1] <= x.shape[0]
             gram = (x.T @ x if primal else x @ x.T).toarray()

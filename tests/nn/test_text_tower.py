@@ -183,3 +183,13 @@ def test_eval_readout_uses_the_map_and_training_the_tower():
         make_branch(cold_embedding="knn")
     with pytest.raises(ValueError, match="bags must have shape"):
         make_branch(bags=sp.csr_matrix((6, 3)))
+
+
+def test_cold_map_keeps_the_most_frequent_words():
+    bags = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [1, 0, 1], [0, 1, 0],
+                                   [1, 0, 1], [0, 0, 0]], dtype=np.float32))
+    b = make_branch(dim=2, word_vectors=3, bags=bags, map_max_words=2)
+    b.fit_map(torch.randn(6, 2))
+    # word 0 is in 3 warm texts, words 1 and 2 in 2 and 1: word 2 is left out (ties: first)
+    assert b.map_weight[0].abs().sum() > 0 and b.map_weight[1].abs().sum() > 0
+    assert torch.equal(b.map_weight[2], torch.zeros(2))
