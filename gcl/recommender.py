@@ -33,7 +33,10 @@ _FORMAT = "gcl.GraphCLRecommender"
 _TEXT_ARGS = {"text_weight": "weight", "text_rec_weight": "rec_weight", "text_fuse": "fuse",
               "text_view": "view", "text_loss": "loss", "text_temperature": "temperature",
               "text_num_neg": "num_neg", "text_batch": "batch", "text_hidden": "hidden",
-              "text_mask": "mask", "text_dropout": "dropout", "word_vectors": None,
+              "text_mask": "mask", "text_dropout": "dropout",
+              "text_cold_embedding": "cold_embedding", "text_map_reg": "map_reg",
+              "text_map_max_words": "map_max_words",
+              "word_vectors": None,
               "word_dim": None, "word_epochs": None, "word_min_count": None}
 _TEXT_PREFIXES = ("text_", "word_")
 
@@ -82,7 +85,11 @@ class GraphCLRecommender:
             :obj:`text_fuse` (:obj:`"sum"` or :obj:`"concat"`), :obj:`text_view`
             (:obj:`"autoencoder"` or :obj:`"cfm"`), :obj:`text_loss` (:obj:`"bce"` or
             :obj:`"infonce"`), :obj:`text_temperature`, :obj:`text_num_neg`,
-            :obj:`text_batch`, :obj:`text_hidden`, :obj:`text_mask` (see
+            :obj:`text_batch`, :obj:`text_hidden`, :obj:`text_mask`,
+            :obj:`text_cold_embedding` (how cold items are embedded: :obj:`"map"`, a ridge
+            map from their words to the graph embeddings, the default, or :obj:`"tower"`),
+            :obj:`text_map_reg` (the map's ridge weight, :obj:`10.0`),
+            :obj:`text_map_max_words` (:obj:`4096`) (see
             :class:`gcl.nn.text_tower.TextBranch`); :obj:`word_vectors` (a word-vector file,
             see :func:`gcl.text.load_word_vectors`; by default word2vec is trained on the
             item texts), :obj:`word_dim` (:obj:`64`) and :obj:`word_epochs` (:obj:`20`).
@@ -197,13 +204,16 @@ class GraphCLRecommender:
                 every epoch (after its checkpoint), e.g. to stream a log.
                 (default: :obj:`None`)
             item_text (pd.Series, optional): one text per item, indexed by the items' own
-                ids; replaces the constructor's. With it the method gets a text branch
-                (:class:`gcl.nn.text_tower.TextBranch`): word2vec vectors of the texts,
-                mean-pooled per item, go through a twin tower into the items' layer-0
-                features, and a text contrastive loss joins the method's. Items with text
-                but no train interaction (cold items), also ids absent from :obj:`train`'s
-                item map (appended to it), are embedded from their text alone and can be
-                recommended, exported and queried. (default: :obj:`None`)
+                ids; replaces the constructor's, which replaces :obj:`train.item_text`
+                (:class:`~gcl.data.interactions.Interactions` can carry one). With it the
+                method gets a text branch (:class:`gcl.nn.text_tower.TextBranch`): word2vec
+                vectors of the texts, mean-pooled per item, go through a twin tower into
+                the items' layer-0 features, and a text contrastive loss joins the
+                method's. Items with text but no train interaction (cold items), also ids
+                absent from :obj:`train`'s item map (appended to it), are embedded from
+                their text alone (by default a ridge map from their words to the warm
+                items' embeddings) and can be recommended, exported and queried.
+                (default: :obj:`None`)
 
         Raises:
             FileNotFoundError: :obj:`resume` without a checkpoint in :obj:`checkpoint_dir`.
@@ -221,6 +231,13 @@ class GraphCLRecommender:
         if len(train) == 0:
             raise ValueError("the train log is empty")
         text = self._item_text if item_text is None else item_text
+        if text is None and train.item_text is not None:
+            if getattr(METHODS[self.params["method"]], "attach_text", None):
+                text = train.item_text
+            else:
+                warnings.warn(f"the train log carries item text, but method "
+                              f"{self.params['method']!r} has no text branch: the text is not "
+                              "used", RuntimeWarning, stacklevel=2)
         if text is not None:
             train = self._with_text_items(train, text)
         self.user_ids_, self.item_ids_ = train.user_ids, train.item_ids
@@ -298,7 +315,7 @@ class GraphCLRecommender:
             return train
         return Interactions(train.users, train.items, train.user_ids,
                             train.item_ids.append(pd.Index(new)), train.rating,
-                            train.timestamp)
+                            train.timestamp, train.item_text)
 
     def _text_branch(self, train: Interactions, text: Any) -> Any:
         """The text branch of a fit: word vectors (a file's, or word2vec trained on the
@@ -324,11 +341,12 @@ class GraphCLRecommender:
         self.text_words_ = wv.words
         kwargs = {_TEXT_ARGS[k]: v for k, v in p.items() if _TEXT_ARGS[k] is not None}
         return TextBranch(pooled, counts > 0, cold, wv.vectors, train.num_users,
-                          self.params["dim"], **kwargs)
+                          self.params["dim"], bags=wv.bags(texts), **kwargs)
 
     def embed_items(self, texts: Sequence[Any] | pd.Series) -> np.ndarray:
         r"""Embeddings of (new) items from their text alone, as cold items get them, with
-        the word vectors and tower of this fit: no retraining. Rows follow :obj:`texts`; a
+        the word vectors, tower and cold-item map of this fit (see
+        :class:`gcl.nn.text_tower.TextBranch`): no retraining. Rows follow :obj:`texts`; a
         text without a known word gets the zero vector.
 
         Args:
@@ -350,7 +368,7 @@ class GraphCLRecommender:
         pooled, counts = wv.pool(list(texts))
         dev = branch.pooled.device
         with torch.no_grad():
-            emb = branch.text_embedding(pooled.to(dev), (counts > 0).to(dev))
+            emb = branch.embed_text(pooled.to(dev), (counts > 0).to(dev), wv.bags(list(texts)))
         return emb.float().cpu().numpy()
 
     @staticmethod
@@ -599,6 +617,10 @@ class GraphCLRecommender:
         pooled, vectors = weights[key + "pooled"], weights[key + "word_vectors"]
         if vectors.shape[0] != len(self.text_words_):
             raise ValueError("the model file's text words do not match its word vectors")
+        for name, value in (("map_weight", torch.zeros(vectors.shape[0], self.params["dim"])),
+                            ("map_bias", torch.zeros(self.params["dim"])),
+                            ("map_fitted", torch.tensor(False))):
+            weights.setdefault(key + name, value)  # files from before the cold-item map
         kwargs = {_TEXT_ARGS[k]: v for k, v in self._text_params().items()
                   if _TEXT_ARGS[k] is not None}
         n = pooled.shape[0]

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 
 #: A token: a run of letters or digits (any script), apostrophes inside kept
@@ -102,18 +103,35 @@ class WordVectors:
             (pooled, counts): :obj:`[N, w]` float32 and the number of tokens used per
             text, :obj:`[N]` int64.
         """
-        rows, cols = [], []
-        n = 0
-        for n, text in enumerate(texts, 1):
-            ids = [self.index[t] for t in tokenize(text) if t in self.index]
-            rows.extend([n - 1] * len(ids))
-            cols.extend(ids)
+        rows, cols, n = self._token_ids(texts)
         r = torch.as_tensor(rows, dtype=torch.long)
         c = torch.as_tensor(cols, dtype=torch.long)
         counts = torch.bincount(r, minlength=n)
         pooled = torch.zeros(n, self.dim)
         pooled.index_add_(0, r, self.vectors[c])
         return pooled / counts.clamp_min(1).unsqueeze(1).float(), counts
+
+
+    def bags(self, texts: Iterable[Any]) -> sp.csr_matrix:
+        r"""Binary bags of words: :obj:`[N, V]` float32 CSR with a one where text :math:`i`
+        has word :math:`j` of this table (however often), over the same tokens as
+        :meth:`pool`. The input of the text branch's cold-item map, which needs what mean
+        pooling loses: which words an item has, not only their average vector."""
+        rows, cols, n = self._token_ids(texts)
+        m = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, len(self)))
+        m.sum_duplicates()
+        m.data[:] = 1
+        return m
+
+    def _token_ids(self, texts: Iterable[Any]) -> tuple[list[int], list[int], int]:
+        """(text row, word index) of every token with a vector, and the number of texts."""
+        rows, cols = [], []
+        n = 0
+        for n, text in enumerate(texts, 1):
+            ids = [self.index[t] for t in tokenize(text) if t in self.index]
+            rows.extend([n - 1] * len(ids))
+            cols.extend(ids)
+        return rows, cols, n
 
 
 def train_word2vec(texts: Iterable[Any], dim: int = 64, window: int = 5, min_count: int = 1,

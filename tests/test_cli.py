@@ -231,3 +231,62 @@ def test_cli_export_and_index_match_python(ml_run):
     rows = json.loads(gcl_cmd("recommend", "--export", str(out), "--user", *users[:3], "-k",
                               "10", "--json").stdout)
     assert [r["items"] for r in rows] == items[:3].tolist()
+
+
+# ---------------------------------------------------------------------------- item text
+def test_train_with_item_text_serves_cold_items(log_csv, tmp_path, capsys):
+    pytest.importorskip("gensim")
+    texts = pd.DataFrame({"iid": [f"item{i}" for i in range(25)] + ["item99"],
+                          "title": [f"Film {i}" for i in range(25)] + ["Film new"],
+                          "genre": ["action" if i % 2 else "drama" for i in range(25)]
+                          + ["action"]})
+    texts.to_csv(tmp_path / "items.csv", index=False)
+    out = tmp_path / "run"
+    common = ["--interactions", str(log_csv), "--user-col", "uid", "--item-col", "iid",
+              "--dim", "8", "--layers", "1", "--epochs", "2", "--batch-size", "32",
+              "--quiet", "--device", "cpu"]
+    assert main(["train", *common, "--item-text", str(tmp_path / "items.csv"),
+                 "--text-id-col", "iid", "--text-col", "title", "genre",
+                 "--text-weight", "0.2", "--out", str(out)]) == 0
+    rec = GraphCLRecommender.load(out / "model.pt")
+    assert rec.item_ids[-1] == "item99" and rec.params["text_weight"] == 0.2
+    # the cold item's text was "Film new | action"
+    np.testing.assert_allclose(rec.embed_items(["Film new | action"])[0],
+                               rec.item_embeddings()[-1], rtol=1e-5, atol=1e-6)
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(out), "--user", "user0", "-k", "20",
+                 "--json"]) == 0
+    assert "item99" in json.loads(capsys.readouterr().out)[0]["items"]
+    assert main(["similar", "--run", str(out), "--item", "item99", "-k", "3"]) == 0
+    assert main(["export", "--run", str(out), "--out", str(tmp_path / "exp"),
+                 "--quiet"]) == 0
+    assert pd.read_parquet(tmp_path / "exp" / "items.parquet")["item"].iloc[-1] == "item99"
+    assert main(["evaluate", "--run", str(out), "--quiet"]) == 0
+    # errors name the problem
+    assert main(["train", *common, "--item-text", str(tmp_path / "items.csv"),
+                 "--out", str(tmp_path / "r2")]) == 2
+    assert "column(s) ['item', 'text'] not found" in capsys.readouterr().err
+    assert main(["train", *common, "--item-text", "dataset", "--out", str(tmp_path / "r3")]) == 2
+    assert "needs a --dataset that has item text" in capsys.readouterr().err
+    assert main(["train", *common, "--text-weight", "1", "--out", str(tmp_path / "r4")]) == 2
+    assert "--text-weight needs --item-text" in capsys.readouterr().err
+
+
+def test_item_text_of_a_named_dataset_and_integer_ids(tmp_path):
+    from gcl.cli.commands import load_interactions
+
+    if not ML100K.is_file():
+        pytest.skip("no shared ml-100k")
+    base = {"dataset": "ml-100k", "item_text": "dataset"}
+    with pytest.warns(UserWarning):  # the shared u.item is a known faulty copy
+        name, inter, _ = load_interactions(base)
+    assert name == "ml-100k" and inter.item_text[1].startswith("Toy Story (1995)")
+    # a file's ids are read as the log's (integer) ids
+    pd.DataFrame({"movie": ["1", "2", "5000"], "title": ["a", "b", "c"]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    cfg = {**base, "item_text": str(tmp_path / "t.csv"), "text_id_col": "movie",
+           "text_col": ["title"]}
+    with pytest.warns(UserWarning):
+        _, inter, _ = load_interactions(cfg)
+    assert inter.item_text.to_dict() == {1: "a", 2: "b", 5000: "c"}
+    assert inter.text_only_items().tolist() == [5000]

@@ -164,3 +164,29 @@ def test_resume_with_text(data, tmp_path):
     with pytest.raises(ValueError, match="text_sha256"):
         GraphCLRecommender(**kw).fit(train, item_text=other, checkpoint_dir=tmp_path,
                                      resume=True)
+
+
+def test_fit_uses_the_text_the_train_log_carries(data):
+    train = data[0].with_item_text(item_texts())
+    kw = dict(dim=8, layers=1, epochs=1, device="cpu", progress=False, word_dim=8,
+              word_epochs=2)
+    rec = GraphCLRecommender(**kw).fit(train)
+    assert rec.method_.text is not None
+    assert list(rec.item_ids[-2:]) == ["new-action", "new-romance"]
+    # an explicit item_text wins over the log's
+    other = GraphCLRecommender(**kw).fit(train, item_text=item_texts()[:-1])
+    assert other.item_ids[-1] == "new-action"
+    with pytest.warns(RuntimeWarning, match="has no text branch: the text is not used"):
+        GraphCLRecommender(method="pop", device="cpu", progress=False).fit(train)
+
+
+def test_tower_cold_embedding_option(data):
+    rec = GraphCLRecommender(dim=8, layers=1, epochs=1, device="cpu", progress=False,
+                             word_dim=8, word_epochs=2, text_cold_embedding="tower")
+    rec.fit(data[0], item_text=item_texts())
+    branch = rec.method_.text
+    assert not bool(branch.map_fitted)
+    rows = rec.item_ids.get_indexer(COLD)
+    with torch.no_grad():
+        tower = branch.text_embedding()[torch.as_tensor(rows)].numpy()
+    np.testing.assert_allclose(rec.item_embeddings()[rows], tower, rtol=1e-5, atol=1e-6)

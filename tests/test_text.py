@@ -80,3 +80,10 @@ def test_missing_gensim_names_the_extra(monkeypatch):
         train_word2vec(["a b"])
     with pytest.raises(ImportError, match=r"gcl\[text\]"):
         load_word_vectors("x.txt")
+
+
+def test_bags_against_hand_computed():
+    wv = WordVectors(["toy", "story", "comedy"], np.zeros((3, 2)))
+    bags = wv.bags(["Toy Story", "comedy comedy unknown toy", None])
+    np.testing.assert_array_equal(bags.toarray(), [[1, 1, 0], [1, 0, 1], [0, 0, 0]])
+    assert bags.dtype == np.float32 and bags.shape == (3, 3)

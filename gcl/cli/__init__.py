@@ -29,6 +29,7 @@ SPLITS = ("auto", "given", "random", "leave_one_out", "temporal")
 _EPILOG = """\
 examples:
   gcl train --dataset ml-100k --method simgcl --epochs 50 --out runs/ml
+  gcl train --data clicks.csv --item-text items.csv --text-col title --out runs/text
   gcl train --data clicks.csv --user-col user --item-col item --method lightgcn --out runs/mine
   gcl export --run runs/mine --out export/ --index flat
   gcl recommend --export export/ --user 196 -k 10
@@ -79,6 +80,23 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="auto: the published split when there is one, else random")
     data.add_argument("--ratios", type=float, nargs="+", default=[0.8, 0.1, 0.1], metavar="R",
                       help="train, (valid,) test shares for random and temporal splits")
+    text = t.add_argument_group(
+        "item text", "a text branch: the texts' word vectors feed the item embeddings, and "
+        "items with a text but no click (cold items) are embedded from their text, so that "
+        "recommend, similar and export serve them")
+    text.add_argument("--item-text", metavar="FILE|dataset",
+                      help="a CSV or Parquet file with one row per item (--text-id-col, "
+                      "--text-col), or the word 'dataset' for the named dataset's own item "
+                      "text (ml-100k: title, year and genres)")
+    text.add_argument("--text-id-col", default="item", metavar="COL",
+                      help="column of item ids in --item-text")
+    text.add_argument("--text-col", nargs="+", default=["text"], metavar="COL",
+                      help="column(s) of text in --item-text, joined with ' | '")
+    text.add_argument("--text-weight", type=float, metavar="X",
+                      help="weight of the text contrastive loss [0.1]")
+    text.add_argument("--word-vectors", metavar="FILE",
+                      help="word vectors (word2vec text or .bin, or gensim .kv) instead of "
+                      "word2vec trained on the item texts")
     model = t.add_argument_group("model and training")
     model.add_argument("--method", default="lightgcn", metavar="NAME",
                        help="lightgcn, simgcl, xsimgcl, sgl-ed, sgl-nd, sgl-rw, lightgcl, pop,"

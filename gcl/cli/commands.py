@@ -34,9 +34,48 @@ def load_interactions(cfg: dict[str, Any]) -> tuple[str, Any, dict]:
         inter = reader(path, user=cfg["user_col"], item=cfg["item_col"],
                        rating=cfg.get("rating_col"), timestamp=cfg.get("timestamp_col"),
                        min_rating=cfg.get("min_rating"), k_core=cfg.get("k_core"))
-        return path.stem, inter, {}
-    ds = load_dataset(cfg["dataset"])
-    return ds.name, ds.interactions, ds.splits
+        name, given, own_text = path.stem, {}, None
+    else:
+        ds = load_dataset(cfg["dataset"])
+        name, inter, given, own_text = ds.name, ds.interactions, ds.splits, ds.item_text
+    if cfg.get("item_text"):
+        text = load_item_text(cfg, inter.item_ids, own_text)
+        inter = inter.with_item_text(text)
+        given = {part: log.with_item_text(text) for part, log in given.items()}
+    return name, inter, given
+
+
+def load_item_text(cfg: dict[str, Any], item_ids: pd.Index,
+                   own_text: pd.Series | None) -> pd.Series:
+    """The item texts of :obj:`cfg["item_text"]`: a CSV or Parquet file (columns
+    :obj:`text_id_col` and :obj:`text_col`, several text columns joined with
+    :obj:`" | "`; ids read as the log's id type), or :obj:`"dataset"`, the named
+    dataset's own."""
+    source = str(cfg["item_text"])
+    if source == "dataset" and not Path(source).exists():
+        if own_text is None:
+            raise ValueError("--item-text dataset needs a --dataset that has item text "
+                             "(e.g. ml-100k); give a file of item texts instead")
+        return own_text
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"--item-text: no file at {path}")
+    df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(
+        path, dtype={cfg.get("text_id_col", "item"): str})
+    id_col, text_cols = cfg.get("text_id_col", "item"), list(cfg.get("text_col") or ["text"])
+    missing = [c for c in [id_col, *text_cols] if c not in df.columns]
+    if missing:
+        raise KeyError(f"--item-text {path}: column(s) {missing} not found; its columns are "
+                       f"{list(map(str, df.columns))} (set --text-id-col / --text-col)")
+    ids = df[id_col]
+    if pd.api.types.is_integer_dtype(item_ids.dtype) and not pd.api.types.is_integer_dtype(ids):
+        ids = pd.Index(coerce_ids(ids.astype(str).tolist(), item_ids, "item text"))
+    elif not pd.api.types.is_integer_dtype(item_ids.dtype):
+        ids = ids.astype(str)
+    parts = df[text_cols].astype(object).where(df[text_cols].notna(), None)
+    text = [" | ".join(str(v) for v in row if v is not None) or None
+            for row in parts.itertuples(index=False)]
+    return pd.Series(text, index=pd.Index(ids), dtype=object)
 
 
 def split_data(cfg: dict[str, Any], inter: Any, given: dict) -> tuple[Any, Any, Any]:
@@ -135,6 +174,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     extra = method_kwargs(args)
+    for flag in ("text_weight", "word_vectors"):
+        if getattr(args, flag, None) is not None:
+            if not args.item_text:
+                raise ValueError(f"--{flag.replace('_', '-')} needs --item-text")
+            extra[flag] = args.text_weight if flag == "text_weight" else str(
+                Path(args.word_vectors).resolve())
     # Built before the data is read, so that a bad setting fails at once.
     rec = GraphCLRecommender(
         method=args.method, dim=args.dim, layers=args.layers, reg=args.reg, lr=args.lr,
@@ -147,6 +192,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg["data"] = str(Path(cfg["data"]).resolve())
     elif cfg["dataset"].strip().lower() not in list_datasets() and Path(cfg["dataset"]).is_dir():
         cfg["dataset"] = str(Path(cfg["dataset"]).resolve())
+    for key in ("item_text", "word_vectors"):
+        if cfg.get(key) and Path(cfg[key]).exists():
+            cfg[key] = str(Path(cfg[key]).resolve())
     out = Path(args.out)
     resume = _check_run_folder(out, bool(args.resume), rec.params["method"])
     t0 = time.perf_counter()
@@ -234,7 +282,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     part = test if args.on == "test" else valid
     if part is None:
         raise ValueError(f"the run's data has no {args.on} split")
-    if not (train.user_ids.equals(rec.user_ids) and train.item_ids.equals(rec.item_ids)):
+    n = len(train.item_ids)  # a text branch appends text-only (cold) items to the map
+    if not (train.user_ids.equals(rec.user_ids) and train.item_ids.equals(rec.item_ids[:n])):
         raise ValueError(f"the data of {folder / rf.CONFIG} no longer gives the id maps the "
                          "model was trained on (was the file changed?)")
     metrics = rec.evaluate(part, k=args.k, exclude_valid=args.on == "test")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any
 
@@ -39,6 +39,41 @@ def _check_filters(min_rating: Any, k_core: Any) -> None:
         raise ValueError(f"k_core must be an integer >= 0, got {k_core!r}")
 
 
+def _check_item_text(text: Any, item_ids: pd.Index) -> pd.Series | None:
+    """:obj:`text` (a pd.Series or mapping of item id -> str) as a Series of str indexed by
+    item id, missing texts dropped; checks the ids' type against :obj:`item_ids`."""
+    if text is None:
+        return None
+    if isinstance(text, Mapping):
+        text = pd.Series(dict(text), dtype=object)
+    if not isinstance(text, pd.Series):
+        raise TypeError("item_text must be a pd.Series or dict of strings keyed by the items' "
+                        f"own ids, got {type(text).__name__}")
+    if not text.index.is_unique:
+        dup = text.index[text.index.duplicated()].unique()
+        raise ValueError(f"item_text has more than one text for item id(s) "
+                         f"{ids_to_list(dup[:5])}")
+    text = text[text.notna()].astype(object)
+    bad = text[[not isinstance(v, str) for v in text]]
+    if len(bad):
+        raise TypeError(f"item_text must hold strings; item id(s) {ids_to_list(bad.index[:5])} "
+                        f"have {sorted({type(v).__name__ for v in bad})}")
+    if len(text) and len(item_ids):
+        kinds = {"integer": "integer", "string": "string", "unicode": "string",
+                 "bytes": "bytes"}
+        have = kinds.get(pd.api.types.infer_dtype(text.index, skipna=False), "mixed")
+        want = kinds.get(pd.api.types.infer_dtype(item_ids, skipna=False), "mixed")
+        if have != want:
+            raise TypeError(f"item_text is keyed by {have} ids but the items' own ids are "
+                            f"{want} (e.g. {ids_to_list(text.index[:1])} vs "
+                            f"{ids_to_list(item_ids[:1])}): convert its index first")
+        if not text.index.isin(item_ids).any():
+            raise ValueError(f"none of item_text's {len(text)} ids is an item of the log (e.g. "
+                             f"{ids_to_list(text.index[:3])} vs {ids_to_list(item_ids[:3])}): "
+                             "it must be keyed by the items' own ids")
+    return text
+
+
 def _k_core(users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
     """Boolean mask of the rows that survive iterative k-core filtering."""
     keep = np.ones(len(users), dtype=bool)
@@ -69,6 +104,11 @@ class Interactions:
         item_ids (pd.Index): the user's own id of each internal item, shape :obj:`[I]`.
         rating (np.ndarray, optional): rating per interaction. (default: :obj:`None`)
         timestamp (np.ndarray, optional): time per interaction. (default: :obj:`None`)
+        item_text (pd.Series or dict, optional): one string per item, keyed by the items'
+            own ids (missing texts are dropped). Ids that are not in :obj:`item_ids` are
+            items known only by their text: the cold items a text branch embeds (see
+            :meth:`text_only_items`). Kept by :meth:`select`, :meth:`split` and
+            :meth:`concat`. (default: :obj:`None`)
     """
 
     def __init__(
@@ -79,6 +119,7 @@ class Interactions:
         item_ids: pd.Index,
         rating: np.ndarray | None = None,
         timestamp: np.ndarray | None = None,
+        item_text: pd.Series | Mapping[Hashable, str] | None = None,
     ) -> None:
         self.users = np.asarray(users, dtype=np.int64)
         self.items = np.asarray(items, dtype=np.int64)
@@ -95,6 +136,7 @@ class Interactions:
             raise ValueError("a user index lies outside the user id map")
         if len(self.items) and (self.items.max() >= len(self.item_ids) or self.items.min() < 0):
             raise ValueError("an item index lies outside the item id map")
+        self.item_text = _check_item_text(item_text, self.item_ids)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -107,6 +149,7 @@ class Interactions:
         timestamp: str | None = None,
         min_rating: float | None = None,
         k_core: int | None = None,
+        item_text: str | None = None,
     ) -> Interactions:
         r"""Builds interactions from a DataFrame with one row per click.
 
@@ -126,6 +169,9 @@ class Interactions:
             k_core (int, optional): keeps the k-core: repeatedly drops users and items with
                 fewer than :obj:`k_core` interactions (0 and 1 keep everything); the id maps
                 hold only what is kept. (default: :obj:`None`)
+            item_text (str, optional): column of item texts (e.g. a title), kept as
+                :attr:`item_text`: the last non-missing text of each kept item.
+                (default: :obj:`None`)
 
         Ratings may be any finite number, negative ones included (e.g. -1 for a dislike):
         every row kept is a positive interaction, so a log with negative ratings and no
@@ -134,7 +180,8 @@ class Interactions:
         """
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
-        wanted = {"user": user, "item": item, "rating": rating, "timestamp": timestamp}
+        wanted = {"user": user, "item": item, "rating": rating, "timestamp": timestamp,
+                  "item text": item_text}
         for role, col in wanted.items():
             if col is not None and col not in df.columns:
                 raise KeyError(
@@ -170,6 +217,8 @@ class Interactions:
                     f"{kind!r} (text would be ordered as text, not as time); convert it "
                     f"first, e.g. pd.to_datetime(df[{timestamp!r}])")
             cols["timestamp"] = t.to_numpy()
+        if item_text is not None:
+            cols["text"] = df[item_text].to_numpy(dtype=object)
         frame = pd.DataFrame(cols)
         if min_rating is not None:
             if rating is None:
@@ -189,6 +238,11 @@ class Interactions:
             frame = frame[keep]
             uidx, user_ids = pd.factorize(frame["user"], sort=True)
             iidx, item_ids = pd.factorize(frame["item"], sort=True)
+        text = None
+        if item_text is not None:
+            rows = frame[frame["text"].notna()]
+            text = rows.drop_duplicates("item", keep="last").set_index("item")["text"]
+            text = text[text.index.isin(item_ids)].rename(None).rename_axis(None)
         # Rows come back in (user, item) order: the result is the same for any row order.
         order = np.lexsort((iidx, uidx))
         return cls(
@@ -198,25 +252,27 @@ class Interactions:
             item_ids,
             rating=frame["rating"].to_numpy()[order] if "rating" in frame else None,
             timestamp=frame["timestamp"].to_numpy()[order] if "timestamp" in frame else None,
+            item_text=text,
         )
 
     @classmethod
     def from_csv(cls, path: str | PathLike, user: str = "user", item: str = "item",
                  rating: str | None = None, timestamp: str | None = None,
                  min_rating: float | None = None, k_core: int | None = None,
-                 **read_csv_kwargs: Any) -> Interactions:
+                 item_text: str | None = None, **read_csv_kwargs: Any) -> Interactions:
         """Reads a CSV with :func:`pandas.read_csv` (extra keyword arguments go to it) and
         calls :meth:`from_pandas`."""
         df = pd.read_csv(path, **read_csv_kwargs)
-        return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core)
+        return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core, item_text)
 
     @classmethod
     def from_parquet(cls, path: str | PathLike, user: str = "user", item: str = "item",
                      rating: str | None = None, timestamp: str | None = None,
-                     min_rating: float | None = None, k_core: int | None = None) -> Interactions:
+                     min_rating: float | None = None, k_core: int | None = None,
+                     item_text: str | None = None) -> Interactions:
         """Reads a Parquet file (needs pyarrow) and calls :meth:`from_pandas`."""
         df = pd.read_parquet(path)
-        return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core)
+        return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core, item_text)
 
     @classmethod
     def from_networkx(cls, graph: Any) -> Interactions:
@@ -259,7 +315,8 @@ class Interactions:
         return len(self.users)
 
     def __repr__(self) -> str:
-        extra = "".join(f", {n}" for n in ("rating", "timestamp") if getattr(self, n) is not None)
+        extra = "".join(f", {n}" for n in ("rating", "timestamp", "item_text")
+                        if getattr(self, n) is not None)
         return (f"Interactions({len(self)} interactions, {self.num_users} users, "
                 f"{self.num_items} items{extra})")
 
@@ -292,11 +349,35 @@ class Interactions:
         """The interactions at :obj:`rows` (a boolean mask or integer positions), with the
         same id maps."""
         rows = np.asarray(rows)
-        return Interactions(
+        return self._with_text_of_self(Interactions(
             self.users[rows], self.items[rows], self.user_ids, self.item_ids,
             None if self.rating is None else self.rating[rows],
             None if self.timestamp is None else self.timestamp[rows],
-        )
+        ))
+
+    def _with_text_of_self(self, other: Interactions) -> Interactions:
+        other.item_text = self.item_text  # checked already: shared, not copied
+        return other
+
+    def with_item_text(self, item_text: pd.Series | Mapping[Hashable, str] | None
+                       ) -> Interactions:
+        """The same log carrying :obj:`item_text` (one string per item, keyed by the items'
+        own ids; ids without interactions are cold items; :obj:`None` removes the text).
+
+        Raises:
+            TypeError: not a Series or dict, a non-string text, or ids of another type than
+                the log's item ids.
+            ValueError: duplicate ids, or no id that is an item of the log.
+        """
+        return Interactions(self.users, self.items, self.user_ids, self.item_ids, self.rating,
+                            self.timestamp, item_text)
+
+    def text_only_items(self) -> pd.Index:
+        """Ids of :attr:`item_text` that are not in the item map: items known only by
+        their text (empty without text)."""
+        if self.item_text is None:
+            return pd.Index([], dtype=self.item_ids.dtype)
+        return self.item_text.index[~self.item_text.index.isin(self.item_ids)]
 
     def split(self, method: str = "random", **kwargs: Any) -> tuple[Interactions, ...]:
         """Splits the log; see :mod:`gcl.data.split` for the methods
@@ -317,11 +398,11 @@ class Interactions:
         items = np.concatenate([p.items for p in parts])
         _, first = np.unique(users * self.num_items + items, return_index=True)
         first = np.sort(first)
-        return Interactions(
+        return self._with_text_of_self(Interactions(
             users[first], items[first], self.user_ids, self.item_ids,
             np.concatenate([p.rating for p in parts])[first] if keep_r else None,
             np.concatenate([p.timestamp for p in parts])[first] if keep_t else None,
-        )
+        ))
 
     # ------------------------------------------------------------------ conversions
     def to_pandas(self) -> pd.DataFrame:

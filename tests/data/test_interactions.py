@@ -499,3 +499,44 @@ def test_from_hetero_data_errors(small_log):
         Interactions.from_hetero_data(data)
     one = Interactions.from_hetero_data(data, edge_type=("user", "views", "item"))
     assert len(one) == 1
+
+
+# ---------------------------------------------------------------------------- item text
+def test_item_text_column_kept_through_splits():
+    df = pd.DataFrame({"user": ["a", "a", "b", "b", "c", "c"],
+                       "item": ["x", "y", "x", "z", "y", "z"],
+                       "title": ["X old", "Y", None, "Z", "Y", None]})
+    inter = Interactions.from_pandas(df, item_text="title")
+    # the last non-missing text of each item
+    assert inter.item_text.to_dict() == {"x": "X old", "y": "Y", "z": "Z"}
+    assert "item_text" in repr(inter)
+    for part in (*inter.split("random", ratios=(0.5, 0.5), seed=0), inter.select([0, 1]),
+                 inter.concat(inter.select([2]))):
+        assert part.item_text is inter.item_text
+    assert len(inter.text_only_items()) == 0
+    kept = Interactions.from_pandas(df, item_text="title", k_core=2)
+    assert set(kept.item_text.index) <= set(kept.item_ids)
+    with pytest.raises(KeyError, match="item text column 'name'"):
+        Interactions.from_pandas(df, item_text="name")
+
+
+def test_with_item_text_cold_items_and_errors():
+    inter = Interactions.from_pandas(pd.DataFrame({"user": [1, 2], "item": [10, 11]}))
+    assert inter.item_text is None and len(inter.text_only_items()) == 0
+    texted = inter.with_item_text({10: "a film", 11: "another", 12: "a new film",
+                                   13: None})
+    assert texted.item_text.to_dict() == {10: "a film", 11: "another", 12: "a new film"}
+    assert texted.text_only_items().tolist() == [12]          # the cold item
+    assert inter.item_text is None                            # a copy, not in place
+    assert texted.with_item_text(None).item_text is None
+    with pytest.raises(TypeError, match=r"strings; item id\(s\) \[11\] have \['int'\]"):
+        inter.with_item_text({10: "a", 11: 5})
+    with pytest.raises(TypeError, match="keyed by string ids but the items' own ids are "
+                       "integer"):
+        inter.with_item_text({"10": "a"})
+    with pytest.raises(ValueError, match="none of item_text's 2 ids is an item"):
+        inter.with_item_text({98: "a", 99: "b"})
+    with pytest.raises(ValueError, match=r"more than one text for item id\(s\) \[10\]"):
+        inter.with_item_text(pd.Series(["a", "b"], index=[10, 10]))
+    with pytest.raises(TypeError, match="pd.Series or dict"):
+        inter.with_item_text(["a", "b"])
