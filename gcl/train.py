@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from gcl import distributed
 from gcl.checkpoint import (
     array_digest,
     check_target,
@@ -138,6 +139,13 @@ class Trainer:
     differing from each other (their spread, :func:`spread`, below :obj:`SPREAD_MIN`) for as
     many epochs.
 
+    In a :mod:`torch.distributed` process group of :math:`W > 1` ranks (see
+    :mod:`gcl.distributed`), each step trains on a global batch of :math:`W \cdot`
+    :obj:`batch_size` triples, every rank on its part, with the gradients averaged by
+    DistributedDataParallel; the ranks' settings and train data are compared first (an
+    error if they differ), and rank 0 alone evaluates, calls :obj:`on_epoch_end` and
+    writes checkpoints, its early-stopping decision being sent to all.
+
     Args:
         method (Method): the method to train (already on :obj:`graph.device`).
         graph (UIGraph): the train graph.
@@ -198,13 +206,19 @@ class Trainer:
             path = check_target(self.checkpoint_dir, resume)
         elif resume:
             raise ValueError("resume=True needs the checkpoint_dir to resume from")
+        distributed.check_same(self.fingerprint(), "the data or settings of the fit")
+        load = path
+        if not distributed.is_main():  # rank 0 alone evaluates and writes
+            self.evaluate = self.monitor = self.on_epoch_end = None
+            path = None
         gen = torch.Generator().manual_seed(cfg.seed)
         sampler = NegativeSampler(self.train, generator=gen)
         self._check_negatives(sampler)
         opt = torch.optim.Adam(method.parameters(), lr=cfg.lr)
+        self._step = distributed.wrap(method) if distributed.active() else method.loss
         s, best_state = _Progress(), None
         if resume:
-            best_state = self._restore(load_checkpoint(path), opt, gen, s)
+            best_state = self._restore(load_checkpoint(load), opt, gen, s)
         start = time.perf_counter() - s.elapsed
         epoch = s.epoch + 1
         try:
@@ -233,7 +247,9 @@ class Trainer:
                     stop, improved = self._evaluate(epoch, record, start, s, stop)
                     if improved and cfg.restore_best:
                         best_state = copy.deepcopy(method.state_dict())
-                self._watch_collapse(epoch, record, s)
+                stop = distributed.from_main(stop, self.graph.device)
+                if distributed.is_main():
+                    self._watch_collapse(epoch, record, s)
                 self.history.append(record)
                 s.epoch, s.finished = epoch, stop
                 s.elapsed = time.perf_counter() - start
@@ -278,7 +294,9 @@ class Trainer:
                      sampler: NegativeSampler, s: _Progress) -> dict[str, Any]:
         cfg, method, graph, device = self.config, self.method, self.graph, self.graph.device
         t0 = time.perf_counter()
-        n_batches = math.ceil(len(self.train) / cfg.batch_size)
+        world = distributed.world_size()
+        size = cfg.batch_size * world  # a global batch; this rank trains on its part
+        n_batches = math.ceil(len(self.train) / size)
         method.train()
         method.new_epoch(graph, gen)
         perm = torch.randperm(len(self.train), generator=gen)
@@ -289,21 +307,28 @@ class Trainer:
         bar = tqdm(range(n_batches), desc=f"epoch {epoch}", leave=False, unit="batch",
                    disable=not cfg.progress)
         for b in bar:
-            sl = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
-            parts = method.loss(graph, users[sl].to(device), pos[sl].to(device),
-                                neg[sl].to(device))
+            lo = b * size
+            n = min(size, len(self.train) - lo)
+            sl = distributed.part(n)
+            share = (sl.stop - sl.start) / n  # of the global batch's mean loss
+            if share == 0:  # a short last batch: a row with no weight keeps DDP in step
+                sl = slice(0, 1)
+            sl = slice(lo + sl.start, lo + sl.stop)
+            parts = self._step(graph, users[sl].to(device), pos[sl].to(device),
+                               neg[sl].to(device))
             loss = parts["loss"]
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"the loss became {loss.item()} at epoch {epoch}, batch {b + 1}; "
                     "try a lower learning rate or a stronger regularisation")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * (share * world) if world > 1 else loss).backward()
             opt.step()
             for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
+                sums[k] = sums.get(k, 0.0) + share * float(v.detach())
             bar.set_postfix(loss=f"{sums['loss'] / (b + 1):.4f}", refresh=False)
         bar.close()
+        sums = dict(zip(sums, distributed.all_sum(list(sums.values()), device)))
         bad = [name for name, p in method.named_parameters() if not torch.isfinite(p).all()]
         if bad:
             raise FloatingPointError(

@@ -109,6 +109,10 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      help="auto, cpu, cuda, cuda:1, ...")
     run.add_argument("--threads", type=int, metavar="N",
                      help="torch CPU threads (default: torch's choice)")
+    run.add_argument("--nproc", type=int, metavar="N",
+                     help="train data-parallel on N local processes, launched through "
+                     "torch.distributed.run (torchrun); --batch-size is per process. "
+                     "Several machines: see docs/scaling.md")
     run.add_argument("--quiet", action="store_true",
                      help="no progress bars, evaluation log or notes")
     run.add_argument("--resume", metavar="RUN",
@@ -232,7 +236,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 #: Flags that may go with --resume: they change how the run is shown or run, not what it is.
-_RESUME_FLAGS = {"resume", "quiet", "threads", "command", "func", "help"}
+_RESUME_FLAGS = {"resume", "quiet", "threads", "nproc", "command", "func", "help"}
 
 
 def _resume_args(parser: argparse.ArgumentParser, train: argparse.ArgumentParser,
@@ -258,11 +262,29 @@ def _resume_args(parser: argparse.ArgumentParser, train: argparse.ArgumentParser
     return parser.parse_args(argv)
 
 
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the ``gcl`` command; returns its exit code (2 for a user error, with a message
     on stderr)."""
-    args = _parse(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parse(argv)
     try:
+        if getattr(args, "nproc", None) and args.nproc > 1:
+            from gcl import distributed
+
+            if not distributed.launched():
+                return distributed.launch(_without_nproc(argv), args.nproc)
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, TypeError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
