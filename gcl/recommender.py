@@ -22,6 +22,7 @@ from gcl.graph import UIGraph
 from gcl.methods import METHODS, build_method
 from gcl.metrics import METRICS, topk
 from gcl.metrics import evaluate as _evaluate
+from gcl.nn.lightgcn import PRECISIONS, set_precision
 from gcl.train import TrainConfig, Trainer, seed_everything
 
 log = logging.getLogger("gcl")
@@ -70,6 +71,9 @@ class GraphCLRecommender:
         device (str): :obj:`"auto"` (CUDA when present), :obj:`"cpu"`, :obj:`"cuda:0"`, ...
             (default: :obj:`"auto"`)
         seed (int): seed of everything random in :meth:`fit`. (default: :obj:`0`)
+        precision (str): propagation precision, :obj:`"fp32"`, :obj:`"bf16"` or
+            :obj:`"fp16"` (half the activation memory; see
+            :func:`gcl.nn.lightgcn.set_precision`). (default: :obj:`"fp32"`)
         progress (bool): progress bar per epoch. (default: :obj:`True`)
         item_text (pd.Series, optional): item texts indexed by item id, for the text branch;
             data, so also accepted by :meth:`fit`, and never saved. (default: :obj:`None`)
@@ -90,7 +94,8 @@ class GraphCLRecommender:
                  epochs: int = 1000, patience: int | None = 10, eval_every: int = 1,
                  metric: str = "ndcg@20", restore_best: bool = True,
                  backend: str = "torch", device: str = "auto",
-                 seed: int = 0, progress: bool = True, item_text: pd.Series | None = None,
+                 seed: int = 0, progress: bool = True, precision: str = "fp32",
+                 item_text: pd.Series | None = None,
                  **method_kwargs: Any) -> None:
         if method.lower() == "lightgcn" and ("augment" in method_kwargs
                                              or "encoder" in method_kwargs):
@@ -107,7 +112,12 @@ class GraphCLRecommender:
                            batch_size=batch_size, epochs=epochs, patience=patience,
                            eval_every=eval_every, metric=metric, restore_best=restore_best,
                            backend=backend,
-                           device=str(device), seed=seed, progress=progress, **method_kwargs)
+                           device=str(device), seed=seed, progress=progress,
+                           **({} if precision == "fp32" else {"precision": precision}),
+                           **method_kwargs)
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose one of "
+                             f"{list(PRECISIONS)}")
         # Fails now, not after loading data, on a bad setting.
         self._train_config()
         self._item_text = item_text
@@ -129,7 +139,8 @@ class GraphCLRecommender:
 
     def _method_kwargs(self) -> dict[str, Any]:
         skip = {"method", "lr", "batch_size", "epochs", "patience", "eval_every", "metric",
-                "restore_best", "backend", "device", "seed", "progress", "budget_seconds"}
+                "restore_best", "backend", "device", "seed", "progress", "budget_seconds",
+                "precision"}
         return {k: v for k, v in self.params.items()
                 if k not in skip and not k.startswith(_TEXT_PREFIXES)}
 
@@ -245,6 +256,7 @@ class GraphCLRecommender:
         if text is not None:
             method.attach_text(self._text_branch(train, text))
         method = method.to(device)
+        set_precision(method, self.params.get("precision", "fp32"), device)
         method.prepare(train, graph)
         self.method_, self.graph_ = method, graph
         self.seen_ = self._seen_from(train)
