@@ -231,3 +231,12 @@ def test_cli_export_and_index_match_python(ml_run):
     rows = json.loads(gcl_cmd("recommend", "--export", str(out), "--user", *users[:3], "-k",
                               "10", "--json").stdout)
     assert [r["items"] for r in rows] == items[:3].tolist()
+
+
+def test_nproc_is_stripped_before_relaunching_through_torchrun_and_never_saved():
+    from gcl.cli import _without_nproc
+    from gcl.cli.config import NOT_SAVED
+
+    argv = ["train", "--nproc", "2", "--dataset", "ml-100k", "--nproc=3", "--out", "RUN"]
+    assert _without_nproc(argv) == ["train", "--dataset", "ml-100k", "--out", "RUN"]
+    assert "nproc" in NOT_SAVED
