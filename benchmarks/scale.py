@@ -174,7 +174,8 @@ def fit_line(xs: list[float], ys: list[float]) -> dict:
             "per_interaction_largest": float(y[-1] / x[-1])}
 
 
-def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str]) -> None:
+def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str],
+                  meta: dict | None = None) -> None:
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         groups.setdefault((r["method"], r["ranks"], r["precision"]), []).append(r)
@@ -191,7 +192,7 @@ def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str]
                 e, [r["measured"]["train_bytes_per_rank"] for r in rs]),
         }
     command = "nice -n 5 python benchmarks/scale.py " + " ".join(args.argv)
-    meta = {"command": command.strip(), "machine": platform.platform(),
+    meta = meta or {"command": command.strip(), "machine": platform.platform(),
             "cpus": os.cpu_count(), "torch_threads_per_rank": 1,
             "batch_size_per_rank": args.batch_size, "dim": DIM, "layers": LAYERS,
             "warmup_steps": args.warmup, "measured_steps": args.steps,
@@ -202,6 +203,25 @@ def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str]
         {"meta": meta, "runs": runs, "fits": fits}, indent=1))
     stem.with_suffix(".md").write_text(_markdown(meta, runs, fits))
     _plot(stem.with_suffix(".png"), groups)
+
+
+def model_bytes(r: dict) -> float:
+    """The memory model of ``docs/scaling.md`` for one run's training memory per rank
+    (what ``train_bytes`` measures: everything but the log itself), in bytes."""
+    e, n, d, layers = r["interactions"], r["users"] + r["items"], r["dim"], r["layers"]
+    # per interaction: scipy CSR (2 nnz x int32 index + float32), torch CSR (2 x int64 +
+    # float32), sampler keys (int64), epoch permutation, users, positives, negatives (int64)
+    per_edge = 2 * (4 + 4) + 2 * (8 + 4) + 8 + 4 * 8
+    # per node: table, gradient, Adam's two moments (float32); the forward peak holds
+    # L propagated layers, their stack of L+1 and the mean: (2L+2) rows of d values
+    half = r["precision"] != "fp32"
+    act = (2 * layers + 2) * (2 if half else 4) * d + (8 * d if half else 0)
+    per_node = 16 * d + act + 12  # + the two CSR row pointers
+    if r["method"] == "xsimgcl":
+        per_node += 4 * d  # the noise added to each layer
+    if r["ranks"] > 1:
+        per_node += 4 * d  # DDP's gradient bucket, a copy of the gradient
+    return e * per_edge + n * per_node
 
 
 def _mib(b: float) -> str:
@@ -230,8 +250,8 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
         "",
         "| method | precision | ranks | interactions | users | items | s/step (measured) "
         "| epoch set-up s (measured) | steps/epoch | epoch s (derived) | peak MiB/rank "
-        "(measured) | train MiB/rank (measured) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "(measured) | train MiB/rank (measured) | train MiB/rank (model) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(runs, key=lambda r: (r["method"], r["precision"], r["ranks"],
                                          r["interactions"])):
@@ -241,7 +261,7 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
             f"{r['users']:,} | {r['items']:,} | {m['step_seconds']:.3f} | "
             f"{m['epoch_setup_seconds']:.2f} | {d['steps_per_epoch']:,} | "
             f"{d['epoch_seconds']:,.0f} | {_mib(m['peak_bytes_per_rank'])} | "
-            f"{_mib(m['train_bytes_per_rank'])} |")
+            f"{_mib(m['train_bytes_per_rank'])} | {_mib(model_bytes(r))} |")
     lines += ["", "## Linear fits (least squares over the sizes above)", "",
               "| method / ranks / precision | s/step per 1M interactions | R^2 "
               "| epoch s per 1M interactions | R^2 | train bytes per interaction (slope) "
@@ -265,6 +285,8 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
                          f"largest, R^2 {g['r2']:.4f}: {verdict}.")
     if meta["skipped"]:
         lines += ["", "Not run: " + "; ".join(meta["skipped"]) + "."]
+    lines += ["", "`train MiB/rank (model)` is the memory model of `docs/scaling.md` "
+              "(`model_bytes` in this script), computed from the sizes, not measured."]
     lines += ["", "![time and memory against interactions](scale.png)", ""]
     return "\n".join(lines)
 
@@ -308,6 +330,8 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=2, help="steps before the measured ones")
     p.add_argument("--batch-size", type=int, default=2048, help="per rank")
     p.add_argument("--name", default="scale", help="results file stem")
+    p.add_argument("--render", action="store_true",
+                   help="only rewrite scale.md and scale.png from the runs in scale.json")
     p.add_argument("--memory-share", type=float, default=0.6,
                    help="skip a configuration whose predicted peak exceeds this share of "
                    "the available memory")
@@ -322,13 +346,21 @@ def main() -> None:
         worker(args)
         return
     args.argv = sys.argv[1:]
+    if args.render:
+        saved = json.loads((RESULTS / f"{args.name}.json").read_text())
+        args.argv = saved["meta"]["command"].split("scale.py", 1)[1].split()
+        args.batch_size = saved["meta"]["batch_size_per_rank"]
+        args.steps, args.warmup = saved["meta"]["measured_steps"], saved["meta"]["warmup_steps"]
+        write_results(args, saved["runs"], saved["meta"]["skipped"], saved["meta"])
+        return
     configs = [(m, s, r, "fp32") for m in args.methods for r in args.ranks for s in args.sizes]
     configs += [("lightgcn", s, 1, "bf16") for s in args.half_sizes]
-    runs, skipped, per_interaction = [], [], {}
+    runs, skipped, seen = [], [], {}
     for method, size, ranks, precision in configs:
-        bpi = per_interaction.get((method, precision))
-        if bpi is not None:  # predicted from the smaller sizes already run
-            need = ranks * bpi * size
+        known = sorted(seen.get((method, precision, ranks), []))
+        if known:  # predicted from the sizes already run: the last peak plus the slope
+            (e0, p0), (e1, p1) = known[-2] if len(known) > 1 else (0, 0), known[-1]
+            need = ranks * (p1 + (p1 - p0) / (e1 - e0) * (size - e1))
             if need > args.memory_share * _available_bytes():
                 skipped.append(f"{method} {precision} {ranks} rank(s) at {size:,} "
                                f"(predicted {need / 2**30:.1f} GiB, more than "
@@ -338,8 +370,7 @@ def main() -> None:
         print(f"{method} {precision} {ranks} rank(s), {size:,} interactions ...", flush=True)
         r = run_config(args, method, size, ranks, precision)
         m = r["measured"]
-        per_interaction[(method, precision)] = max(
-            per_interaction.get((method, precision), 0), m["peak_bytes_per_rank"] / size)
+        seen.setdefault((method, precision, ranks), []).append((size, m["peak_bytes_per_rank"]))
         print(f"  {m['step_seconds']:.3f} s/step, epoch {r['derived']['epoch_seconds']:.0f} s "
               f"(derived), peak {_mib(m['peak_bytes_per_rank'])} MiB/rank, "
               f"wall {r['wall_seconds']:.0f} s", flush=True)
