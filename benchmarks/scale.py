@@ -174,14 +174,21 @@ def fit_line(xs: list[float], ys: list[float]) -> dict:
             "per_interaction_largest": float(y[-1] / x[-1])}
 
 
-def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str],
-                  meta: dict | None = None) -> None:
+def _groups(runs: list[dict]) -> dict[tuple, list[dict]]:
+    """Runs by (method, ranks, precision), each group by size."""
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         groups.setdefault((r["method"], r["ranks"], r["precision"]), []).append(r)
+    for rs in groups.values():
+        rs.sort(key=lambda r: r["interactions"])
+    return groups
+
+
+def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str],
+                  meta: dict | None = None) -> None:
+    groups = _groups(runs)
     fits = {}
     for key, rs in groups.items():
-        rs.sort(key=lambda r: r["interactions"])
         if len(rs) < 2:
             continue
         e = [r["interactions"] for r in rs]
@@ -283,6 +290,29 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
             lines.append(f"- {key}, {what}: per interaction {g['per_interaction_smallest']:.3g}"
                          f" at the smallest size, {g['per_interaction_largest']:.3g} at the "
                          f"largest, R^2 {g['r2']:.4f}: {verdict}.")
+    lines += ["", "The epoch time is not linear: an epoch has E / (ranks x batch) steps and each "
+              "step propagates the whole graph, so at a fixed batch size it grows as E^2. "
+              "Derived epoch seconds per (million interactions)^2:", ""]
+    for r in sorted(runs, key=lambda r: (r["method"], r["precision"], r["ranks"],
+                                         r["interactions"])):
+        lines.append(f"- {r['method']} {r['precision']} {r['ranks']} rank(s), "
+                     f"{r['interactions']:,}: "
+                     f"{r['derived']['epoch_seconds'] / (r['interactions'] / 1e6) ** 2:,.0f}")
+    lines += ["", "## What fits in memory", "",
+              "Interactions whose training fits in a machine's memory (per rank), from the "
+              "linear fit of the measured peak (`peak = intercept + slope x E`, same shape of "
+              "log: E/25 users, E/50 items, dim 64), leaving 10% free:", "",
+              "| method / ranks / precision | bytes per interaction (slope) | 16 GiB | 64 GiB "
+              "| 256 GiB |", "|---|---:|---:|---:|---:|"]
+    for key, rs in sorted(_groups(runs).items()):
+        if len(rs) < 2:
+            continue
+        g = fit_line([r["interactions"] for r in rs],
+                     [r["measured"]["peak_bytes_per_rank"] for r in rs])
+        cells = [f"{(0.9 * gib * 2**30 - g['intercept']) / g['slope'] / 1e6:,.0f}M"
+                 for gib in (16, 64, 256)]
+        lines.append(f"| {'/'.join(map(str, key))} | {g['slope']:.0f} | " + " | ".join(cells)
+                     + " |")
     if meta["skipped"]:
         lines += ["", "Not run: " + "; ".join(meta["skipped"]) + "."]
     lines += ["", "`train MiB/rank (model)` is the memory model of `docs/scaling.md` "

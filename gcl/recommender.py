@@ -58,7 +58,8 @@ class GraphCLRecommender:
         layers (int): propagation layers. (default: :obj:`3`)
         reg (float): L2 weight on the batch's layer-0 embeddings. (default: :obj:`1e-4`)
         lr (float): Adam learning rate. (default: :obj:`1e-3`)
-        batch_size (int): triples per step. (default: :obj:`2048`)
+        batch_size (int): triples per step (per rank when trained under torchrun, see
+            :mod:`gcl.distributed`). (default: :obj:`2048`)
         epochs (int): most epochs. (default: :obj:`1000`)
         patience (int, optional): evaluations on valid without improvement before stopping.
             (default: :obj:`10`)

@@ -48,7 +48,8 @@ class TrainConfig:
 
     Args:
         epochs (int): most epochs to run. (default: :obj:`1000`)
-        batch_size (int): (user, positive, negative) triples per step. (default: :obj:`2048`)
+        batch_size (int): (user, positive, negative) triples per step (per rank, under
+            :mod:`torch.distributed`). (default: :obj:`2048`)
         lr (float): Adam learning rate. (default: :obj:`1e-3`)
         num_neg (int): negatives per positive. (default: :obj:`1`)
         eval_every (int): epochs between evaluations on valid. (default: :obj:`1`)
