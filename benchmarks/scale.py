@@ -199,7 +199,9 @@ def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str]
                 e, [r["measured"]["train_bytes_per_rank"] for r in rs]),
         }
     command = "nice -n 5 python benchmarks/scale.py " + " ".join(args.argv)
-    meta = meta or {"command": command.strip(), "machine": platform.platform(),
+    commands = list(dict.fromkeys(r.get("command", command) for r in runs))
+    meta = meta or {"command": commands[-1] if commands else command, "commands": commands,
+            "machine": platform.platform(),
             "cpus": os.cpu_count(), "torch_threads_per_rank": 1,
             "batch_size_per_rank": args.batch_size, "dim": DIM, "layers": LAYERS,
             "warmup_steps": args.warmup, "measured_steps": args.steps,
@@ -239,7 +241,10 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
     lines = [
         "# Scale: time and memory against interactions",
         "",
-        f"Written by `{meta['command']}` on {meta['date']} ({meta['machine']}, "
+        "Written by " + " then ".join(f"`{c}`" for c in meta.get("commands",
+                                                               [meta["command"]]))
+        + f" (each run's command is in the JSON file), last on {meta['date']} "
+        f"({meta['machine']}, "
         f"{meta['cpus']} CPU(s) shared with other work, **1 torch thread per rank**, gloo "
         "for 2 ranks). Synthetic power-law logs from "
         "`gcl.datasets.synthetic.power_law_interactions(E, seed=0)` (E/25 users, E/50 "
@@ -360,6 +365,8 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=2, help="steps before the measured ones")
     p.add_argument("--batch-size", type=int, default=2048, help="per rank")
     p.add_argument("--name", default="scale", help="results file stem")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the runs already in the results file and run only the others")
     p.add_argument("--render", action="store_true",
                    help="only rewrite scale.md and scale.png from the runs in scale.json")
     p.add_argument("--memory-share", type=float, default=0.6,
@@ -386,7 +393,17 @@ def main() -> None:
     configs = [(m, s, r, "fp32") for m in args.methods for r in args.ranks for s in args.sizes]
     configs += [("lightgcn", s, 1, "bf16") for s in args.half_sizes]
     runs, skipped, seen = [], [], {}
+    command = "nice -n 5 python benchmarks/scale.py " + " ".join(args.argv)
+    saved_path = RESULTS / f"{args.name}.json"
+    if args.resume and saved_path.is_file():
+        saved = json.loads(saved_path.read_text())
+        for r in saved["runs"]:
+            r.setdefault("command", saved["meta"]["command"])
+        runs, skipped = saved["runs"], saved["meta"]["skipped"]
+    done = {(r["method"], r["interactions"], r["ranks"], r["precision"]) for r in runs}
     for method, size, ranks, precision in configs:
+        if (method, size, ranks, precision) in done:
+            continue
         known = sorted(seen.get((method, precision, ranks), []))
         if known:  # predicted from the sizes already run: the last peak plus the slope
             (e0, p0), (e1, p1) = known[-2] if len(known) > 1 else (0, 0), known[-1]
@@ -399,6 +416,7 @@ def main() -> None:
                 continue
         print(f"{method} {precision} {ranks} rank(s), {size:,} interactions ...", flush=True)
         r = run_config(args, method, size, ranks, precision)
+        r["command"] = command
         m = r["measured"]
         seen.setdefault((method, precision, ranks), []).append((size, m["peak_bytes_per_rank"]))
         print(f"  {m['step_seconds']:.3f} s/step, epoch {r['derived']['epoch_seconds']:.0f} s "
