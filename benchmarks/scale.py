@@ -339,11 +339,11 @@ def _plot(path: Path, groups: dict) -> None:
     for (method, ranks, precision), rs in sorted(groups.items()):
         e = [r["interactions"] / 1e6 for r in rs]
         label = f"{method}, {ranks} rank{'s' if ranks > 1 else ''}, {precision}"
-        ax1.plot(e, [r["derived"]["epoch_seconds"] / 60 for r in rs], "o-", label=label)
+        ax1.plot(e, [r["measured"]["step_seconds"] for r in rs], "o-", label=label)
         ax2.plot(e, [r["measured"]["train_bytes_per_rank"] / 2**30 for r in rs], "o-",
                  label=label)
-    ax1.set(xlabel="interactions (millions)", ylabel="epoch minutes (derived from steps)",
-            title="time per epoch, 1 thread per rank")
+    ax1.set(xlabel="interactions (millions)", ylabel="seconds per step (measured)",
+            title="time per training step, 1 thread per rank")
     ax2.set(xlabel="interactions (millions)", ylabel="GiB per rank (measured peak)",
             title="training memory per rank")
     for ax in (ax1, ax2):
