@@ -2,7 +2,7 @@
 
     nice -n 5 python benchmarks/precision.py
 
-Writes ``benchmarks/results/precision.json`` and ``precision.md``. Settings as
+Writes ``benchmarks/results/precision.md`` and ``precision/precision.json``. Settings as
 ``benchmarks/run.py`` (dim 64, 3 layers, lr 1e-3, batch 2048, L2 1e-4, seed 0, random
 80/10/10 split, early stopping on valid NDCG@20 with patience 10), one torch thread, at most
 ``--epochs`` epochs per method so that the comparison stays short: the numbers compare the
@@ -60,7 +60,10 @@ def main() -> None:
             "torch": torch.__version__, "torch_threads": 1, **SETTINGS,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "precision.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
+    # In a subfolder: the *.json files directly in results/ are the README's dataset tables.
+    (RESULTS / "precision").mkdir(parents=True, exist_ok=True)
+    (RESULTS / "precision" / "precision.json").write_text(
+        json.dumps({"meta": meta, "runs": runs}, indent=1))
     lines = [
         "# Half-precision propagation: quality cost on ml-100k", "",
         f"Written by `{meta['command']}` on {meta['date']} ({meta['machine']}, torch "

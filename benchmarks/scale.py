@@ -4,7 +4,7 @@ interactions, on seeded synthetic power-law logs, for LightGCN and XSimGCL, 1 an
     nice -n 5 python benchmarks/scale.py                       # 1M, 5M, 20M interactions
     python benchmarks/scale.py --sizes 100000 300000 --steps 5  # a quick look
 
-Writes ``benchmarks/results/scale.json``, ``scale.md`` and ``scale.png``.
+Writes ``benchmarks/results/scale.md``, ``scale.png`` and ``scale/scale.json``.
 
 Each configuration runs in fresh processes (torchrun for 2 ranks, gloo, one torch thread per
 rank). A rank builds :func:`gcl.datasets.synthetic.power_law_interactions` (E pairs, E/25
@@ -174,6 +174,11 @@ def fit_line(xs: list[float], ys: list[float]) -> dict:
             "per_interaction_largest": float(y[-1] / x[-1])}
 
 
+def _json_path(name: str) -> Path:
+    # In a subfolder: the *.json files directly in results/ are the README's dataset tables.
+    return RESULTS / name / f"{name}.json"
+
+
 def _groups(runs: list[dict]) -> dict[tuple, list[dict]]:
     """Runs by (method, ranks, precision), each group by size."""
     groups: dict[tuple, list[dict]] = {}
@@ -208,7 +213,8 @@ def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str]
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "skipped": skipped}
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / args.name
-    stem.with_suffix(".json").write_text(json.dumps(
+    _json_path(args.name).parent.mkdir(exist_ok=True)
+    _json_path(args.name).write_text(json.dumps(
         {"meta": meta, "runs": runs, "fits": fits}, indent=1))
     stem.with_suffix(".md").write_text(_markdown(meta, runs, fits))
     _plot(stem.with_suffix(".png"), groups)
@@ -243,7 +249,7 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
         "",
         "Written by " + " then ".join(f"`{c}`" for c in meta.get("commands",
                                                                [meta["command"]]))
-        + f" (each run's command is in the JSON file), last on {meta['date']} "
+        + f" (each run's command is in scale/scale.json), last on {meta['date']} "
         f"({meta['machine']}, "
         f"{meta['cpus']} CPU(s) shared with other work, **1 torch thread per rank**, gloo "
         "for 2 ranks). Synthetic power-law logs from "
@@ -368,7 +374,7 @@ def main() -> None:
     p.add_argument("--resume", action="store_true",
                    help="keep the runs already in the results file and run only the others")
     p.add_argument("--render", action="store_true",
-                   help="only rewrite scale.md and scale.png from the runs in scale.json")
+                   help="only rewrite scale.md and scale.png from the runs in scale/scale.json")
     p.add_argument("--memory-share", type=float, default=0.6,
                    help="skip a configuration whose predicted peak exceeds this share of "
                    "the available memory")
@@ -384,7 +390,7 @@ def main() -> None:
         return
     args.argv = sys.argv[1:]
     if args.render:
-        saved = json.loads((RESULTS / f"{args.name}.json").read_text())
+        saved = json.loads(_json_path(args.name).read_text())
         args.argv = saved["meta"]["command"].split("scale.py", 1)[1].split()
         args.batch_size = saved["meta"]["batch_size_per_rank"]
         args.steps, args.warmup = saved["meta"]["measured_steps"], saved["meta"]["warmup_steps"]
@@ -394,7 +400,7 @@ def main() -> None:
     configs += [("lightgcn", s, 1, "bf16") for s in args.half_sizes]
     runs, skipped, seen = [], [], {}
     command = "nice -n 5 python benchmarks/scale.py " + " ".join(args.argv)
-    saved_path = RESULTS / f"{args.name}.json"
+    saved_path = _json_path(args.name)
     if args.resume and saved_path.is_file():
         saved = json.loads(saved_path.read_text())
         for r in saved["runs"]:
