@@ -164,6 +164,17 @@ def from_main(flag: bool, device: torch.device) -> bool:
     return bool(t.item())
 
 
+def sync_from_main(module: nn.Module) -> None:
+    """Overwrites every rank's parameters and buffers with rank 0's (e.g. the best weights,
+    which only rank 0 knows, at the end of a fit). Also a meeting point: no rank returns
+    before rank 0 got here, so its files are written."""
+    if not active():
+        return
+    with torch.no_grad():
+        for t in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(t.data, 0)
+
+
 def launch(argv: Sequence[str], nproc: int) -> int:
     """Runs :obj:`python -m gcl *argv` on :obj:`nproc` local ranks through
     :mod:`torch.distributed.run` (torchrun's :obj:`--standalone` rendezvous); returns 0, or

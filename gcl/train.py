@@ -145,7 +145,8 @@ class Trainer:
     :obj:`batch_size` triples, every rank on its part, with the gradients averaged by
     DistributedDataParallel; the ranks' settings and train data are compared first (an
     error if they differ), and rank 0 alone evaluates, calls :obj:`on_epoch_end` and
-    writes checkpoints, its early-stopping decision being sent to all.
+    writes checkpoints, its early-stopping decision being sent to all; every rank ends with
+    rank 0's final (best) weights.
 
     Args:
         method (Method): the method to train (already on :obj:`graph.device`).
@@ -269,6 +270,7 @@ class Trainer:
             raise FloatingPointError(f"{e}{self._kept(path, s)}") from None
         if best_state is not None:
             method.load_state_dict(best_state)
+        distributed.sync_from_main(method)  # the best weights are rank 0's
         method.eval()
         return self.history
 

@@ -34,7 +34,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         rec = _fit(BATCH)
-        result = {"history": rec.history_}
+        result = {"history": rec.history_, "items": rec.item_embeddings().tolist()}
         # Ranks that loaded different data must fail, all of them, with a clear message.
         try:
             distributed.check_same({"data": {"train_sha256": f"digest of rank {rank}"}})
@@ -76,6 +76,8 @@ def test_two_gloo_ranks_train_like_one_process_with_the_same_global_batch(tmp_pa
             assert abs(a[key] - b[key]) < 0.01, (key, a[key], b[key])
     # and training did something: the BPR loss fell from ln 2
     assert two[-1]["bpr"] < two[0]["bpr"] < np.log(2)
+    # every rank ends with rank 0's best weights
+    np.testing.assert_array_equal(ranks[0]["items"], ranks[1]["items"])
     for r in (0, 1):
         assert "the ranks disagree" in ranks[r]["mismatch"]
         assert "data.train_sha256: the data differ between ranks 0 and 1" in ranks[r]["mismatch"]
