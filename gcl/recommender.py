@@ -73,7 +73,7 @@ class GraphCLRecommender:
             (default: :obj:`"auto"`)
         seed (int): seed of everything random in :meth:`fit`. (default: :obj:`0`)
         precision (str): propagation precision, :obj:`"fp32"`, :obj:`"bf16"` or
-            :obj:`"fp16"` (half the activation memory; see
+            :obj:`"fp16"` (propagated layers in 2 bytes; see
             :func:`gcl.nn.lightgcn.set_precision`). (default: :obj:`"fp32"`)
         progress (bool): progress bar per epoch. (default: :obj:`True`)
         item_text (pd.Series, optional): item texts indexed by item id, for the text branch;

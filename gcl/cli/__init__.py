@@ -107,7 +107,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     run.add_argument("--backend", default="torch", metavar="NAME", help="propagation backend")
     run.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                      help="propagation precision: bf16 or fp16 hold the propagated layers in "
-                     "half the memory (weights and optimiser stay fp32)")
+                     "2 bytes (weights and optimiser stay fp32; see docs/scaling.md)")
     run.add_argument("--device", default="auto", metavar="NAME",
                      help="auto, cpu, cuda, cuda:1, ...")
     run.add_argument("--threads", type=int, metavar="N",

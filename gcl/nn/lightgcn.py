@@ -31,8 +31,7 @@ class LightGCN(nn.Module):
 
     The attribute :obj:`compute_dtype` (:obj:`None`, or :obj:`torch.bfloat16` /
     :obj:`torch.float16`, see :func:`set_precision`) keeps the propagated layers in half
-    precision, halving their memory; the table (the optimiser's master weights) and the
-    readout stay float32.
+    precision; the table (the optimiser's master weights) and the readout stay float32.
     """
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
@@ -84,11 +83,14 @@ def set_precision(module: nn.Module, precision: str, device: torch.device | str 
     r"""Sets the propagation precision of every :class:`LightGCN` inside :obj:`module`.
 
     With :obj:`"bf16"` or :obj:`"fp16"`, each propagated layer :math:`\mathbf{E}^{(k)}`,
-    :obj:`[U+I, dim]`, is held in 2 bytes per value instead of 4, so propagation needs
-    about half the activation memory; the sparse product itself runs in float32 where the
-    backend lacks a half kernel (torch's CPU CSR product has none in bfloat16 or float16),
-    one layer at a time. The embedding table, its gradient and Adam's state stay float32
-    (master weights), and the readout is cast back to float32 before any loss.
+    :obj:`[U+I, dim]`, is held in 2 bytes per value instead of 4. With the default
+    :obj:`"torch"` backend the adjacency stays float32, so each product casts its layer to
+    float32 and back, one layer at a time (torch's CPU CSR product has no bfloat16 or
+    float16 kernel); the :obj:`"scatter"` and :obj:`"pyg"` backends compute in half
+    precision. The embedding table, its gradient and Adam's state stay float32 (master
+    weights), and the readout is cast back to float32 before any loss. On CPU this did not
+    lower the measured peak (see :obj:`benchmarks/results/scale.md`): the backward and
+    Adam's step hold as much.
 
     Args:
         module (nn.Module): a method or encoder.
