@@ -53,7 +53,9 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> to
                          f"and {tuple(z2.shape)}")
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    z1, z2 = F.normalize(z1, dim=-1), F.normalize(z2, dim=-1)
+    # float32 at least: a view from a half-precision propagation is upcast
+    dtype = torch.promote_types(torch.promote_types(z1.dtype, z2.dtype), torch.float32)
+    z1, z2 = F.normalize(z1.to(dtype), dim=-1), F.normalize(z2.to(dtype), dim=-1)
     logits = z1 @ z2.T / temperature
     return -torch.diagonal(torch.log_softmax(logits, dim=1)).mean()
 

@@ -22,6 +22,7 @@ from gcl.graph import UIGraph
 from gcl.methods import METHODS, build_method
 from gcl.metrics import METRICS, topk
 from gcl.metrics import evaluate as _evaluate
+from gcl.nn.lightgcn import PRECISIONS, set_precision
 from gcl.train import TrainConfig, Trainer, seed_everything
 
 log = logging.getLogger("gcl")
@@ -60,7 +61,8 @@ class GraphCLRecommender:
         layers (int): propagation layers. (default: :obj:`3`)
         reg (float): L2 weight on the batch's layer-0 embeddings. (default: :obj:`1e-4`)
         lr (float): Adam learning rate. (default: :obj:`1e-3`)
-        batch_size (int): triples per step. (default: :obj:`2048`)
+        batch_size (int): triples per step (per rank when trained under torchrun, see
+            :mod:`gcl.distributed`). (default: :obj:`2048`)
         epochs (int): most epochs. (default: :obj:`1000`)
         patience (int, optional): evaluations on valid without improvement before stopping.
             (default: :obj:`10`)
@@ -73,6 +75,9 @@ class GraphCLRecommender:
         device (str): :obj:`"auto"` (CUDA when present), :obj:`"cpu"`, :obj:`"cuda:0"`, ...
             (default: :obj:`"auto"`)
         seed (int): seed of everything random in :meth:`fit`. (default: :obj:`0`)
+        precision (str): propagation precision, :obj:`"fp32"`, :obj:`"bf16"` or
+            :obj:`"fp16"` (propagated layers in 2 bytes; see
+            :func:`gcl.nn.lightgcn.set_precision`). (default: :obj:`"fp32"`)
         progress (bool): progress bar per epoch. (default: :obj:`True`)
         cl_decay (tuple, optional): how :meth:`fit` lowers a contrastive method's
             :obj:`cl_weight` when the valid metric stalls; :obj:`None` keeps it fixed (see
@@ -100,7 +105,8 @@ class GraphCLRecommender:
                  epochs: int = 1000, patience: int | None = 10, eval_every: int = 1,
                  metric: str = "ndcg@20", restore_best: bool = True,
                  backend: str = "torch", device: str = "auto",
-                 seed: int = 0, progress: bool = True, item_text: pd.Series | None = None,
+                 seed: int = 0, progress: bool = True, precision: str = "fp32",
+                 item_text: pd.Series | None = None,
                  **method_kwargs: Any) -> None:
         if method.lower() == "lightgcn" and ("augment" in method_kwargs
                                              or "encoder" in method_kwargs):
@@ -117,7 +123,12 @@ class GraphCLRecommender:
                            batch_size=batch_size, epochs=epochs, patience=patience,
                            eval_every=eval_every, metric=metric, restore_best=restore_best,
                            backend=backend,
-                           device=str(device), seed=seed, progress=progress, **method_kwargs)
+                           device=str(device), seed=seed, progress=progress,
+                           **({} if precision == "fp32" else {"precision": precision}),
+                           **method_kwargs)
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose one of "
+                             f"{list(PRECISIONS)}")
         # Fails now, not after loading data, on a bad setting.
         self._train_config()
         self._item_text = item_text
@@ -141,7 +152,7 @@ class GraphCLRecommender:
     def _method_kwargs(self) -> dict[str, Any]:
         skip = {"method", "lr", "batch_size", "epochs", "patience", "eval_every", "metric",
                 "restore_best", "backend", "device", "seed", "progress", "budget_seconds",
-                "cl_decay"}
+                "cl_decay", "precision"}
         return {k: v for k, v in self.params.items()
                 if k not in skip and not k.startswith(_TEXT_PREFIXES)}
 
@@ -267,6 +278,7 @@ class GraphCLRecommender:
         if text is not None:
             method.attach_text(self._text_branch(train, text))
         method = method.to(device)
+        set_precision(method, self.params.get("precision", "fp32"), device)
         method.prepare(train, graph)
         self.method_, self.graph_ = method, graph
         self.seen_ = self._seen_from(train)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from gcl import distributed
 from gcl.checkpoint import (
     array_digest,
     check_target,
@@ -49,7 +50,8 @@ class TrainConfig:
 
     Args:
         epochs (int): most epochs to run. (default: :obj:`1000`)
-        batch_size (int): (user, positive, negative) triples per step. (default: :obj:`2048`)
+        batch_size (int): (user, positive, negative) triples per step (per rank, under
+            :mod:`torch.distributed`). (default: :obj:`2048`)
         lr (float): Adam learning rate. (default: :obj:`1e-3`)
         num_neg (int): negatives per positive. (default: :obj:`1`)
         eval_every (int): epochs between evaluations on valid. (default: :obj:`1`)
@@ -160,6 +162,14 @@ class Trainer:
     differing from each other (their spread, :func:`spread`, below :obj:`SPREAD_MIN`) for as
     many epochs.
 
+    In a :mod:`torch.distributed` process group of :math:`W > 1` ranks (see
+    :mod:`gcl.distributed`), each step trains on a global batch of :math:`W \cdot`
+    :obj:`batch_size` triples, every rank on its part, with the gradients averaged by
+    DistributedDataParallel; the ranks' settings and train data are compared first (an
+    error if they differ), and rank 0 alone evaluates, calls :obj:`on_epoch_end` and
+    writes checkpoints, its early-stopping decision being sent to all; every rank ends with
+    rank 0's final (best) weights.
+
     Args:
         method (Method): the method to train (already on :obj:`graph.device`).
         graph (UIGraph): the train graph.
@@ -220,13 +230,19 @@ class Trainer:
             path = check_target(self.checkpoint_dir, resume)
         elif resume:
             raise ValueError("resume=True needs the checkpoint_dir to resume from")
+        distributed.check_same(self.fingerprint(), "the data or settings of the fit")
+        load = path
+        if not distributed.is_main():  # rank 0 alone evaluates and writes
+            self.evaluate = self.monitor = self.on_epoch_end = None
+            path = None
         gen = torch.Generator().manual_seed(cfg.seed)
         sampler = NegativeSampler(self.train, generator=gen)
         self._check_negatives(sampler)
         opt = torch.optim.Adam(method.parameters(), lr=cfg.lr)
+        self._step = distributed.wrap(method) if distributed.active() else method.loss
         s, best_state = _Progress(cl_weight=getattr(method, "cl_weight", None)), None
         if resume:
-            best_state = self._restore(load_checkpoint(path), opt, gen, s)
+            best_state = self._restore(load_checkpoint(load), opt, gen, s)
             if s.cl_weight is not None:
                 method.cl_weight = s.cl_weight
         start = time.perf_counter() - s.elapsed
@@ -257,10 +273,15 @@ class Trainer:
                     stop, improved = self._evaluate(epoch, record, start, s, stop)
                     if improved and cfg.restore_best:
                         best_state = copy.deepcopy(method.state_dict())
-                self._watch_collapse(epoch, record, s)
-                if not stop and self._decay_cl(epoch, s):
+                stop = distributed.from_main(stop, self.graph.device)
+                if distributed.is_main():
+                    self._watch_collapse(epoch, record, s)
+                # Only rank 0 evaluates: its decision, and its best weights, go to all ranks.
+                if distributed.from_main(not stop and self._cl_decay_due(s), self.graph.device):
+                    self._decay_cl(epoch, s)
                     if best_state is not None:
                         method.load_state_dict(best_state)
+                    distributed.sync_from_main(method)
                     # Adam's second moments hold the old loss's gradient scale: kept, they
                     # would shrink the ranking loss's steps for hundreds of steps.
                     opt.state.clear()
@@ -282,6 +303,7 @@ class Trainer:
             raise FloatingPointError(f"{e}{self._kept(path, s)}") from None
         if best_state is not None:
             method.load_state_dict(best_state)
+        distributed.sync_from_main(method)  # the best weights are rank 0's
         method.eval()
         return self.history
 
@@ -308,7 +330,9 @@ class Trainer:
                      sampler: NegativeSampler, s: _Progress) -> dict[str, Any]:
         cfg, method, graph, device = self.config, self.method, self.graph, self.graph.device
         t0 = time.perf_counter()
-        n_batches = math.ceil(len(self.train) / cfg.batch_size)
+        world = distributed.world_size()
+        size = cfg.batch_size * world  # a global batch; this rank trains on its part
+        n_batches = math.ceil(len(self.train) / size)
         method.train()
         method.new_epoch(graph, gen)
         perm = torch.randperm(len(self.train), generator=gen)
@@ -319,21 +343,28 @@ class Trainer:
         bar = tqdm(range(n_batches), desc=f"epoch {epoch}", leave=False, unit="batch",
                    disable=not cfg.progress)
         for b in bar:
-            sl = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
-            parts = method.loss(graph, users[sl].to(device), pos[sl].to(device),
-                                neg[sl].to(device))
+            lo = b * size
+            n = min(size, len(self.train) - lo)
+            sl = distributed.part(n)
+            share = (sl.stop - sl.start) / n  # of the global batch's mean loss
+            if share == 0:  # a short last batch: a row with no weight keeps DDP in step
+                sl = slice(0, 1)
+            sl = slice(lo + sl.start, lo + sl.stop)
+            parts = self._step(graph, users[sl].to(device), pos[sl].to(device),
+                               neg[sl].to(device))
             loss = parts["loss"]
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"the loss became {loss.item()} at epoch {epoch}, batch {b + 1}; "
                     "try a lower learning rate or a stronger regularisation")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * (share * world) if world > 1 else loss).backward()
             opt.step()
             for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
+                sums[k] = sums.get(k, 0.0) + share * float(v.detach())
             bar.set_postfix(loss=f"{sums['loss'] / (b + 1):.4f}", refresh=False)
         bar.close()
+        sums = dict(zip(sums, distributed.all_sum(list(sums.values()), device)))
         bad = [name for name, p in method.named_parameters() if not torch.isfinite(p).all()]
         if bad:
             raise FloatingPointError(
@@ -390,27 +421,33 @@ class Trainer:
         return stop, improved
 
     # ------------------------------------------------------------------ cl decay
-    def _decay_cl(self, epoch: int, s: _Progress) -> bool:
-        """Lowers the method's contrastive weight as :obj:`config.cl_decay` says; returns
-        whether it did."""
+    def _cl_decay_due(self, s: _Progress) -> bool:
+        """Whether :obj:`config.cl_decay` lowers the contrastive weight now."""
         cfg = self.config
         if cfg.cl_decay is None or not s.cl_weight or s.cl_decays >= CL_DECAYS:
             return False
-        factor, evals = cfg.cl_decay
-        stalled = self.evaluate is not None and s.bad_evals >= evals
-        stuck = cfg.collapse_epochs is not None and s.stuck >= cfg.collapse_epochs
-        if not (stalled or stuck):
-            return False
-        old, s.cl_weight = s.cl_weight, s.cl_weight * factor
+        return self._stalled(s) or self._stuck(s)
+
+    def _stalled(self, s: _Progress) -> bool:
+        return self.evaluate is not None and s.bad_evals >= self.config.cl_decay[1]
+
+    def _stuck(self, s: _Progress) -> bool:
+        return self.config.collapse_epochs is not None and s.stuck >= self.config.collapse_epochs
+
+    def _decay_cl(self, epoch: int, s: _Progress) -> None:
+        """Lowers the method's contrastive weight by :obj:`config.cl_decay`'s factor."""
+        cfg = self.config
+        why = (f"valid {cfg.metric} has not improved for {cfg.cl_decay[1]} evaluations"
+               if self._stalled(s) else
+               f"the BPR loss has stayed near ln 2 for {cfg.collapse_epochs} epochs")
+        old, s.cl_weight = s.cl_weight, s.cl_weight * cfg.cl_decay[0]
         self.method.cl_weight = s.cl_weight
         s.cl_decays += 1
         s.bad_evals = s.stuck = s.declined = 0
-        why = (f"valid {cfg.metric} has not improved for {evals} evaluations" if stalled
-               else f"the BPR loss has stayed near ln 2 for {cfg.collapse_epochs} epochs")
-        self._report(f"epoch {epoch}: {why}; cl_weight {old:.3g} -> {s.cl_weight:.3g}"
-                     + (f", going on from the best weights (epoch {s.best_epoch})"
-                        if s.best_epoch is not None and cfg.restore_best else ""))
-        return True
+        if distributed.is_main():
+            self._report(f"epoch {epoch}: {why}; cl_weight {old:.3g} -> {s.cl_weight:.3g}"
+                         + (f", going on from the best weights (epoch {s.best_epoch})"
+                            if s.best_epoch is not None and cfg.restore_best else ""))
 
     # ------------------------------------------------------------------ collapse
     def _watch_collapse(self, epoch: int, record: dict[str, Any], s: _Progress) -> None:

@@ -290,3 +290,12 @@ def test_item_text_of_a_named_dataset_and_integer_ids(tmp_path):
         _, inter, _ = load_interactions(cfg)
     assert inter.item_text.to_dict() == {1: "a", 2: "b", 5000: "c"}
     assert inter.text_only_items().tolist() == [5000]
+
+
+def test_nproc_is_stripped_before_relaunching_through_torchrun_and_never_saved():
+    from gcl.cli import _without_nproc
+    from gcl.cli.config import NOT_SAVED
+
+    argv = ["train", "--nproc", "2", "--dataset", "ml-100k", "--nproc=3", "--out", "RUN"]
+    assert _without_nproc(argv) == ["train", "--dataset", "ml-100k", "--out", "RUN"]
+    assert "nproc" in NOT_SAVED

@@ -123,10 +123,17 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     run.add_argument("--k", type=int, nargs="+", metavar="K", default=[10, 20],
                      help="test cut-offs")
     run.add_argument("--backend", default="torch", metavar="NAME", help="propagation backend")
+    run.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                     help="propagation precision: bf16 or fp16 hold the propagated layers in "
+                     "2 bytes (weights and optimiser stay fp32; see docs/scaling.md)")
     run.add_argument("--device", default="auto", metavar="NAME",
                      help="auto, cpu, cuda, cuda:1, ...")
     run.add_argument("--threads", type=int, metavar="N",
                      help="torch CPU threads (default: torch's choice)")
+    run.add_argument("--nproc", type=int, metavar="N",
+                     help="train data-parallel on N local processes, launched through "
+                     "torch.distributed.run (torchrun); --batch-size is per process. "
+                     "Several machines: see docs/scaling.md")
     run.add_argument("--quiet", action="store_true",
                      help="no progress bars, evaluation log or notes")
     run.add_argument("--resume", metavar="RUN",
@@ -250,7 +257,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 #: Flags that may go with --resume: they change how the run is shown or run, not what it is.
-_RESUME_FLAGS = {"resume", "quiet", "threads", "command", "func", "help"}
+_RESUME_FLAGS = {"resume", "quiet", "threads", "nproc", "command", "func", "help"}
 
 
 def _resume_args(parser: argparse.ArgumentParser, train: argparse.ArgumentParser,
@@ -276,11 +283,29 @@ def _resume_args(parser: argparse.ArgumentParser, train: argparse.ArgumentParser
     return parser.parse_args(argv)
 
 
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the ``gcl`` command; returns its exit code (2 for a user error, with a message
     on stderr)."""
-    args = _parse(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parse(argv)
     try:
+        if getattr(args, "nproc", None) and args.nproc > 1:
+            from gcl import distributed
+
+            if not distributed.launched():
+                return distributed.launch(_without_nproc(argv), args.nproc)
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, TypeError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)

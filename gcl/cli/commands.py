@@ -167,12 +167,27 @@ def _print_lists(args: argparse.Namespace, what: str, keys: Sequence[Hashable],
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
+    from gcl import distributed
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if distributed.init_from_env():  # one rank of a torchrun job
+        try:
+            return _train(args, distributed.is_main())
+        finally:
+            distributed.shutdown()
+    return _train(args, True)
+
+
+def _train(args: argparse.Namespace, main: bool) -> int:
+    """The run of :func:`cmd_train`; on ranks other than 0 (:obj:`main` false) it only
+    trains: rank 0 alone evaluates, prints and writes the run folder."""
     from gcl import GraphCLRecommender
     from gcl.datasets import list_datasets
     from gcl.export import atomic_write
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if not main:
+        args.quiet = True
     extra = method_kwargs(args)
     for flag in ("text_weight", "word_vectors"):
         if getattr(args, flag, None) is not None:
@@ -185,7 +200,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         method=args.method, dim=args.dim, layers=args.layers, reg=args.reg, lr=args.lr,
         batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
         eval_every=args.eval_every, metric=args.metric, backend=args.backend,
-        device=args.device, seed=args.seed, progress=not args.quiet, **extra)
+        device=args.device, seed=args.seed, progress=not args.quiet,
+        precision=getattr(args, "precision", "fp32"), **extra)
     cfg = resolved_config(args)
     # Paths made absolute, so that the run can be evaluated from any folder.
     if cfg.get("data"):
@@ -206,8 +222,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                + f"{rec.params['method']} on {len(train)} interactions"
                + ("" if valid is None else f", early stopping on {len(valid)} valid"))
     budget = None if args.budget_minutes is None else 60 * args.budget_minutes
-    out.mkdir(parents=True, exist_ok=True)
-    if not args.resume:  # written first: --resume RUN reads it back
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    if main and not args.resume:  # written first: --resume RUN reads it back
         with atomic_write(out / rf.CONFIG, "w") as f:
             f.write(dump_config(cfg))
     try:
@@ -221,6 +238,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             print("interrupted before the first epoch finished: nothing to resume",
                   file=sys.stderr)
         return 130
+    if not main:
+        return 0
     metrics = rec.evaluate(test, k=args.k)
     best = getattr(rec, "best_epoch_", None)
     rf.write_metrics_log(out / rf.METRICS_LOG, rec.history_, metrics, best)

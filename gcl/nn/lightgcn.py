@@ -28,6 +28,10 @@ class LightGCN(nn.Module):
             (default: :obj:`0.1`)
         include_input (bool): whether the readout mean includes layer 0; SimGCL and XSimGCL
             average layers :math:`1..K` only. (default: :obj:`True`)
+
+    The attribute :obj:`compute_dtype` (:obj:`None`, or :obj:`torch.bfloat16` /
+    :obj:`torch.float16`, see :func:`set_precision`) keeps the propagated layers in half
+    precision; the table (the optimiser's master weights) and the readout stay float32.
     """
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
@@ -39,6 +43,7 @@ class LightGCN(nn.Module):
         self.include_input = include_input or layers == 0
         self.embedding = nn.Embedding(num_users + num_items, dim)
         nn.init.normal_(self.embedding.weight, std=init_std)
+        self.compute_dtype: torch.dtype | None = None
 
     def propagate(self, graph: UIGraph | View,
                   x: torch.Tensor | None = None) -> list[torch.Tensor]:
@@ -47,6 +52,8 @@ class LightGCN(nn.Module):
         :obj:`x` replaces the ID table as layer-0 input."""
         view = View.of(graph)
         h = view.input(self.embedding.weight if x is None else x)
+        if self.compute_dtype is not None:
+            h = h.to(self.compute_dtype)
         out = [h]
         for k in range(self.layers):
             h = view.perturb(view.propagate(h, k), k)
@@ -64,4 +71,43 @@ class LightGCN(nn.Module):
 
     def readout(self, layers: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer mean of :meth:`propagate`'s output, split into users and items."""
-        return self.split(torch.stack(layers if self.include_input else layers[1:]).mean(0))
+        h = torch.stack(layers if self.include_input else layers[1:]).mean(0)
+        return self.split(h.to(self.embedding.weight.dtype))
+
+
+#: Names of :func:`set_precision`.
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def set_precision(module: nn.Module, precision: str, device: torch.device | str = "cpu") -> None:
+    r"""Sets the propagation precision of every :class:`LightGCN` inside :obj:`module`.
+
+    With :obj:`"bf16"` or :obj:`"fp16"`, each propagated layer :math:`\mathbf{E}^{(k)}`,
+    :obj:`[U+I, dim]`, is held in 2 bytes per value instead of 4. With the default
+    :obj:`"torch"` backend the adjacency stays float32, so each product casts its layer to
+    float32 and back, one layer at a time (torch's CPU CSR product has no bfloat16 or
+    float16 kernel); the :obj:`"scatter"` and :obj:`"pyg"` backends compute in half
+    precision. The embedding table, its gradient and Adam's state stay float32 (master
+    weights), and the readout is cast back to float32 before any loss. On CPU this did not
+    lower the measured peak (see :obj:`benchmarks/results/scale.md`): the backward and
+    Adam's step hold as much.
+
+    Args:
+        module (nn.Module): a method or encoder.
+        precision (str): :obj:`"fp32"`, :obj:`"bf16"` or :obj:`"fp16"`.
+        device (torch.device or str): where it will run; bfloat16 on a GPU needs one that
+            supports it. (default: :obj:`"cpu"`)
+
+    Raises:
+        ValueError: an unknown precision, or bfloat16 on a GPU without it.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
+    dtype = PRECISIONS[precision]
+    device = torch.device(device)
+    if (dtype is torch.bfloat16 and device.type == "cuda"
+            and not torch.cuda.is_bf16_supported()):
+        raise ValueError(f"{device} does not support bfloat16; use precision='fp16'")
+    for m in module.modules():
+        if isinstance(m, LightGCN):
+            m.compute_dtype = dtype

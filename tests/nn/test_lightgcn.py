@@ -86,3 +86,36 @@ def test_gradients_reach_the_table(small_log, graph):
 def test_bad_sizes_raise(kwargs):
     with pytest.raises(ValueError, match="dim must be >= 1 and layers >= 0"):
         LightGCN(3, 4, **kwargs)
+
+
+@pytest.mark.parametrize("precision,dtype,tol", [("bf16", torch.bfloat16, 2e-2),
+                                                  ("fp16", torch.float16, 2e-3)])
+def test_half_precision_keeps_layers_half_and_readout_float32(small_log, graph, precision,
+                                                              dtype, tol):
+    from gcl.nn.lightgcn import set_precision
+
+    torch.manual_seed(0)
+    model = LightGCN(small_log.num_users, small_log.num_items, dim=8, layers=3)
+    full_u, full_i = model(graph)
+    set_precision(model, precision)
+    layers = model.propagate(graph)
+    assert all(h.dtype == dtype for h in layers)
+    users, items = model(graph)
+    assert users.dtype == items.dtype == torch.float32
+    # bf16 keeps 8 significant bits (relative error 2^-8 per rounding), fp16 11 bits;
+    # four roundings of values of size ~0.1 stay within these bounds.
+    scale = full_u.abs().max().item()
+    assert (users - full_u).abs().max().item() < tol * scale
+    assert (items - full_i).abs().max().item() < tol * scale
+    users.sum().backward()  # the float32 table gets a float32 gradient
+    assert model.embedding.weight.grad.dtype == torch.float32
+    set_precision(model, "fp32")
+    assert model.propagate(graph)[1].dtype == torch.float32
+
+
+def test_set_precision_rejects_an_unknown_name(small_log):
+    from gcl.nn.lightgcn import set_precision
+
+    model = LightGCN(small_log.num_users, small_log.num_items, dim=4)
+    with pytest.raises(ValueError, match="unknown precision 'int8'"):
+        set_precision(model, "int8")

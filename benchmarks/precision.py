@@ -1,0 +1,90 @@
+"""Quality cost of half-precision propagation: the same fit on ml-100k in fp32, bf16 and fp16.
+
+    nice -n 5 python benchmarks/precision.py
+
+Writes ``benchmarks/results/precision.md`` and ``precision/precision.json``. Settings as
+``benchmarks/run.py`` (dim 64, 3 layers, lr 1e-3, batch 2048, L2 1e-4, seed 0, random
+80/10/10 split, early stopping on valid NDCG@20 with patience 10), one torch thread, at most
+``--epochs`` epochs per method so that the comparison stays short: the numbers compare the
+precisions with each other, not with the tuned results of ``ml-100k.md``. Memory is
+measured at scale by ``benchmarks/scale.py`` (its bf16 rows).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SETTINGS = dict(dim=64, layers=3, lr=1e-3, batch_size=2048, reg=1e-4, seed=0)
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--methods", nargs="+", default=["lightgcn", "xsimgcl"])
+    p.add_argument("--epochs", type=int, nargs="+", default=[60, 30],
+                   help="most epochs, one per method")
+    args = p.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    from gcl import GraphCLRecommender, load_dataset
+
+    ds = load_dataset("ml-100k")
+    train, valid, test = ds.interactions.split("random", ratios=(0.8, 0.1, 0.1), seed=0)
+    runs = []
+    for method, epochs in zip(args.methods, args.epochs):
+        for precision in PRECISIONS:
+            rec = GraphCLRecommender(method=method, epochs=epochs, patience=10,
+                                     precision=precision, device="cpu", progress=False,
+                                     **SETTINGS)
+            t0 = time.perf_counter()
+            rec.fit(train, valid=valid)
+            seconds = time.perf_counter() - t0
+            metrics = rec.evaluate(test, k=[10, 20])
+            train_s = rec.history_[-1]["train_seconds"]
+            runs.append({"method": method, "precision": precision, "max_epochs": epochs,
+                         "epochs": len(rec.history_), "best_epoch": rec.best_epoch_,
+                         "train_seconds_per_epoch": train_s / len(rec.history_),
+                         "fit_seconds": seconds, "test": metrics})
+            print(f"{method} {precision}: recall@20 {metrics['recall@20']:.4f} ndcg@20 "
+                  f"{metrics['ndcg@20']:.4f} ({len(rec.history_)} epochs, "
+                  f"{seconds:.0f} s)", flush=True)
+    command = "nice -n 5 python benchmarks/precision.py " + " ".join(sys.argv[1:])
+    meta = {"command": command.strip(), "machine": platform.platform(),
+            "torch": torch.__version__, "torch_threads": 1, **SETTINGS,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    # In a subfolder: the *.json files directly in results/ are the README's dataset tables.
+    (RESULTS / "precision").mkdir(parents=True, exist_ok=True)
+    (RESULTS / "precision" / "precision.json").write_text(
+        json.dumps({"meta": meta, "runs": runs}, indent=1))
+    lines = [
+        "# Half-precision propagation: quality cost on ml-100k", "",
+        f"Written by `{meta['command']}` on {meta['date']} ({meta['machine']}, torch "
+        f"{meta['torch']}, **1 torch thread**). Same split and settings as `ml-100k.md`, at "
+        "most the epochs shown, early stopping on valid NDCG@20 (patience 10); test metrics "
+        "of the best epoch. bf16 / fp16 hold each propagated layer in 2 bytes; the weights, "
+        "Adam's state and the losses stay fp32 (see `docs/scaling.md`).", "",
+        "| method | precision | epochs (max) | best epoch | Recall@20 | NDCG@20 | "
+        "Recall@20 vs fp32 | s/epoch |",
+        "|---|---|---|---:|---:|---:|---:|---:|"]
+    base = {r["method"]: r["test"]["recall@20"] for r in runs if r["precision"] == "fp32"}
+    for r in runs:
+        rel = r["test"]["recall@20"] / base[r["method"]] - 1
+        lines.append(f"| {r['method']} | {r['precision']} | {r['epochs']} ({r['max_epochs']}) | "
+                     f"{r['best_epoch']} | {r['test']['recall@20']:.4f} | "
+                     f"{r['test']['ndcg@20']:.4f} | {rel:+.1%} | "
+                     f"{r['train_seconds_per_epoch']:.2f} |")
+    lines.append("")
+    (RESULTS / "precision.md").write_text("\n".join(lines))
+    print(f"wrote {RESULTS / 'precision.md'}")
+
+
+if __name__ == "__main__":
+    main()
