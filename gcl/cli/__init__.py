@@ -108,7 +108,8 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", metavar="NAME",
                      help="auto, cpu, cuda, cuda:1, ...")
     run.add_argument("--threads", type=int, metavar="N",
-                     help="torch CPU threads (default: torch's choice)")
+                     help="torch CPU threads (default: 1 on a machine with one or "
+                     "two CPUs and no OMP_NUM_THREADS, else torch's choice)")
     run.add_argument("--quiet", action="store_true",
                      help="no progress bars, evaluation log or notes")
     run.add_argument("--resume", metavar="RUN",

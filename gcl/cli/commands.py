@@ -140,7 +140,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         method=args.method, dim=args.dim, layers=args.layers, reg=args.reg, lr=args.lr,
         batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
         eval_every=args.eval_every, metric=args.metric, backend=args.backend,
-        device=args.device, seed=args.seed, progress=not args.quiet, **extra)
+        device=args.device, seed=args.seed, progress=not args.quiet,
+        num_threads=args.threads or "auto", **extra)
     cfg = resolved_config(args)
     # Paths made absolute, so that the run can be evaluated from any folder.
     if cfg.get("data"):

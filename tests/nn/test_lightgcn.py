@@ -86,3 +86,14 @@ def test_gradients_reach_the_table(small_log, graph):
 def test_bad_sizes_raise(kwargs):
     with pytest.raises(ValueError, match="dim must be >= 1 and layers >= 0"):
         LightGCN(3, 4, **kwargs)
+
+
+def test_layer_mean_is_the_mean_with_equal_gradients():
+    from gcl.nn.lightgcn import layer_mean
+
+    layers = [torch.randn(5, 3, requires_grad=True) for _ in range(4)]
+    out = layer_mean(layers)
+    torch.testing.assert_close(out, torch.stack(layers).mean(0))
+    out.sum().backward()
+    for h in layers:
+        torch.testing.assert_close(h.grad, torch.full((5, 3), 0.25))

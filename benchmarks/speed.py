@@ -1,0 +1,375 @@
+"""Speed benchmark on gowalla, side by side with RecBole; writes ``results/speed.{json,md}``.
+
+    python benchmarks/speed.py --parts micro,methods,eval        # gcl alone, ~10 min
+    python benchmarks/speed.py --parts peer --peer-dataset gowalla --peer-epochs 1
+    python benchmarks/speed.py --parts peer --peer-dataset ml-100k --peer-epochs 20
+    python benchmarks/speed.py --parts batch                     # large batch vs quality
+    python benchmarks/speed.py --tables-only                     # rewrite speed.md
+
+Parts (each one merged into ``speed.json`` under its own key, with the command that made
+it; ``speed.md`` is written from the JSON):
+
+* ``micro``: one propagation :math:`\\hat{A}X` over gowalla's train graph (70,839 nodes,
+  1,620,256 directed edges, :math:`X` of shape ``[N, 64]``), forward and forward+backward,
+  for every backend of :mod:`gcl.graph`; median of repeated runs.
+* ``methods``: seconds per batch of every method at batch 2048 and ``--big-batch``, timed
+  over ``--batches`` batches of the real trainer (:class:`gcl.train.Trainer` over the full
+  graph, on a random sample of the train interactions) after ``--warmup`` batches, plus the
+  per-epoch view building (:meth:`Method.new_epoch`) timed alone; seconds per epoch are
+  *derived* as ``new_epoch + ceil(E / batch) * per_batch``. Each method runs in its own
+  process, so its peak RSS is its own.
+* ``eval``: full-ranking evaluation (:func:`gcl.metrics.evaluate`) of all 29,858 gowalla
+  test users over the 40,981 items with train items masked, top-20.
+* ``peer``: RecBole 1.2.1's LightGCN and SGL (``benchmarks/peers/recbole.py``) and gcl's
+  ``lightgcn`` and ``sgl-ed``, one after the other, each for ``--peer-epochs`` full epochs
+  on the same split with the same settings and thread count (*measured* seconds per
+  epoch), then Recall@20 / NDCG@20 of all by the same evaluation code.
+* ``batch``: whether the large batch keeps quality: every method on ml-100k (random
+  80/10/10, seed 0) at ``--big-batch`` with the learning rate scaled by the batch ratio,
+  early stopping on valid NDCG@20, against the batch-2048 rows of
+  ``results/ml-100k.json``.
+
+Settings everywhere: dim 64, 3 layers, lr 1e-3, batch 2048, L2 1e-4, seed 0, CPU,
+``--threads`` torch threads (default 1; recorded in every record).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SETTINGS = dict(dim=64, layers=3, lr=1e-3, batch_size=2048, reg=1e-4)
+METHODS = ["lightgcn", "sgl-ed", "sgl-nd", "sgl-rw", "simgcl", "xsimgcl", "lightgcl"]
+PEERS = {"LightGCN": "lightgcn", "SGL": "sgl-ed"}
+
+
+def _median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _gowalla():
+    from gcl import load_dataset
+
+    ds = load_dataset("gowalla")
+    return ds.splits["train"], ds.splits["test"]
+
+
+def _env(threads: int) -> dict:
+    import torch
+
+    import gcl
+
+    return {"gcl": gcl.__version__, "torch": torch.__version__,
+            "python": platform.python_version(), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
+            "threads_asked": threads}
+
+
+# ---------------------------------------------------------------------------- parts
+def micro(args: argparse.Namespace) -> dict:
+    """Forward and forward+backward propagation time of every backend."""
+    import torch
+
+    from gcl.graph import BACKENDS, UIGraph, pick_backend
+
+    train, _ = _gowalla()
+    graph = UIGraph.from_interactions(train)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(graph.num_nodes, 64, generator=gen)
+    grad = torch.randn(graph.num_nodes, 64, generator=gen)
+    rows = {}
+    for name, cls in BACKENDS.items():
+        try:
+            prop = cls(graph.adj, torch.device("cpu"))
+        except ImportError as e:
+            rows[name] = {"status": f"not installed ({e})"}
+            continue
+        repeats = 3 if name == "pyg" else args.repeats
+        prop(x)  # warm-up
+        fwd = _median_time(lambda p=prop: p(x), repeats)
+        xr = x.clone().requires_grad_()
+        both = _median_time(lambda p=prop, xr=xr: p(xr).backward(grad), repeats)
+        rows[name] = {"forward_s": fwd, "forward_backward_s": both, "repeats": repeats}
+    ref = rows["scipy"]["forward_s"]
+    for r in rows.values():
+        if "forward_s" in r:
+            r["fb_over_scipy_forward"] = r["forward_backward_s"] / ref
+    t = time.perf_counter()
+    auto = pick_backend(graph.adj, torch.device("cpu"))
+    return {"backends": rows, "auto_picks": auto, "auto_seconds": time.perf_counter() - t,
+            "nodes": graph.num_nodes, "edges": graph.num_edges, "dim": 64}
+
+
+def method_worker(args: argparse.Namespace, method: str, batch: int) -> dict:
+    """Per-batch and per-epoch-view seconds of one method at one batch size."""
+    import numpy as np
+    import torch
+
+    from gcl.graph import UIGraph
+    from gcl.methods import build_method
+    from gcl.train import TrainConfig, Trainer, seed_everything
+
+    train, _ = _gowalla()
+    seed_everything(0)
+    graph = UIGraph.from_interactions(train)
+    m = build_method(method, train.num_users, train.num_items, dim=64, layers=3, reg=1e-4)
+    m.prepare(train, graph)
+    rng = np.random.default_rng(0)
+    lr = SETTINGS["lr"] * batch / SETTINGS["batch_size"]
+
+    def batches(n: int) -> float:
+        sample = train.select(np.sort(rng.choice(len(train), n * batch, replace=False)))
+        cfg = TrainConfig(epochs=1, batch_size=batch, lr=lr, patience=None, progress=False,
+                          collapse_epochs=None)
+        return Trainer(m, graph, sample, cfg).fit()[0]["seconds"]
+
+    batches(args.warmup)
+    gen = torch.Generator().manual_seed(1)
+    views = _median_time(lambda: m.new_epoch(graph, gen), 3)
+    n = args.batches if batch <= SETTINGS["batch_size"] else max(5, args.batches // 3)
+    per_batch = (batches(n) - views) / n
+    n_epoch = math.ceil(len(train) / batch)
+    return {"method": method, "batch_size": batch, "lr": lr, "timed_batches": n,
+            "warmup_batches": args.warmup, "seconds_per_batch": per_batch,
+            "new_epoch_seconds": views, "batches_per_epoch": n_epoch,
+            "seconds_per_epoch_derived": views + n_epoch * per_batch,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def methods(args: argparse.Namespace) -> dict:
+    out = {}
+    for method in args.methods.split(","):
+        for batch in (SETTINGS["batch_size"], args.big_batch):
+            rec = _spawn(args, ["--worker", "method", "--method", method,
+                                "--batch", str(batch)])
+            out[f"{method}@{batch}"] = rec
+            print(f"{method} batch {batch}: {rec['seconds_per_batch']:.3f} s/batch, "
+                  f"{rec['seconds_per_epoch_derived']:.1f} s/epoch (derived)", flush=True)
+    return out
+
+
+def evaluation(args: argparse.Namespace) -> dict:
+    """Full-ranking evaluation of every gowalla test user (random embeddings: the time does
+    not depend on their values)."""
+    import torch
+
+    from gcl.metrics import evaluate
+
+    train, test = _gowalla()
+    gen = torch.Generator().manual_seed(0)
+    users = torch.randn(train.num_users, 64, generator=gen)
+    items = torch.randn(train.num_items, 64, generator=gen)
+    seen, truth = train.to_csr(), test.to_csr()
+    out = {}
+    for bs in (1024, 4096):
+        res = {}
+        secs = _median_time(lambda res=res, bs=bs: res.update(
+            evaluate(users, items, truth, seen, k=[20], batch_size=bs)), 2)
+        out[str(bs)] = {"seconds": secs, "users": res["users"], "repeats": 2}
+    return out
+
+
+def ours_epochs(args: argparse.Namespace, dataset: str, method: str, epochs: int,
+                batch: int) -> dict:
+    """gcl trained for whole epochs, as the peer is: seconds per epoch and test metrics."""
+    import torch
+    from peers.recbole import splits
+
+    from gcl import GraphCLRecommender
+    from gcl.metrics import evaluate
+
+    train, valid, test = splits(dataset)
+    lr = SETTINGS["lr"] * batch / SETTINGS["batch_size"]
+    rec = GraphCLRecommender(method=method, **{**SETTINGS, "batch_size": batch, "lr": lr},
+                             epochs=epochs, patience=None, device="cpu", seed=0,
+                             progress=False, num_threads=args.threads)
+    rec.fit(train)
+    exclude = train.to_csr() if valid is None else train.to_csr() + valid.to_csr()
+    m = evaluate(torch.from_numpy(rec.user_embeddings()),
+                 torch.from_numpy(rec.item_embeddings()), test.to_csr(), exclude, k=[20])
+    seconds = [h["seconds"] for h in rec.history_]
+    return {"method": method, "dataset": dataset, "epochs": epochs, "batch_size": batch,
+            "lr": lr, "seconds_per_epoch": sum(seconds) / len(seconds),
+            "epoch_seconds": seconds, "recall@20": m["recall@20"], "ndcg@20": m["ndcg@20"],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "threads": torch.get_num_threads()}
+
+
+def peer(args: argparse.Namespace) -> dict:
+    sys.path.insert(0, str(HERE))
+    from peers.recbole import run
+
+    out = {}
+    for model, method in PEERS.items():
+        theirs = run(args.peer_dataset, model, args.peer_epochs, args.threads)
+        print(f"RecBole {model}: {theirs['seconds_per_epoch']:.1f} s/epoch", flush=True)
+        ours = _spawn(args, ["--worker", "ours", "--method", method,
+                             "--batch", str(SETTINGS["batch_size"])])
+        print(f"gcl {method}: {ours['seconds_per_epoch']:.1f} s/epoch", flush=True)
+        out[model] = {
+            "recbole": theirs, "gcl": ours,
+            "speedup_vs_recbole": theirs["seconds_per_epoch"] / ours["seconds_per_epoch"],
+            "recall@20_ratio": ours["recall@20"] / theirs["recall@20"],
+            "ndcg@20_ratio": ours["ndcg@20"] / theirs["ndcg@20"]}
+        if args.peer_big_batch:
+            out[model]["gcl_big_batch"] = _spawn(args, ["--worker", "ours", "--method",
+                                                        method, "--batch",
+                                                        str(args.big_batch)])
+    return out
+
+
+def batch_quality(args: argparse.Namespace) -> dict:
+    """Every method on ml-100k at the large batch (lr scaled), early-stopped, vs batch 2048."""
+    base = json.loads((RESULTS / "ml-100k.json").read_text())
+    out = {}
+    for method in args.methods.split(","):
+        rec = _spawn(args, ["--worker", "quality", "--method", method,
+                            "--batch", str(args.big_batch)])
+        b = base.get(method)
+        if b is not None:
+            rec["batch_2048"] = {"recall@20": b["metrics"]["recall@20"],
+                                 "ndcg@20": b["metrics"]["ndcg@20"], "epochs": b["epochs"],
+                                 "seconds_per_epoch": b["seconds_per_epoch"],
+                                 "fit_seconds": b["fit_seconds"], "command": b["command"]}
+        out[method] = rec
+        print(f"{method} batch {args.big_batch}: recall@20 {rec['recall@20']:.4f}", flush=True)
+    return out
+
+
+def quality_worker(args: argparse.Namespace, method: str, batch: int) -> dict:
+    import torch
+
+    from gcl import GraphCLRecommender, load_dataset
+
+    train, valid, test = load_dataset("ml-100k").interactions.split(
+        "random", ratios=(0.8, 0.1, 0.1), seed=0)
+    lr = SETTINGS["lr"] * batch / SETTINGS["batch_size"]
+    rec = GraphCLRecommender(method=method, **{**SETTINGS, "batch_size": batch, "lr": lr},
+                             epochs=1000, patience=10, device="cpu", seed=0, progress=False,
+                             num_threads=args.threads)
+    t = time.perf_counter()
+    rec.fit(train, valid=valid, budget_seconds=args.quality_budget)
+    fit_s = time.perf_counter() - t
+    m = rec.evaluate(test, k=[20])
+    return {"method": method, "batch_size": batch, "lr": lr, "recall@20": m["recall@20"],
+            "ndcg@20": m["ndcg@20"], "epochs": len(rec.history_),
+            "seconds_per_epoch": sum(h["seconds"] for h in rec.history_) / len(rec.history_),
+            "fit_seconds": fit_s, "threads": torch.get_num_threads()}
+
+
+def time_to_recall() -> dict:
+    """The best method's time to Recall@20 0.17 / 0.18, from the 60-minute gowalla run."""
+    r = json.loads((RESULTS / "gowalla.json").read_text())["xsimgcl"]
+    return {"method": "xsimgcl", "reached_at_s": r["recall@20_reached_at_s"],
+            "eval_every": r["settings"]["eval_every"], "threads": r["settings"]["threads"],
+            "seconds_per_epoch": r["seconds_per_epoch"], "command": r["command"],
+            "source": "benchmarks/results/gowalla.json"}
+
+
+# ---------------------------------------------------------------------------- plumbing
+def _spawn(args: argparse.Namespace, extra: list[str]) -> dict:
+    """Runs a worker of this script in its own process (its own peak memory)."""
+    out = RESULTS / ".speed-worker.json"
+    cmd = [sys.executable, __file__, "--threads", str(args.threads), "--batches",
+           str(args.batches), "--warmup", str(args.warmup), "--peer-dataset",
+           args.peer_dataset, "--peer-epochs", str(args.peer_epochs), "--quality-budget",
+           str(args.quality_budget), *extra, "--worker-json", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    subprocess.run(cmd, check=True, env=env)
+    rec = json.loads(out.read_text())
+    out.unlink()
+    return rec
+
+
+def worker(args: argparse.Namespace) -> None:
+    import torch
+
+    from gcl.export import atomic_write
+
+    torch.set_num_threads(args.threads)
+    sys.path.insert(0, str(HERE))
+    if args.worker == "method":
+        rec = method_worker(args, args.method, args.batch)
+    elif args.worker == "ours":
+        rec = ours_epochs(args, args.peer_dataset, args.method, args.peer_epochs, args.batch)
+    else:
+        rec = quality_worker(args, args.method, args.batch)
+    rec["threads"] = torch.get_num_threads()
+    with atomic_write(args.worker_json, "w") as f:
+        json.dump(rec, f)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--parts", default="micro,methods,eval")
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--batches", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--big-batch", type=int, default=8192)
+    p.add_argument("--peer-dataset", default="gowalla")
+    p.add_argument("--peer-epochs", type=int, default=1)
+    p.add_argument("--peer-big-batch", action="store_true",
+                   help="also train gcl's side at --big-batch for the peer's epochs")
+    p.add_argument("--quality-budget", type=float, default=120.0)
+    p.add_argument("--tables-only", action="store_true")
+    p.add_argument("--out", type=Path, default=RESULTS, help="folder of speed.json / .md")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--method", help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--worker-json", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        worker(args)
+        return
+    from gcl.export import atomic_write
+
+    sys.path.insert(0, str(HERE))
+    from speed_tables import write_markdown
+
+    json_path = args.out / "speed.json"
+    results = json.loads(json_path.read_text()) if json_path.exists() else {}
+    if not args.tables_only:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        command = "python benchmarks/speed.py " + " ".join(argv if argv is not None
+                                                           else sys.argv[1:])
+        parts = {"micro": micro, "methods": methods, "eval": evaluation, "peer": peer,
+                 "batch": batch_quality}
+        for part in args.parts.split(","):
+            t = time.perf_counter()
+            record = parts[part](args)
+            key = f"peer_{args.peer_dataset}" if part == "peer" else part
+            results[key] = {"results": record, "command": command, "env": _env(args.threads),
+                            "wall_seconds": time.perf_counter() - t,
+                            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            if part == "peer":
+                for model, r in record.items():
+                    results.setdefault("speedup_vs_recbole", {})[
+                        f"{args.peer_dataset}/{model}"] = r["speedup_vs_recbole"]
+            results["time_to_recall"] = time_to_recall()
+            with atomic_write(json_path, "w") as f:
+                json.dump(results, f, indent=2)
+    with atomic_write(args.out / "speed.md", "w") as f:
+        f.write(write_markdown(results))
+
+
+if __name__ == "__main__":
+    main()
