@@ -152,7 +152,8 @@ def run(dataset: str, model: str, epochs: int, threads: int = 1) -> dict:
     # -P: this file's folder off sys.path, else this file would shadow the recbole package.
     subprocess.run([str(python), "-P", __file__, "--inside", "--dataset", dataset, "--model", model,
                     "--epochs", str(epochs), "--threads", str(threads),
-                    "--data-path", str(data_path), "--out", str(out)], check=True, env=env)
+                    "--data-path", str(data_path), "--out", str(out)], check=True, env=env,
+                   cwd=CACHE)  # RecBole writes its logs into the working folder
     z = np.load(out)
     # RecBole's row r is token z[...][r] (row 0 is its padding); tokens are gcl's indices.
     user_emb = np.zeros((train.num_users, z["users"].shape[1]), np.float32)
