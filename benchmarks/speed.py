@@ -53,11 +53,20 @@ METHODS = ["lightgcn", "sgl-ed", "sgl-nd", "sgl-rw", "simgcl", "xsimgcl", "light
 PEERS = {"LightGCN": "lightgcn", "SGL": "sgl-ed"}
 
 
+def _sync() -> None:
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def _median_time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
+        _sync()
         t = time.perf_counter()
         fn()
+        _sync()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -69,12 +78,14 @@ def _gowalla():
     return ds.splits["train"], ds.splits["test"]
 
 
-def _env(threads: int) -> dict:
+def _env(threads: int, device: str = "cpu") -> dict:
     import torch
 
     import gcl
 
-    return {"gcl": gcl.__version__, "torch": torch.__version__,
+    gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else None
+    return {"device": device, "gpu": gpu, "cuda": torch.version.cuda if gpu else None,
+            "gcl": gcl.__version__, "torch": torch.__version__,
             "python": platform.python_version(), "machine": platform.machine(),
             "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
             "threads_asked": threads}
@@ -87,30 +98,34 @@ def micro(args: argparse.Namespace) -> dict:
 
     from gcl.graph import BACKENDS, UIGraph, pick_backend
 
+    device = torch.device(args.device)
     train, _ = _gowalla()
     graph = UIGraph.from_interactions(train)
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(graph.num_nodes, 64, generator=gen)
-    grad = torch.randn(graph.num_nodes, 64, generator=gen)
+    x = torch.randn(graph.num_nodes, 64, generator=gen).to(device)
+    grad = torch.randn(graph.num_nodes, 64, generator=gen).to(device)
     rows = {}
     for name, cls in BACKENDS.items():
         try:
-            prop = cls(graph.adj, torch.device("cpu"))
+            prop = cls(graph.adj, device)
         except ImportError as e:
             rows[name] = {"status": f"not installed ({e})"}
             continue
-        repeats = 3 if name == "pyg" else args.repeats
+        except ValueError as e:  # scipy on a GPU
+            rows[name] = {"status": str(e)}
+            continue
+        repeats = 3 if name == "pyg" and device.type == "cpu" else args.repeats
         prop(x)  # warm-up
         fwd = _median_time(lambda p=prop: p(x), repeats)
         xr = x.clone().requires_grad_()
         both = _median_time(lambda p=prop, xr=xr: p(xr).backward(grad), repeats)
         rows[name] = {"forward_s": fwd, "forward_backward_s": both, "repeats": repeats}
-    ref = rows["scipy"]["forward_s"]
+    ref = rows.get("scipy", {}).get("forward_s")
     for r in rows.values():
-        if "forward_s" in r:
+        if "forward_s" in r and ref is not None:
             r["fb_over_scipy_forward"] = r["forward_backward_s"] / ref
     t = time.perf_counter()
-    auto = pick_backend(graph.adj, torch.device("cpu"))
+    auto = pick_backend(graph.adj, device)
     return {"backends": rows, "auto_picks": auto, "auto_seconds": time.perf_counter() - t,
             "nodes": graph.num_nodes, "edges": graph.num_edges, "dim": 64}
 
@@ -126,8 +141,9 @@ def method_worker(args: argparse.Namespace, method: str, batch: int) -> dict:
 
     train, _ = _gowalla()
     seed_everything(0)
-    graph = UIGraph.from_interactions(train)
+    graph = UIGraph.from_interactions(train, device=args.device)
     m = build_method(method, train.num_users, train.num_items, dim=64, layers=3, reg=1e-4)
+    m = m.to(args.device)
     m.prepare(train, graph)
     rng = np.random.default_rng(0)
     lr = SETTINGS["lr"] * batch / SETTINGS["batch_size"]
@@ -148,7 +164,9 @@ def method_worker(args: argparse.Namespace, method: str, batch: int) -> dict:
             "warmup_batches": args.warmup, "seconds_per_batch": per_batch,
             "new_epoch_seconds": views, "batches_per_epoch": n_epoch,
             "seconds_per_epoch_derived": views + n_epoch * per_batch,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20
+            if graph.device.type == "cuda" else None}
 
 
 def methods(args: argparse.Namespace) -> dict:
@@ -172,8 +190,8 @@ def evaluation(args: argparse.Namespace) -> dict:
 
     train, test = _gowalla()
     gen = torch.Generator().manual_seed(0)
-    users = torch.randn(train.num_users, 64, generator=gen)
-    items = torch.randn(train.num_items, 64, generator=gen)
+    users = torch.randn(train.num_users, 64, generator=gen).to(args.device)
+    items = torch.randn(train.num_items, 64, generator=gen).to(args.device)
     seen, truth = train.to_csr(), test.to_csr()
     out = {}
     for bs in (1024, 4096):
@@ -269,7 +287,8 @@ def quality_worker(args: argparse.Namespace, method: str, batch: int) -> dict:
     return {"method": method, "batch_size": batch, "lr": lr, "recall@20": m["recall@20"],
             "ndcg@20": m["ndcg@20"], "epochs": len(rec.history_),
             "seconds_per_epoch": sum(h["seconds"] for h in rec.history_) / len(rec.history_),
-            "fit_seconds": fit_s, "threads": torch.get_num_threads()}
+            "fit_seconds": fit_s, "budget_s": args.quality_budget,
+            "threads": torch.get_num_threads()}
 
 
 def time_to_recall() -> dict:
@@ -285,7 +304,8 @@ def time_to_recall() -> dict:
 def _spawn(args: argparse.Namespace, extra: list[str]) -> dict:
     """Runs a worker of this script in its own process (its own peak memory)."""
     out = RESULTS / ".speed-worker.json"
-    cmd = [sys.executable, __file__, "--threads", str(args.threads), "--batches",
+    cmd = [sys.executable, __file__, "--device", args.device, "--threads", str(args.threads),
+           "--batches",
            str(args.batches), "--warmup", str(args.warmup), "--peer-dataset",
            args.peer_dataset, "--peer-epochs", str(args.peer_epochs), "--quality-budget",
            str(args.quality_budget), *extra, "--worker-json", str(out)]
@@ -330,6 +350,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quality-budget", type=float, default=120.0)
     p.add_argument("--tables-only", action="store_true")
     p.add_argument("--out", type=Path, default=RESULTS, help="folder of speed.json / .md")
+    p.add_argument("--name", default="speed", help="basename of the .json / .md written")
+    p.add_argument("--device", default="cpu", help="cpu, or cuda for micro/methods/eval")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--method", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -343,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.path.insert(0, str(HERE))
     from speed_tables import write_markdown
 
-    json_path = args.out / "speed.json"
+    json_path = args.out / f"{args.name}.json"
     results = json.loads(json_path.read_text()) if json_path.exists() else {}
     if not args.tables_only:
         import torch
@@ -357,17 +379,19 @@ def main(argv: list[str] | None = None) -> None:
             t = time.perf_counter()
             record = parts[part](args)
             key = f"peer_{args.peer_dataset}" if part == "peer" else part
-            results[key] = {"results": record, "command": command, "env": _env(args.threads),
+            results[key] = {"results": record, "command": command,
+                            "env": _env(args.threads, args.device),
                             "wall_seconds": time.perf_counter() - t,
                             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
             if part == "peer":
                 for model, r in record.items():
                     results.setdefault("speedup_vs_recbole", {})[
                         f"{args.peer_dataset}/{model}"] = r["speedup_vs_recbole"]
-            results["time_to_recall"] = time_to_recall()
+            if args.device == "cpu":
+                results["time_to_recall"] = time_to_recall()
             with atomic_write(json_path, "w") as f:
                 json.dump(results, f, indent=2)
-    with atomic_write(args.out / "speed.md", "w") as f:
+    with atomic_write(args.out / f"{args.name}.md", "w") as f:
         f.write(write_markdown(results))
 
 
