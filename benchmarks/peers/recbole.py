@@ -118,12 +118,21 @@ def inside(args: argparse.Namespace) -> None:
     load_s = time.perf_counter() - t0
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     trainer = Trainer(config, model)
-    seconds = []
+    info = dict(load_s=load_s, threads=torch.get_num_threads(), batches=len(train_data),
+                version=__import__("recbole").__version__)
+    if args.batches:
+        info.update(_time_batches(args, model, trainer, train_data))
+        np.savez(args.out, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                 / 1024, **info)
+        return
+    seconds, cpu = [], []
     for epoch in range(args.epochs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         trainer._train_epoch(train_data, epoch)
         seconds.append(time.perf_counter() - t)
-        print(f"RecBole {args.model} epoch {epoch + 1}: {seconds[-1]:.1f}s", flush=True)
+        cpu.append(time.process_time() - c)
+        print(f"RecBole {args.model} epoch {epoch + 1}: {seconds[-1]:.1f}s "
+              f"({cpu[-1]:.1f} CPU s)", flush=True)
     model.eval()
     with torch.no_grad():
         users, items = model.forward(model.train_graph) if args.model == "SGL" else \
@@ -131,14 +140,47 @@ def inside(args: argparse.Namespace) -> None:
     np.savez(args.out, users=users.numpy(), items=items.numpy(),
              user_tokens=np.asarray(dataset.field2id_token["user_id"]),
              item_tokens=np.asarray(dataset.field2id_token["item_id"]),
-             seconds=np.asarray(seconds), load_s=load_s,
-             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-             threads=torch.get_num_threads(), version=__import__("recbole").__version__)
+             seconds=np.asarray(seconds), cpu_seconds=np.asarray(cpu),
+             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **info)
 
 
-def run(dataset: str, model: str, epochs: int, threads: int = 1) -> dict:
+class _Enough(Exception):
+    pass
+
+
+def _time_batches(args: argparse.Namespace, model, trainer, train_data) -> dict:
+    """Seconds of the per-epoch view building (``model.train()``, where RecBole's SGL
+    builds its subgraphs) and per batch of ``Trainer._train_epoch``, over ``args.batches``
+    batches after ``args.warmup``."""
+    t, c = time.perf_counter(), time.process_time()
+    model.train()
+    views = (time.perf_counter() - t, time.process_time() - c)
+    calls, marks = [0], {}
+
+    def loss(interaction):
+        calls[0] += 1
+        if calls[0] in (args.warmup + 1, args.warmup + args.batches + 1):
+            marks[calls[0]] = (time.perf_counter(), time.process_time())
+        if calls[0] > args.warmup + args.batches:
+            raise _Enough
+        return model.calculate_loss(interaction)
+
+    try:
+        trainer._train_epoch(train_data, 0, loss_func=loss)
+    except _Enough:
+        pass
+    (t0, c0), (t1, c1) = marks[args.warmup + 1], marks[args.warmup + args.batches + 1]
+    return dict(views_s=views[0], views_cpu_s=views[1], timed_batches=args.batches,
+                warmup_batches=args.warmup, per_batch_s=(t1 - t0) / args.batches,
+                per_batch_cpu_s=(c1 - c0) / args.batches)
+
+
+def run(dataset: str, model: str, epochs: int, threads: int = 1, batches: int = 0,
+        warmup: int = 3) -> dict:
     """Trains RecBole's :obj:`model` for :obj:`epochs` on gcl's split of :obj:`dataset` and
-    returns its seconds per epoch and test metrics (scored by gcl's evaluation)."""
+    returns its seconds per epoch and test metrics (scored by gcl's evaluation); with
+    :obj:`batches`, times that many batches after :obj:`warmup` instead, and returns the
+    seconds per epoch derived from them (no metrics)."""
     import numpy as np
     import torch
 
@@ -152,9 +194,26 @@ def run(dataset: str, model: str, epochs: int, threads: int = 1) -> dict:
     # -P: this file's folder off sys.path, else this file would shadow the recbole package.
     subprocess.run([str(python), "-P", __file__, "--inside", "--dataset", dataset, "--model", model,
                     "--epochs", str(epochs), "--threads", str(threads),
+                    "--batches", str(batches), "--warmup", str(warmup),
                     "--data-path", str(data_path), "--out", str(out)], check=True, env=env,
                    cwd=CACHE)  # RecBole writes its logs into the working folder
     z = np.load(out)
+    command = (f"python benchmarks/peers/recbole.py --dataset {dataset} --model {model} "
+               + (f"--batches {batches} --warmup {warmup}" if batches else f"--epochs {epochs}")
+               + f" --threads {threads}")
+    head = {"peer": f"RecBole {z['version']}", "model": model, "dataset": dataset,
+            "batches_per_epoch": int(z["batches"]), "load_seconds": float(z["load_s"]),
+            "peak_rss_mb": float(z["peak_rss_mb"]), "threads": int(z["threads"]),
+            "command": command}
+    if batches:
+        n = int(z["batches"])
+        return {**head, "measured": f"{batches} batches after {warmup}, derived per epoch",
+                "timed_batches": batches, "seconds_per_batch": float(z["per_batch_s"]),
+                "cpu_seconds_per_batch": float(z["per_batch_cpu_s"]),
+                "views_seconds": float(z["views_s"]), "views_cpu_seconds": float(z["views_cpu_s"]),
+                "seconds_per_epoch": float(z["views_s"]) + n * float(z["per_batch_s"]),
+                "cpu_seconds_per_epoch": float(z["views_cpu_s"])
+                + n * float(z["per_batch_cpu_s"])}
     # RecBole's row r is token z[...][r] (row 0 is its padding); tokens are gcl's indices.
     user_emb = np.zeros((train.num_users, z["users"].shape[1]), np.float32)
     item_emb = np.zeros((train.num_items, z["items"].shape[1]), np.float32)
@@ -164,15 +223,12 @@ def run(dataset: str, model: str, epochs: int, threads: int = 1) -> dict:
     t = time.perf_counter()
     metrics = evaluate(torch.from_numpy(user_emb), torch.from_numpy(item_emb), test.to_csr(),
                        exclude, k=[20])
-    seconds = z["seconds"].tolist()
-    return {"peer": f"RecBole {z['version']}", "model": model, "dataset": dataset,
-            "epochs": epochs, "seconds_per_epoch": sum(seconds) / len(seconds),
-            "epoch_seconds": seconds, "load_seconds": float(z["load_s"]),
-            "peak_rss_mb": float(z["peak_rss_mb"]), "threads": int(z["threads"]),
+    seconds, cpu = z["seconds"].tolist(), z["cpu_seconds"].tolist()
+    return {**head, "measured": f"{epochs} full epoch(s)", "epochs": epochs,
+            "seconds_per_epoch": sum(seconds) / len(seconds), "epoch_seconds": seconds,
+            "cpu_seconds_per_epoch": sum(cpu) / len(cpu),
             "recall@20": metrics["recall@20"], "ndcg@20": metrics["ndcg@20"],
-            "gcl_eval_seconds": time.perf_counter() - t,
-            "command": f"python benchmarks/peers/recbole.py --dataset {dataset} --model "
-                       f"{model} --epochs {epochs} --threads {threads}"}
+            "gcl_eval_seconds": time.perf_counter() - t}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -181,6 +237,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", default="LightGCN", choices=["LightGCN", "SGL"])
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--batches", type=int, default=0,
+                   help="time this many batches (after --warmup) instead of whole epochs")
+    p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--data-path", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -188,7 +247,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.inside:
         inside(args)
     else:
-        print(json.dumps(run(args.dataset, args.model, args.epochs, args.threads), indent=2))
+        print(json.dumps(run(args.dataset, args.model, args.epochs, args.threads, args.batches,
+                             args.warmup), indent=2))
 
 
 if __name__ == "__main__":
