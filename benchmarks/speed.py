@@ -124,14 +124,17 @@ def micro(args: argparse.Namespace) -> dict:
             continue
         repeats = 3 if name == "pyg" and device.type == "cpu" else args.repeats
         prop(x)  # warm-up
-        fwd = _median_time(lambda p=prop: p(x), repeats)
+        fwd, fwd_cpu = _timed(lambda p=prop: p(x), repeats)
         xr = x.clone().requires_grad_()
-        both = _median_time(lambda p=prop, xr=xr: p(xr).backward(grad), repeats)
-        rows[name] = {"forward_s": fwd, "forward_backward_s": both, "repeats": repeats}
+        both, both_cpu = _timed(lambda p=prop, xr=xr: p(xr).backward(grad), repeats)
+        rows[name] = {"forward_s": fwd, "forward_backward_s": both, "forward_cpu_s": fwd_cpu,
+                      "forward_backward_cpu_s": both_cpu, "repeats": repeats}
     ref = rows.get("scipy", {}).get("forward_s")
+    ref_cpu = rows.get("scipy", {}).get("forward_cpu_s")
     for r in rows.values():
         if "forward_s" in r and ref is not None:
             r["fb_over_scipy_forward"] = r["forward_backward_s"] / ref
+            r["fb_over_scipy_forward_cpu"] = r["forward_backward_cpu_s"] / ref_cpu
     t = time.perf_counter()
     auto = pick_backend(graph.adj, device)
     return {"backends": rows, "auto_picks": auto, "auto_seconds": time.perf_counter() - t,

@@ -1,9 +1,18 @@
-"""Writes ``results/speed.md`` from ``results/speed.json`` (called by ``speed.py``)."""
+"""Writes ``results/speed.md`` (or ``gpu.md``) from its JSON (called by ``speed.py``).
+
+On CPU the tables lead with CPU seconds of the (one-thread) process, which do not count
+the time other processes of a shared machine hold the core; wall seconds come next to them.
+On a GPU they show wall seconds (with the device synchronised around each timing).
+"""
 from __future__ import annotations
 
 
 def _f(x: float | None, digits: int = 2) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _on_cpu(part: dict) -> bool:
+    return part["env"].get("device", "cpu") == "cpu"
 
 
 def _made(part: dict) -> str:
@@ -14,54 +23,70 @@ def _made(part: dict) -> str:
 
 
 def micro(part: dict) -> list[str]:
-    r = part["results"]
+    r, cpu = part["results"], _on_cpu(part)
+    unit = "CPU s" if cpu else "s"
     lines = ["## Propagation", "", f"One product over gowalla's train graph ({r['nodes']:,} "
              f"nodes, {r['edges']:,} directed edges, X of shape [N, {r['dim']}]), median of "
              "repeated runs. " + _made(part), "",
-             "| backend | forward s | forward+backward s | fwd+bwd / scipy forward |",
-             "|---|---|---|---|"]
+             f"| backend | forward {unit} | forward+backward {unit} | fwd+bwd / scipy forward "
+             "| forward s (wall) | forward+backward s (wall) |", "|---|---|---|---|---|---|"]
     for name, b in r["backends"].items():
         if "forward_s" not in b:
-            lines.append(f"| {name} | {b['status']} | | |")
+            lines.append(f"| {name} | {b['status']} | | | | |")
             continue
-        lines.append(f"| {name} | {_f(b['forward_s'], 4)} | {_f(b['forward_backward_s'], 4)} "
-                     f"| {_f(b.get('fb_over_scipy_forward'))} |")
+        ratio = b.get("fb_over_scipy_forward_cpu" if cpu else "fb_over_scipy_forward")
+        lines.append(f"| {name} | {_f(b.get('forward_cpu_s' if cpu else 'forward_s'), 4)} | "
+                     f"{_f(b.get('forward_backward_cpu_s' if cpu else 'forward_backward_s'), 4)}"
+                     f" | {_f(ratio)} | {_f(b['forward_s'], 4)} | "
+                     f"{_f(b['forward_backward_s'], 4)} |")
     lines += ["", f"`backend=\"auto\"` picked `{r['auto_picks']}` here, in "
               f"{r['auto_seconds']:.2f} s.", ""]
     return lines
 
 
 def methods(part: dict, peer: dict | None) -> list[str]:
-    r = part["results"]
+    r, cpu = part["results"], _on_cpu(part)
+    pre = "cpu_" if cpu else ""
     names = list(dict.fromkeys(k.split("@")[0] for k in r))
     batches = sorted({int(k.split("@")[1]) for k in r})
-    head = "| method | " + " | ".join(f"s/batch @{b} | s/epoch @{b} (derived)"
-                                       for b in batches) + " | views s/epoch | peak RSS MB |"
+    unit = "CPU s" if cpu else "s"
+    head = "| method | " + " | ".join(f"{unit}/batch @{b} | {unit}/epoch @{b}"
+                                       for b in batches) + " | views s/epoch | " + \
+        " | ".join(f"wall s/epoch @{b}" for b in batches) + " | peak RSS MB |"
     lines = ["## Seconds per epoch, gowalla", "",
-             "Measured: seconds per batch of the real training loop over the full graph, "
-             "timed over a fixed number of batches after a warm-up, and the per-epoch view "
-             "building timed alone. Derived: s/epoch = views + batches per epoch x s/batch. "
-             "The large batch runs with the learning rate scaled by the batch ratio. "
-             + _made(part), "", head, "|---|" + "---|---|" * len(batches) + "---|---|"]
+             "*Measured*: seconds per batch of the real training loop (`gcl.train.Trainer`) "
+             "over the full graph, timed over a fixed number of batches after a warm-up, and "
+             "the per-epoch view building (`Method.new_epoch`) timed alone. *Derived*: "
+             "s/epoch = views + batches per epoch x s/batch (every s/epoch column here is "
+             "derived). The large batch runs with the learning rate scaled by the batch "
+             "ratio. " + _made(part), "", head,
+             "|---|" + "---|---|" * len(batches) + "---|" + "---|" * len(batches) + "---|"]
     for n in names:
-        cells, rss = [], 0.0
+        cells, walls, rss = [], [], 0.0
         for b in batches:
             x = r.get(f"{n}@{b}")
-            cells += ["-", "-"] if x is None else [_f(x["seconds_per_batch"], 3),
-                                                   _f(x["seconds_per_epoch_derived"], 1)]
-            rss = max(rss, 0.0 if x is None else x["peak_rss_mb"])
-        views = r.get(f"{n}@{batches[0]}", {}).get("new_epoch_seconds")
+            if x is None:
+                cells += ["-", "-"]
+                walls.append("-")
+                continue
+            cells += [_f(x[f"{pre}seconds_per_batch"], 3),
+                      _f(x[f"{pre}seconds_per_epoch_derived"], 1)]
+            walls.append(_f(x["seconds_per_epoch_derived"], 1))
+            rss = max(rss, x["peak_rss_mb"])
+        first = r.get(f"{n}@{batches[0]}", {})
+        views = first.get(f"new_epoch_{pre}seconds", first.get("new_epoch_seconds"))
         gpu = max((x.get("peak_gpu_mb") or 0.0 for k, x in r.items()
                    if k.startswith(f"{n}@")), default=0.0)
         rss_cell = f"{rss:.0f}" + (f" (GPU {gpu:.0f})" if gpu else "")
-        lines.append(f"| {n} | " + " | ".join(cells) + f" | {_f(views)} | {rss_cell} |")
-    if peer is not None and "LightGCN" in peer["results"]:
-        measured = peer["results"]["LightGCN"]["gcl"]["seconds_per_epoch"]
-        derived = r.get(f"lightgcn@{batches[0]}", {}).get("seconds_per_epoch_derived")
+        lines.append(f"| {n} | " + " | ".join(cells) + f" | {_f(views)} | "
+                     + " | ".join(walls) + f" | {rss_cell} |")
+    if cpu and peer is not None and "LightGCN" in peer["results"]:
+        g = peer["results"]["LightGCN"]["gcl"]
+        derived = r.get(f"lightgcn@{batches[0]}", {}).get("cpu_seconds_per_epoch_derived")
         lines += ["", f"Check of the derivation: one full LightGCN epoch at batch "
-                  f"{batches[0]} was *measured* at {measured:.1f} s in the peer run below "
-                  f"(derived here: {_f(derived, 1)} s; the two ran at different moments of "
-                  "a shared machine)."]
+                  f"{g['batch_size']} was *measured* at {g['cpu_seconds_per_epoch']:.1f} CPU s "
+                  f"({g['seconds_per_epoch']:.1f} s wall) in the gowalla peer run below; "
+                  f"derived here: {_f(derived, 1)} CPU s."]
     return lines + [""]
 
 
@@ -69,9 +94,11 @@ def evaluation(part: dict) -> list[str]:
     r = part["results"]
     lines = ["## Full-ranking evaluation, gowalla", "",
              "All test users over all items, train items masked, top-20 "
-             "(`gcl.metrics.evaluate`). " + _made(part), "",
-             "| users per block | seconds | users |", "|---|---|---|"]
-    lines += [f"| {b} | {_f(x['seconds'])} | {x['users']:,} |" for b, x in r.items()]
+             "(`gcl.metrics.evaluate`, random embeddings: the time does not depend on their "
+             "values), median of 2 runs. " + _made(part), "",
+             "| users per block | CPU s | wall s | users |", "|---|---|---|---|"]
+    lines += [f"| {b} | {_f(x.get('cpu_seconds'))} | {_f(x['seconds'])} | {x['users']:,} |"
+              for b, x in r.items()]
     return lines + [""]
 
 
@@ -81,30 +108,37 @@ def peer(key: str, part: dict) -> list[str]:
     any_r = next(iter(r.values()))
     lines = [f"## Side by side with RecBole, {dataset}", "",
              f"RecBole {any_r['recbole']['peer'].split()[-1]} and gcl, one after the other, "
-             f"{any_r['gcl']['epochs']} full epoch(s) each, same split, dim 64, 3 layers, "
-             "lr 1e-3, batch 2048, L2 1e-4, seed 0; seconds per epoch *measured*; "
-             "Recall@20 / NDCG@20 of both scored by gcl's evaluation. " + _made(part), "",
-             "| model (gcl) | RecBole s/epoch | gcl s/epoch | speedup_vs_recbole | "
-             "RecBole R@20 | gcl R@20 | R@20 ratio | RecBole N@20 | gcl N@20 | N@20 ratio "
-             "| peak RSS MB RecBole / gcl |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "same split, dim 64, 3 layers, lr 1e-3, batch 2048, L2 1e-4, one uniform "
+             "negative, seed 0, one thread. `speedup_vs_recbole` = RecBole's CPU s/epoch / "
+             "gcl's (the wall-clock ratio is next to it). Recall@20 / NDCG@20 of both are "
+             "scored by gcl's evaluation after the same epochs. " + _made(part), "",
+             "| model (gcl) | how measured | RecBole CPU s/epoch | gcl CPU s/epoch | "
+             "speedup_vs_recbole | wall ratio | RecBole R@20 | gcl R@20 | R@20 ratio | "
+             "RecBole N@20 | gcl N@20 | N@20 ratio | peak RSS MB RecBole / gcl |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for model, x in r.items():
         t, o = x["recbole"], x["gcl"]
-        lines.append(f"| {model} ({o['method']}) | {_f(t['seconds_per_epoch'], 1)} | "
-                     f"{_f(o['seconds_per_epoch'], 1)} | **{_f(x['speedup_vs_recbole'])}x** | "
-                     f"{_f(t['recall@20'], 4)} | {_f(o['recall@20'], 4)} | "
-                     f"{_f(x['recall@20_ratio'])} | {_f(t['ndcg@20'], 4)} | "
-                     f"{_f(o['ndcg@20'], 4)} | {_f(x['ndcg@20_ratio'])} | "
+        lines.append(f"| {model} ({o['method']}) | {o['measured']} | "
+                     f"{_f(t['cpu_seconds_per_epoch'], 1)} | {_f(o['cpu_seconds_per_epoch'], 1)} "
+                     f"| **{_f(x['speedup_vs_recbole'])}x** | "
+                     f"{_f(x['speedup_vs_recbole_wall'])}x | {_f(t.get('recall@20'), 4)} | "
+                     f"{_f(o.get('recall@20'), 4)} | {_f(x.get('recall@20_ratio'))} | "
+                     f"{_f(t.get('ndcg@20'), 4)} | {_f(o.get('ndcg@20'), 4)} | "
+                     f"{_f(x.get('ndcg@20_ratio'))} | "
                      f"{t['peak_rss_mb']:.0f} / {o['peak_rss_mb']:.0f} |")
     big = [(m, x["gcl_big_batch"]) for m, x in r.items() if "gcl_big_batch" in x]
     if big:
-        lines += ["", "gcl at the large batch (learning rate scaled), same epochs:", "",
-                  "| model (gcl) | batch | lr | s/epoch | speedup_vs_recbole | R@20 | N@20 |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["", "gcl at the large batch (learning rate scaled by the batch ratio), the "
+                  "same epochs, against the same RecBole runs:", "",
+                  "| model (gcl) | batch | lr | CPU s/epoch | speedup_vs_recbole | R@20 | "
+                  "R@20 ratio | N@20 | N@20 ratio |", "|---|---|---|---|---|---|---|---|---|"]
         for m, b in big:
-            sp = r[m]["recbole"]["seconds_per_epoch"] / b["seconds_per_epoch"]
+            t = r[m]["recbole"]
             lines.append(f"| {m} ({b['method']}) | {b['batch_size']} | {b['lr']:g} | "
-                         f"{_f(b['seconds_per_epoch'], 1)} | {_f(sp)}x | "
-                         f"{_f(b['recall@20'], 4)} | {_f(b['ndcg@20'], 4)} |")
+                         f"{_f(b['cpu_seconds_per_epoch'], 1)} | "
+                         f"**{_f(b['speedup_vs_recbole'])}x** | {_f(b['recall@20'], 4)} | "
+                         f"{_f(b['recall@20'] / t['recall@20'])} | {_f(b['ndcg@20'], 4)} | "
+                         f"{_f(b['ndcg@20'] / t['ndcg@20'])} |")
     return lines + [""]
 
 
@@ -114,7 +148,7 @@ def batch_quality(part: dict) -> list[str]:
     b = any_r["batch_size"]
     lines = [f"## Does batch {b} keep quality? ml-100k", "",
              f"Each method at batch {b} with the learning rate scaled by {b // 2048} "
-             f"(early stopping on valid NDCG@20, patience 10, at most "
+             "(early stopping on valid NDCG@20, patience 10, at most "
              f"{any_r['budget_s']:.0f} s of training), against batch 2048 / lr 1e-3 from "
              "`results/ml-100k.json` (its command below). Test metrics of the best valid "
              "epoch. " + _made(part), "",
@@ -129,7 +163,7 @@ def batch_quality(part: dict) -> list[str]:
                      f"{_f(x['recall@20'], 4)} | {_f(x['ndcg@20'], 4)} | {x['epochs']} | "
                      f"{_f(x['fit_seconds'], 0)} |")
     if cmd:
-        lines += ["", f"Batch 2048 rows made by `{cmd}`."]
+        lines += ["", f"Batch 2048 rows made by `{cmd}` (wall seconds, same machine)."]
     return lines + [""]
 
 
@@ -137,17 +171,22 @@ def time_to_recall(r: dict) -> list[str]:
     at = r["reached_at_s"]
     return ["## Time to Recall@20 on gowalla", "",
             f"The best method, {r['method']}, from the 60-minute run in `{r['source']}` "
-            f"(made by `{r['command']}`, {r['threads']} thread, test evaluated every "
-            f"{r['eval_every']} epochs, so a threshold counts at the first evaluation past "
-            f"it; {r['seconds_per_epoch']:.0f} s/epoch in that run, before the speed-ups "
-            "measured above):", "", "| Recall@20 | reached after (training s) |", "|---|---|",
-            *[f"| {k} | {_f(v, 0)} |" for k, v in at.items()], ""]
+            f"(made by `{r['command']}`, {r['threads']} thread, batch 2048, test evaluated "
+            f"every {r['eval_every']} epochs, so a threshold counts at the first evaluation "
+            f"past it; {r['seconds_per_epoch']:.0f} wall s/epoch in that run, made before the "
+            "speed-ups measured above):", "", "| Recall@20 | reached after (training s) |",
+            "|---|---|", *[f"| {k} | {_f(v, 0)} |" for k, v in at.items()], ""]
 
 
 def write_markdown(results: dict) -> str:
-    lines = ["# Speed", "", "Written by `python benchmarks/speed.py` from `speed.json`; each "
-             "section names the command that made it. CPU timings on a shared 2-core machine: "
-             "compare speeds only within one section.", ""]
+    lines = ["# Speed", "", "Written by `python benchmarks/speed.py` from its JSON file; "
+             "each section names the command that made it."]
+    if "micro" in results and not _on_cpu(results["micro"]):
+        lines[0] = "# Speed on a GPU"
+    else:
+        lines[-1] += (" CPU timings on a shared 2-core machine: compare speeds only within "
+                      "one section, and prefer the CPU seconds.")
+    lines.append("")
     if "micro" in results:
         lines += micro(results["micro"])
     if "methods" in results:

@@ -1,7 +1,8 @@
 """RecBole 1.2.1 as a peer: the same split, model settings and thread count as gcl.
 
     python benchmarks/peers/recbole.py --dataset gowalla --model LightGCN --epochs 1
-    python benchmarks/peers/recbole.py --dataset ml-100k --model SGL --epochs 20
+    python benchmarks/peers/recbole.py --dataset gowalla --model SGL --batches 20
+    python benchmarks/peers/recbole.py --dataset ml-100k --model SGL --epochs 10
 
 Run from gcl's environment, it (1) creates ``benchmarks/peers/.venv-recbole`` if missing and
 installs RecBole there (``torch==2.13.0`` first, the CPU wheel, so nothing pulls CUDA; then
@@ -10,9 +11,12 @@ the only pins under which it installs and runs); (2) writes gcl's split of the d
 RecBole atomic files ``<name>.train.inter`` / ``.valid.inter`` / ``.test.inter`` in
 ``benchmarks/.cache/recbole/`` (read through ``benchmark_filename``); (3) runs itself inside
 that environment to train the model for ``--epochs`` epochs with RecBole's own trainer
-(``Trainer._train_epoch``, timed per epoch), and exports the final user and item
-embeddings; (4) evaluates those embeddings here with :func:`gcl.metrics.evaluate`, the same
-full-ranking code that scores gcl, and prints one JSON record.
+(``Trainer._train_epoch``, wall and process CPU seconds per epoch), and exports the final
+user and item embeddings; (4) evaluates those embeddings here with
+:func:`gcl.metrics.evaluate`, the same full-ranking code that scores gcl, and prints one
+JSON record. With ``--batches N`` it times N batches of ``_train_epoch`` after
+``--warmup`` and the per-epoch view building (``model.train()``, where RecBole's SGL
+builds its subgraphs) instead, and derives seconds per epoch from them (no metrics).
 
 Splits: gowalla's given train/test (RecBole needs a valid file: it gets each user's first
 train interaction, a subset of train, which is never evaluated, so test masks exactly the
