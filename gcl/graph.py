@@ -190,8 +190,9 @@ class UIGraph:
             :obj:`"scatter"` (torch-scatter), :obj:`"pyg"` (LGConv message passing) or
             :obj:`"auto"` (the fastest here, measured once at start-up by
             :func:`pick_backend`; :attr:`backend` then names the one picked). :obj:`"auto"`
-            is not the default: on CPU it was measured within 15% of :obj:`"torch"`, and a
-            choice that can differ between runs would change results by float rounding.
+            is not the default: :obj:`"torch"` was the fastest on CPU for gowalla
+            (``benchmarks/results/speed.md``), and a choice that can differ between runs
+            would change results by float rounding.
             (default: :obj:`"torch"`)
         device (torch.device or str): where propagation runs. (default: :obj:`"cpu"`)
     """
