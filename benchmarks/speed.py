@@ -167,6 +167,7 @@ def method_worker(args: argparse.Namespace, method: str, batch: int) -> dict:
 
     batches(args.warmup)
     gen = torch.Generator().manual_seed(1)
+    m.train()  # augmenters make views in training mode only
     views, views_cpu = _timed(lambda: m.new_epoch(graph, gen), 3)
     n = args.batches if batch <= SETTINGS["batch_size"] else max(5, args.batches // 3)
     wall, cpu = batches(n)
@@ -263,7 +264,9 @@ def peer(args: argparse.Namespace) -> dict:
     if timed and args.peer_dataset != "gowalla":
         raise ValueError("--peer-timed-models is for gowalla (the methods part's data)")
     out = {}
-    for model, method in PEERS.items():
+    command = "python benchmarks/speed.py " + " ".join(sys.argv[1:])
+    for model in args.peer_models.split(","):
+        method = PEERS[model]
         if model in timed:
             theirs = run(args.peer_dataset, model, 0, args.threads, args.batches, args.warmup)
             ours = _spawn(args, ["--worker", "method", "--method", method,
@@ -276,7 +279,7 @@ def peer(args: argparse.Namespace) -> dict:
             ours = _spawn(args, ["--worker", "ours", "--method", method,
                                  "--batch", str(SETTINGS["batch_size"])])
         rec = out[model] = {
-            "recbole": theirs, "gcl": ours,
+            "recbole": theirs, "gcl": ours, "command": command,
             "speedup_vs_recbole": theirs["cpu_seconds_per_epoch"]
             / ours["cpu_seconds_per_epoch"],
             "speedup_vs_recbole_wall": theirs["seconds_per_epoch"] / ours["seconds_per_epoch"]}
@@ -389,13 +392,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--big-batch", type=int, default=8192)
     p.add_argument("--peer-dataset", default="gowalla")
     p.add_argument("--peer-epochs", type=int, default=1)
+    p.add_argument("--peer-models", default=",".join(PEERS),
+                   help="RecBole models to run; others keep their earlier records")
     p.add_argument("--peer-timed-models", default="",
                    help="peer models timed over --batches batches instead of whole epochs "
                    "(gowalla only), e.g. SGL")
     p.add_argument("--peer-big-batch", action="store_true",
                    help="also train gcl's side at --big-batch for the peer's epochs")
     p.add_argument("--quality-budget", type=float, default=120.0)
-    p.add_argument("--tables-only", action="store_true")
+    p.add_argument("--tables-only", action="store_true",
+                   help="rewrite speed.md and the README's Performance tables from speed.json")
+    p.add_argument("--check", action="store_true",
+                   help="exit non-zero if the README's Performance tables are stale")
     p.add_argument("--out", type=Path, default=RESULTS, help="folder of speed.json / .md")
     p.add_argument("--name", default="speed", help="basename of the .json / .md written")
     p.add_argument("--device", default="cpu", help="cpu, or cuda for micro/methods/eval")
@@ -414,6 +422,8 @@ def main(argv: list[str] | None = None) -> None:
 
     json_path = args.out / f"{args.name}.json"
     results = json.loads(json_path.read_text()) if json_path.exists() else {}
+    if args.check:
+        args.tables_only = True
     if not args.tables_only:
         import torch
 
@@ -426,6 +436,8 @@ def main(argv: list[str] | None = None) -> None:
             t = time.perf_counter()
             record = parts[part](args)
             key = f"peer_{args.peer_dataset}" if part == "peer" else part
+            if part == "peer":  # models not run this time keep their records
+                record = {**results.get(key, {}).get("results", {}), **record}
             results[key] = {"results": record, "command": command,
                             "env": _env(args.threads, args.device),
                             "wall_seconds": time.perf_counter() - t,
@@ -438,8 +450,21 @@ def main(argv: list[str] | None = None) -> None:
                 results["time_to_recall"] = time_to_recall()
             with atomic_write(json_path, "w") as f:
                 json.dump(results, f, indent=2)
-    with atomic_write(args.out / f"{args.name}.md", "w") as f:
-        f.write(write_markdown(results))
+    if not args.check:
+        with atomic_write(args.out / f"{args.name}.md", "w") as f:
+            f.write(write_markdown(results))
+    if args.name == "speed" and args.out == RESULTS and args.tables_only:
+        from speed_tables import readme_block, replace_readme_block
+
+        readme = HERE.parent / "README.md"
+        new = replace_readme_block(readme.read_text(), readme_block(results))
+        if args.check:
+            if new != readme.read_text():
+                sys.exit("the README's Performance tables are stale: run "
+                         "python benchmarks/speed.py --tables-only")
+            return
+        with atomic_write(readme, "w") as f:
+            f.write(new)
 
 
 if __name__ == "__main__":

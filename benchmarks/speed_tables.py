@@ -102,6 +102,19 @@ def evaluation(part: dict) -> list[str]:
     return lines + [""]
 
 
+def _commands(part: dict) -> str:
+    """The commands of a peer part's models, where they differ from the part's."""
+    cmds = list(dict.fromkeys(x.get("command", part["command"])
+                              for x in part["results"].values()))
+    if cmds == [part["command"]]:
+        return ""
+    rows = []
+    for c in cmds:
+        models = [m for m, x in part["results"].items() if x.get("command", part["command"]) == c]
+        rows.append(f"{', '.join(models)}: `{c}`")
+    return " Rows made by " + "; ".join(rows) + "."
+
+
 def peer(key: str, part: dict) -> list[str]:
     r = part["results"]
     dataset = key.removeprefix("peer_")
@@ -111,7 +124,8 @@ def peer(key: str, part: dict) -> list[str]:
              "same split, dim 64, 3 layers, lr 1e-3, batch 2048, L2 1e-4, one uniform "
              "negative, seed 0, one thread. `speedup_vs_recbole` = RecBole's CPU s/epoch / "
              "gcl's (the wall-clock ratio is next to it). Recall@20 / NDCG@20 of both are "
-             "scored by gcl's evaluation after the same epochs. " + _made(part), "",
+             "scored by gcl's evaluation after the same epochs. " + _made(part)
+             + _commands(part), "",
              "| model (gcl) | how measured | RecBole CPU s/epoch | gcl CPU s/epoch | "
              "speedup_vs_recbole | wall ratio | RecBole R@20 | gcl R@20 | R@20 ratio | "
              "RecBole N@20 | gcl N@20 | N@20 ratio | peak RSS MB RecBole / gcl |",
@@ -200,3 +214,89 @@ def write_markdown(results: dict) -> str:
     if "time_to_recall" in results:
         lines += time_to_recall(results["time_to_recall"])
     return "\n".join(lines).rstrip() + "\n"
+
+
+README_START, README_END = "<!-- speed:start -->", "<!-- speed:end -->"
+
+
+def _yes(ok: bool) -> str:
+    return "**reached**" if ok else "**not reached**"
+
+
+def readme_block(results: dict) -> str:
+    """The README's Performance tables and targets, from ``speed.json``."""
+    lines = []
+    peers = [(k.removeprefix("peer_"), results[k]) for k in sorted(results, reverse=True)
+             if k.startswith("peer_")]
+    if peers:
+        lines += ["| data | model (gcl) | how measured | RecBole CPU s/epoch | gcl CPU s/epoch "
+                  "| speedup_vs_recbole | R@20 / N@20 vs RecBole | gcl @8192: speedup | "
+                  "R@20 / N@20 vs RecBole |", "|---|---|---|---|---|---|---|---|---|"]
+        for data, part in peers:
+            for model, x in part["results"].items():
+                t, o, b = x["recbole"], x["gcl"], x.get("gcl_big_batch")
+                q = (f"{_f(x['recall@20_ratio'])} / {_f(x['ndcg@20_ratio'])}"
+                     if "recall@20_ratio" in x else "not measured")
+                big = ("-", "-") if b is None else (
+                    f"{_f(b['speedup_vs_recbole'])}x",
+                    f"{_f(b['recall@20'] / t['recall@20'])} / {_f(b['ndcg@20'] / t['ndcg@20'])}")
+                lines.append(f"| {data} | {model} ({o['method']}) | {o['measured']} | "
+                             f"{_f(t['cpu_seconds_per_epoch'], 1)} | "
+                             f"{_f(o['cpu_seconds_per_epoch'], 1)} | "
+                             f"{_f(x['speedup_vs_recbole'])}x | {q} | {big[0]} | {big[1]} |")
+        cmds = dict.fromkeys(x.get("command", p["command"]) for _, p in peers
+                             for x in p["results"].values())
+        lines += ["", "Made by " + ", ".join(f"`{c}`" for c in cmds) + "."]
+    if "methods" in results:
+        part = results["methods"]
+        r = part["results"]
+        batches = sorted({int(k.split("@")[1]) for k in r})
+        lines += ["", "Every method on gowalla, CPU seconds per epoch derived from a fixed "
+                  "number of timed batches (see speed.md), one thread:", "",
+                  "| method | " + " | ".join(f"batch {b}" for b in batches) +
+                  " | peak RSS MB |", "|---|" + "---|" * len(batches) + "---|"]
+        for n in dict.fromkeys(k.split("@")[0] for k in r):
+            cells = [_f(r[f"{n}@{b}"]["cpu_seconds_per_epoch_derived"], 1)
+                     if f"{n}@{b}" in r else "-" for b in batches]
+            rss = max(x["peak_rss_mb"] for k, x in r.items() if k.startswith(f"{n}@"))
+            lines.append(f"| {n} | " + " | ".join(cells) + f" | {rss:.0f} |")
+        lines += ["", f"Made by `{part['command']}`."]
+    lines += ["", "Targets:", ""]
+    speedups = [(f"{d}/{m}", x) for d, p in peers for m, x in p["results"].items()]
+    if speedups:
+        ok = all(x["speedup_vs_recbole"] >= 3 and x.get("recall@20_ratio", 0) >= 1
+                 and x.get("ndcg@20_ratio", 0) >= 1 for _, x in speedups)
+        big_ok = all("gcl_big_batch" in x and x["gcl_big_batch"]["speedup_vs_recbole"] >= 3
+                     for _, x in speedups if "recall@20_ratio" in x)
+        lines.append(f"- 3x RecBole's speed per epoch at equal or better Recall@20 and "
+                     f"NDCG@20 after the same epochs, at batch 2048: {_yes(ok)}: speedups "
+                     + ", ".join(f"{k} {x['speedup_vs_recbole']:.2f}x" for k, x in speedups)
+                     + f"; 3x at batch 8192 where measured: {_yes(big_ok)} (quality: "
+                     "table above).")
+    if "micro" in results:
+        b = results["micro"]["results"]["backends"]["torch"]
+        ratio = b.get("fb_over_scipy_forward_cpu", b.get("fb_over_scipy_forward"))
+        lines.append(f"- Forward+backward propagation within 2.5x of one scipy CSR forward "
+                     f"product: {_yes(ratio <= 2.5)} ({ratio:.2f}x with the default `torch` "
+                     "backend).")
+    if "eval" in results:
+        e = results["eval"]["results"]["1024"]
+        lines.append(f"- Full-ranking evaluation of all {e['users']:,} gowalla users under "
+                     f"10 s: {_yes(e['cpu_seconds'] < 10)} ({e['cpu_seconds']:.1f} CPU s, "
+                     f"{e['seconds']:.1f} s wall on the shared machine).")
+    if "time_to_recall" in results:
+        t = results["time_to_recall"]
+        at = t["reached_at_s"].get("0.18")
+        lines.append(f"- {t['method']} at Recall@20 0.18 on gowalla in under 30 minutes: "
+                     f"{_yes(at is not None and at < 1800)} ({_f(at, 0)} s in `{t['command']}`, "
+                     "a run made before the speed-ups here).")
+    return "\n".join(lines) + "\n"
+
+
+def replace_readme_block(readme: str, block: str) -> str:
+    """:obj:`readme` with the text between the speed markers replaced by :obj:`block`."""
+    if README_START not in readme or README_END not in readme:
+        raise ValueError(f"the README has no {README_START} ... {README_END} block")
+    head, rest = readme.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return f"{head}{README_START}\n\n{block}\n{README_END}{tail}"
