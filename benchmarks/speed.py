@@ -436,8 +436,13 @@ def main(argv: list[str] | None = None) -> None:
             t = time.perf_counter()
             record = parts[part](args)
             key = f"peer_{args.peer_dataset}" if part == "peer" else part
-            if part == "peer":  # models not run this time keep their records
-                record = {**results.get(key, {}).get("results", {}), **record}
+            if part in ("peer", "batch"):  # models not run this time keep their records
+                for r in record.values():
+                    r["command"] = command
+                earlier = results.get(key, {})
+                for r in earlier.get("results", {}).values():
+                    r.setdefault("command", earlier["command"])
+                record = {**earlier.get("results", {}), **record}
             results[key] = {"results": record, "command": command,
                             "env": _env(args.threads, args.device),
                             "wall_seconds": time.perf_counter() - t,

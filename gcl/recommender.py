@@ -114,9 +114,9 @@ class GraphCLRecommender:
             run (the previous setting is restored after). :obj:`"auto"` keeps torch's
             setting when :obj:`OMP_NUM_THREADS` is set or the process may use more than two
             CPUs, and takes 1 thread on one or two CPUs: there torch's OpenMP threads
-            spin-wait whenever another process holds the other core, which was measured to
-            make an epoch ten times slower (2 s became 20 s), while one thread loses little
-            (sparse propagation is memory-bound). (default: :obj:`"auto"`)
+            spin-wait for each other whenever another process holds the other core, which
+            makes an epoch many times slower, while one thread loses little (sparse
+            propagation is bound by memory). (default: :obj:`"auto"`)
         progress (bool): progress bar per epoch. (default: :obj:`True`)
         item_text (pd.Series, optional): item texts indexed by item id, for the text branch;
             data, so also accepted by :meth:`fit`, and never saved. (default: :obj:`None`)
