@@ -32,7 +32,8 @@ def table(dataset: str, results: dict) -> str:
 
 
 def section() -> str:
-    files = sorted(RESULTS.glob("*.json"),
+    # speed.json and gpu.json are the speed benchmark's (its tables: benchmarks/speed.py).
+    files = sorted((p for p in RESULTS.glob("*.json") if p.stem not in ("speed", "gpu")),
                    key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
     parts = [table(p.stem, json.loads(p.read_text())) for p in files]
     return "\n\n".join([START, *parts, END])

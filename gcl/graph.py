@@ -5,6 +5,7 @@ outside the package sees it.
 """
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 
@@ -128,6 +129,53 @@ class PyGMessagePassing:
 
 
 BACKENDS = {b.name: b for b in (TorchCSR, ScipyCSR, ScatterCSR, PyGMessagePassing)}
+_PICKED: dict[tuple, str] = {}
+
+
+def pick_backend(adj: sp.csr_matrix, device: torch.device | str = "cpu", dim: int = 64,
+                 repeats: int = 3) -> str:
+    r"""The fastest propagation backend for this graph on this device, by timing one product
+    :math:`\hat{\mathbf{A}}\mathbf{X}` (:obj:`X` of shape :obj:`[N, dim]`) per candidate,
+    median of :obj:`repeats`: :obj:`"torch"` and :obj:`"scipy"` on CPU, :obj:`"torch"` and
+    :obj:`"pyg"` on GPU, and :obj:`"scatter"` where torch-scatter is installed. PyG's
+    message passing is not tried on CPU, where it was measured 27x slower than the others
+    on gowalla. The answer is kept per device and graph size, so subgraphs reuse it.
+
+    Args:
+        adj (scipy.sparse.csr_matrix): the normalised adjacency, shape :obj:`[N, N]`.
+        device (torch.device or str): where propagation will run. (default: :obj:`"cpu"`)
+        dim (int): columns of the timed input. (default: :obj:`64`)
+        repeats (int): timed products per candidate. (default: :obj:`3`)
+    """
+    device = torch.device(device)
+    key = (str(device), adj.shape, adj.nnz, dim)
+    if key in _PICKED:
+        return _PICKED[key]
+    names = ["torch", "scipy"] if device.type == "cpu" else ["torch", "pyg"]
+    try:
+        import torch_scatter  # noqa: F401
+        names.append("scatter")
+    except ImportError:
+        pass
+    # A generator of its own: the global one seeds the model's weights.
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(adj.shape[0], dim, generator=gen).to(device)
+    times = {}
+    for name in names:
+        prop = BACKENDS[name](adj, device)
+        prop(x)  # warm-up (kernels, caches)
+        runs = []
+        for _ in range(repeats):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t = time.perf_counter()
+            prop(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            runs.append(time.perf_counter() - t)
+        times[name] = sorted(runs)[len(runs) // 2]
+    _PICKED[key] = min(times, key=times.get)
+    return _PICKED[key]
 
 
 class UIGraph:
@@ -139,22 +187,29 @@ class UIGraph:
         users (np.ndarray): user index of each edge, shape :obj:`[E]`.
         items (np.ndarray): item index of each edge, shape :obj:`[E]`.
         backend (str): one of :obj:`"torch"` (torch.sparse CSR), :obj:`"scipy"`,
-            :obj:`"scatter"` (torch-scatter) or :obj:`"pyg"` (LGConv message passing).
+            :obj:`"scatter"` (torch-scatter), :obj:`"pyg"` (LGConv message passing) or
+            :obj:`"auto"` (the fastest here, measured once at start-up by
+            :func:`pick_backend`; :attr:`backend` then names the one picked). :obj:`"auto"`
+            is not the default: :obj:`"torch"` was the fastest on CPU for gowalla
+            (``benchmarks/results/speed.md``), and a choice that can differ between runs
+            would change results by float rounding.
             (default: :obj:`"torch"`)
         device (torch.device or str): where propagation runs. (default: :obj:`"cpu"`)
     """
 
     def __init__(self, num_users: int, num_items: int, users: np.ndarray, items: np.ndarray,
                  backend: str = "torch", device: torch.device | str = "cpu") -> None:
-        if backend not in BACKENDS:
+        if backend not in BACKENDS and backend != "auto":
             raise ValueError(f"unknown propagation backend {backend!r}; "
-                             f"choose one of {sorted(BACKENDS)}")
+                             f"choose one of {sorted([*BACKENDS, 'auto'])}")
         self.num_users, self.num_items = num_users, num_items
         self.users = np.asarray(users, dtype=np.int64)
         self.items = np.asarray(items, dtype=np.int64)
-        self.backend = backend
         self.device = torch.device(device)
         self.adj = normalized_adjacency(num_users, num_items, self.users, self.items)
+        if backend == "auto":
+            backend = pick_backend(self.adj, self.device)
+        self.backend = backend
         self._prop = BACKENDS[backend](self.adj, self.device)
 
     @classmethod

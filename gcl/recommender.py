@@ -1,11 +1,13 @@
 """GraphCLRecommender: the one object most users touch."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import logging
 import os
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from os import PathLike
 from typing import Any
 
@@ -40,6 +42,44 @@ _TEXT_ARGS = {"text_weight": "weight", "text_rec_weight": "rec_weight", "text_fu
               "word_vectors": None,
               "word_dim": None, "word_epochs": None, "word_min_count": None}
 _TEXT_PREFIXES = ("text_", "word_")
+
+
+def resolve_threads(num_threads: int | str) -> int:
+    """The number of torch threads that :obj:`num_threads` (an int >= 1 or :obj:`"auto"`,
+    see :class:`GraphCLRecommender`) asks for on this machine."""
+    if num_threads == "auto":
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cpus = os.cpu_count() or 1
+        if os.environ.get("OMP_NUM_THREADS") or cpus > 2:
+            return torch.get_num_threads()
+        return 1
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(f"num_threads must be an integer >= 1 or 'auto', got {num_threads!r}")
+    return num_threads
+
+
+@contextlib.contextmanager
+def _threads(num_threads: int | str) -> Iterator[None]:
+    """torch's CPU thread count set for a block, restored after it."""
+    before, wanted = torch.get_num_threads(), resolve_threads(num_threads)
+    if wanted != before:
+        torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def _with_threads(fn: Callable) -> Callable:
+    """Runs a method of :class:`GraphCLRecommender` with its :obj:`num_threads`."""
+    @functools.wraps(fn)
+    def wrapper(self: GraphCLRecommender, *args: Any, **kwargs: Any) -> Any:
+        with _threads(self.params.get("num_threads", "auto")):
+            return fn(self, *args, **kwargs)
+    return wrapper
 
 
 def _resolve_device(device: str | torch.device) -> torch.device:
@@ -78,6 +118,13 @@ class GraphCLRecommender:
         precision (str): propagation precision, :obj:`"fp32"`, :obj:`"bf16"` or
             :obj:`"fp16"` (propagated layers in 2 bytes; see
             :func:`gcl.nn.lightgcn.set_precision`). (default: :obj:`"fp32"`)
+        num_threads (int or str): torch CPU threads while :meth:`fit` and :meth:`evaluate`
+            run (the previous setting is restored after). :obj:`"auto"` keeps torch's
+            setting when :obj:`OMP_NUM_THREADS` is set or the process may use more than two
+            CPUs, and takes 1 thread on one or two CPUs: there torch's OpenMP threads
+            spin-wait for each other whenever another process holds the other core, which
+            makes an epoch many times slower, while one thread loses little (sparse
+            propagation is bound by memory). (default: :obj:`"auto"`)
         progress (bool): progress bar per epoch. (default: :obj:`True`)
         cl_decay (tuple, optional): how :meth:`fit` lowers a contrastive method's
             :obj:`cl_weight` when the valid metric stalls; :obj:`None` keeps it fixed (see
@@ -105,7 +152,8 @@ class GraphCLRecommender:
                  epochs: int = 1000, patience: int | None = 10, eval_every: int = 1,
                  metric: str = "ndcg@20", restore_best: bool = True,
                  backend: str = "torch", device: str = "auto",
-                 seed: int = 0, progress: bool = True, precision: str = "fp32",
+                 seed: int = 0, num_threads: int | str = "auto", progress: bool = True,
+                 precision: str = "fp32",
                  item_text: pd.Series | None = None,
                  **method_kwargs: Any) -> None:
         if method.lower() == "lightgcn" and ("augment" in method_kwargs
@@ -123,12 +171,14 @@ class GraphCLRecommender:
                            batch_size=batch_size, epochs=epochs, patience=patience,
                            eval_every=eval_every, metric=metric, restore_best=restore_best,
                            backend=backend,
-                           device=str(device), seed=seed, progress=progress,
+                           device=str(device), seed=seed, num_threads=num_threads,
+                           progress=progress,
                            **({} if precision == "fp32" else {"precision": precision}),
                            **method_kwargs)
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose one of "
                              f"{list(PRECISIONS)}")
+        resolve_threads(num_threads)  # fails now on a bad value
         # Fails now, not after loading data, on a bad setting.
         self._train_config()
         self._item_text = item_text
@@ -152,7 +202,7 @@ class GraphCLRecommender:
     def _method_kwargs(self) -> dict[str, Any]:
         skip = {"method", "lr", "batch_size", "epochs", "patience", "eval_every", "metric",
                 "restore_best", "backend", "device", "seed", "progress", "budget_seconds",
-                "cl_decay", "precision"}
+                "cl_decay", "precision", "num_threads"}
         return {k: v for k, v in self.params.items()
                 if k not in skip and not k.startswith(_TEXT_PREFIXES)}
 
@@ -181,6 +231,7 @@ class GraphCLRecommender:
         return mat
 
     # ------------------------------------------------------------------ training
+    @_with_threads
     def fit(self, train: Interactions, valid: Interactions | None = None,
             budget_seconds: float | None = None,
             monitor: Interactions | None = None,
@@ -402,7 +453,7 @@ class GraphCLRecommender:
             params = self._stored_params()
         except TypeError:  # an encoder given as a module: recorded by its repr
             params = {k: repr(v) for k, v in self.params.items()}
-        for free in ("epochs", "progress", "device", "budget_seconds"):
+        for free in ("epochs", "progress", "device", "budget_seconds", "num_threads"):
             params.pop(free, None)
         ids = repr((ids_to_list(self.user_ids_), ids_to_list(self.item_ids_))).encode()
         info = {"params": params, "ids_sha256": hashlib.sha256(ids).hexdigest(),
@@ -444,6 +495,7 @@ class GraphCLRecommender:
         self._user_emb, self._item_emb = u.detach(), i.detach()
 
     # ------------------------------------------------------------------ inference
+    @_with_threads
     def evaluate(self, test: Interactions, k: int | Sequence[int] = (10, 20),
                  exclude_valid: bool = True, batch_size: int = 1024) -> dict[str, float]:
         r"""Full-ranking Recall, NDCG, Precision, HitRate and MRR at each :obj:`k` on

@@ -176,3 +176,29 @@ def test_duplicate_edges_do_not_change_the_graph():
     a = UIGraph.from_interactions(inter).adj
     b = UIGraph(2, 2, np.array([0, 0, 0, 1, 1]), np.array([0, 1, 0, 1, 1])).adj
     assert (a != b).nnz == 0
+
+
+def test_auto_backend_picks_a_timed_candidate_and_propagates_the_same(edges):
+    from gcl.graph import pick_backend
+
+    nu, ni, users, items = edges
+    g = UIGraph(nu, ni, users, items, backend="auto")
+    assert g.backend in ("torch", "scipy", "scatter")  # pyg is never tried on CPU
+    assert g.backend == pick_backend(g.adj, "cpu")  # one answer per graph and device
+    assert g.subgraph(np.arange(len(users)) % 2 == 0).backend == g.backend
+    x = torch.randn(nu + ni, 4)
+    torch.testing.assert_close(g.propagate(x), UIGraph(nu, ni, users, items).propagate(x))
+
+
+def test_auto_backend_leaves_the_global_generator_alone(edges):
+    nu, ni, users, items = edges
+    torch.manual_seed(3)
+    UIGraph(nu + 1, ni, users, items, backend="auto")  # a new size: timed anew
+    after = torch.rand(1)
+    torch.manual_seed(3)
+    assert torch.equal(after, torch.rand(1))
+
+
+def test_unknown_backend_names_the_choices(edges):
+    with pytest.raises(ValueError, match="'auto'"):
+        UIGraph(*edges, backend="cusparse")

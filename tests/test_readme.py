@@ -26,3 +26,12 @@ def test_readme_results_come_from_the_results_files():
 
     check = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tables.py"), "--check"])
     assert check.returncode == 0, "README results are stale: run python benchmarks/tables.py"
+
+
+def test_readme_performance_tables_come_from_speed_json():
+    import subprocess
+    import sys
+
+    check = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speed.py"), "--check"])
+    assert check.returncode == 0, "README Performance tables are stale: run " \
+        "python benchmarks/speed.py --tables-only"

@@ -212,3 +212,36 @@ def test_similar_items_errors(fitted):
         fitted.similar_items(["item-0"], k=len(fitted.item_ids))
     with pytest.raises(TypeError, match="list of ids"):
         fitted.similar_items("item-0")
+
+
+def test_num_threads_holds_during_fit_and_is_restored(splits, monkeypatch):
+    from gcl import recommender
+
+    train, _, _ = splits
+    seen = []
+    monkeypatch.setattr(recommender.Trainer, "fit", lambda self, resume=False: seen.append(
+        torch.get_num_threads()) or [])
+    before = torch.get_num_threads()
+    GraphCLRecommender(dim=8, epochs=1, device="cpu", progress=False,
+                       num_threads=before + 1).fit(train)
+    assert seen == [before + 1] and torch.get_num_threads() == before
+
+
+def test_auto_threads_is_one_on_two_cpus_unless_omp_is_set(monkeypatch):
+    from gcl.recommender import resolve_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert resolve_threads("auto") == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert resolve_threads("auto") == torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert resolve_threads("auto") == torch.get_num_threads()
+    assert resolve_threads(3) == 3
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "many"])
+def test_bad_num_threads_fails_in_the_constructor(bad):
+    with pytest.raises(ValueError, match="num_threads"):
+        GraphCLRecommender(num_threads=bad)

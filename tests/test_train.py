@@ -403,3 +403,16 @@ def test_resume_keeps_the_decayed_cl_weight(data, tmp_path):
 
     run(4, resume=False)  # decays once, after the evaluations of epochs 2-4
     assert run(6, resume=True).cl_weight == pytest.approx(0.05)
+def test_adam_is_fused_where_torch_has_it_and_steps_like_plain_adam():
+    from gcl.train import adam
+
+    w1 = torch.nn.Parameter(torch.randn(6, 3, generator=torch.Generator().manual_seed(0)))
+    w2 = torch.nn.Parameter(w1.detach().clone())
+    fused, plain = adam([w1], 0.01), torch.optim.Adam([w2], lr=0.01)
+    assert fused.defaults["fused"] and fused.defaults["lr"] == 0.01  # torch 2.4+ on CPU
+    for step in range(3):
+        for w, opt in ((w1, fused), (w2, plain)):
+            opt.zero_grad()
+            ((w - step) ** 2).sum().backward()
+            opt.step()
+    torch.testing.assert_close(w1, w2)

@@ -129,7 +129,8 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", metavar="NAME",
                      help="auto, cpu, cuda, cuda:1, ...")
     run.add_argument("--threads", type=int, metavar="N",
-                     help="torch CPU threads (default: torch's choice)")
+                     help="torch CPU threads (default: 1 on a machine with one or "
+                     "two CPUs and no OMP_NUM_THREADS, else torch's choice)")
     run.add_argument("--nproc", type=int, metavar="N",
                      help="train data-parallel on N local processes, launched through "
                      "torch.distributed.run (torchrun); --batch-size is per process. "

@@ -201,7 +201,8 @@ def _train(args: argparse.Namespace, main: bool) -> int:
         batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
         eval_every=args.eval_every, metric=args.metric, backend=args.backend,
         device=args.device, seed=args.seed, progress=not args.quiet,
-        precision=getattr(args, "precision", "fp32"), **extra)
+        precision=getattr(args, "precision", "fp32"),
+        num_threads=args.threads or "auto", **extra)
     cfg = resolved_config(args)
     # Paths made absolute, so that the run can be evaluated from any folder.
     if cfg.get("data"):

@@ -54,8 +54,9 @@ class LightGCL(GraphCLMethod):
         out = self.rec_loss(*self.encoder.readout(layers), users, pos, neg)
         svd = self.augment(graph, self.generator)
         svd_layers = [layers[0]] + [svd.propagate(h, k) for k, h in enumerate(layers[:-1])]
-        main = self.encoder.split(torch.stack(layers).sum(0))
-        cl = self.contrast(main, self.encoder.split(torch.stack(svd_layers).sum(0)), users, pos)
+        main = self.encoder.split(sum(layers[1:], layers[0]))
+        cl = self.contrast(main, self.encoder.split(sum(svd_layers[1:], svd_layers[0])), users,
+                           pos)
         return self.add_cl(out, cl)
 
     def contrast(self, z: tuple[torch.Tensor, torch.Tensor], g: tuple[torch.Tensor, torch.Tensor],
@@ -64,8 +65,10 @@ class LightGCL(GraphCLMethod):
         :obj:`g`, as (users, items) pairs of layer sums."""
         loss = torch.zeros((), device=z[0].device)
         for main, svd, idx in ((z[0], g[0], users.unique()), (z[1], g[1], pos.unique())):
-            anchor = svd[idx]
-            negatives = torch.logsumexp(anchor @ main.T / self.temperature, dim=1).mean()
-            positives = ((anchor * main[idx]).sum(1) / self.temperature).clamp(-5, 5).mean()
+            # 1/tau on the [B, d] anchors, not on the [B, U] (or [B, I]) logits: the same
+            # numbers, without two passes over the largest tensor of the step.
+            anchor = svd[idx] / self.temperature
+            negatives = torch.logsumexp(anchor @ main.T, dim=1).mean()
+            positives = (anchor * main[idx]).sum(1).clamp(-5, 5).mean()
             loss = loss + negatives - positives
         return loss

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from gcl.graph import UIGraph
+from gcl.nn.lightgcn import layer_mean
 from gcl.view import View
 
 ConvFactory = Callable[[int, int], nn.Module]
@@ -285,7 +286,7 @@ class GNNEncoder(nn.Module):
             return self.split(layers[-1])
         layers = self._read_layers(layers)
         if self.readout_mode == "mean":
-            return self.split(torch.stack(layers).mean(0))
+            return self.split(layer_mean(layers))
         return self.split(torch.cat(layers, dim=-1))
 
     def extra_repr(self) -> str:

@@ -119,3 +119,14 @@ def test_set_precision_rejects_an_unknown_name(small_log):
     model = LightGCN(small_log.num_users, small_log.num_items, dim=4)
     with pytest.raises(ValueError, match="unknown precision 'int8'"):
         set_precision(model, "int8")
+
+
+def test_layer_mean_is_the_mean_with_equal_gradients():
+    from gcl.nn.lightgcn import layer_mean
+
+    layers = [torch.randn(5, 3, requires_grad=True) for _ in range(4)]
+    out = layer_mean(layers)
+    torch.testing.assert_close(out, torch.stack(layers).mean(0))
+    out.sum().backward()
+    for h in layers:
+        torch.testing.assert_close(h.grad, torch.full((5, 3), 0.25))
