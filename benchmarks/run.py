@@ -26,6 +26,11 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SETTINGS = dict(dim=64, layers=3, lr=1e-3, batch_size=2048, reg=1e-4)
+# The sequence methods step once per batch of users (one sequence each), not per batch of
+# interactions: CL4SRec's batch of 256 users and its 2 Transformer layers (seq-cl+graph's
+# `layers` are its LightGCN layers; its Transformer has 2).
+METHOD_SETTINGS = {"seq-cl": dict(batch_size=256, layers=2, lr=3e-3),
+                   "seq-cl+graph": dict(batch_size=256, lr=3e-3)}
 # RecBole 1.2.1's LightGCN on its own random 80/10/10 split of ml-100k, same settings,
 # early-stopped on valid NDCG@20, measured on this machine (see the foundation issue).
 RECBOLE_ML100K = {"recall@20": 0.369, "ndcg@20": 0.314}
@@ -57,8 +62,9 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
         train, valid, test = ds.interactions.split("random", ratios=(0.8, 0.1, 0.1), seed=0)
         split = "random 80/10/10 per user, seed 0"
     early_stop = valid is not None
+    settings = {**SETTINGS, **METHOD_SETTINGS.get(method, {})}
     rec = GraphCLRecommender(
-        method=method, **SETTINGS, epochs=args.epochs, eval_every=args.eval_every,
+        method=method, **settings, epochs=args.epochs, eval_every=args.eval_every,
         patience=args.patience if early_stop else None, device=args.device,
         seed=args.seed, progress=args.progress)
     t1 = time.perf_counter()
@@ -92,7 +98,7 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
         "curve": curve, "recall@20_reached_at_s": crossed,
         "selection": f"best valid NDCG@20 (patience {args.patience})" if early_stop
         else "last epoch (no valid split)",
-        "settings": {**SETTINGS, "epochs_max": args.epochs, "eval_every": args.eval_every,
+        "settings": {**settings, "epochs_max": args.epochs, "eval_every": args.eval_every,
                      "patience": args.patience if early_stop else None,
                      "budget_minutes": args.budget_minutes, "seed": args.seed,
                      "threads": args.threads, "device": args.device},
@@ -130,6 +136,13 @@ def write_markdown(dataset: str, results: dict) -> str:
              f"Settings: dim {s['dim']}, {s['layers']} layers, lr {s['lr']}, batch "
              f"{s['batch_size']}, L2 {s['reg']}, seed {s['seed']}, {s['threads']} torch "
              f"thread(s), device {s['device']}; torch {any_r['env']['torch']}.", ""]
+    differs = []
+    for name, r in results.items():
+        own = {k: v for k, v in r["settings"].items() if k in SETTINGS and v != s[k]}
+        if own:
+            differs.append(f"{name} differs: " + ", ".join(f"{k} {v}" for k, v in own.items())
+                           + ".")
+    lines += differs + ([""] if differs else [])
     if "pop" in results and "lightgcn" in results:
         gain = results["lightgcn"]["metrics"]["ndcg@20"] / results["pop"]["metrics"]["ndcg@20"]
         lines.append(f"LightGCN's NDCG@20 is {100 * (gain - 1):.1f}% above the popularity "

@@ -278,10 +278,12 @@ class Trainer:
                      sampler: NegativeSampler, s: _Progress) -> dict[str, Any]:
         cfg, method, graph, device = self.config, self.method, self.graph, self.graph.device
         t0 = time.perf_counter()
-        n_batches = math.ceil(len(self.train) / cfg.batch_size)
         method.train()
         method.new_epoch(graph, gen)
-        perm = torch.randperm(len(self.train), generator=gen)
+        perm = method.epoch_rows(self.train, gen, cfg.batch_size)
+        if perm is None:
+            perm = torch.randperm(len(self.train), generator=gen)
+        n_batches = math.ceil(len(perm) / cfg.batch_size)
         users = torch.from_numpy(self.train.users)[perm]
         pos = torch.from_numpy(self.train.items)[perm]
         neg = sampler.sample(users, cfg.num_neg)

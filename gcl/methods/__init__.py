@@ -8,13 +8,14 @@ from gcl.methods.contrastive import GraphCLMethod
 from gcl.methods.lightgcl import LightGCL
 from gcl.methods.lightgcn import LightGCNMethod
 from gcl.methods.pop import Popularity
+from gcl.methods.sequence import SeqCL, SeqGraphCL
 from gcl.methods.sgl import SGLEdge, SGLNode, SGLWalk
 from gcl.methods.simgcl import SimGCL
 from gcl.methods.xsimgcl import XSimGCL
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (
     Popularity, LightGCNMethod, SGLEdge, SGLNode, SGLWalk, SimGCL, XSimGCL, LightGCL,
-    GraphCLMethod)}
+    GraphCLMethod, SeqCL, SeqGraphCL)}
 
 
 def build_method(name: str, num_users: int, num_items: int, **kwargs: Any) -> Method:
@@ -41,4 +42,5 @@ def build_method(name: str, num_users: int, num_items: int, **kwargs: Any) -> Me
 
 
 __all__ = ["METHODS", "Method", "GraphCLMethod", "LightGCNMethod", "Popularity", "SGLEdge",
-           "SGLNode", "SGLWalk", "SimGCL", "XSimGCL", "LightGCL", "build_method"]
+           "SGLNode", "SGLWalk", "SimGCL", "XSimGCL", "LightGCL", "SeqCL", "SeqGraphCL",
+           "build_method"]
