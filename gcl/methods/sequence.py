@@ -45,8 +45,8 @@ class SeqCL(Method):
     one of crop / mask / reorder drawn per sequence (:class:`~gcl.augment.SequenceCrop`,
     :class:`~gcl.augment.SequenceMask`, :class:`~gcl.augment.SequenceReorder`), and L2 on
     the batch's target item embeddings. :math:`g` is the projection head when there is one.
-    A user's ranking vector is the encoding of the whole train sequence; items are the ID
-    table. The trainer iterates over users (:meth:`epoch_rows`), one sequence each per
+    A user's ranking vector is the encoding of the whole train sequence (after a fit with a
+    valid log, train then valid: see :meth:`set_history`); items are the ID table. The trainer iterates over users (:meth:`epoch_rows`), one sequence each per
     epoch, in batches of similar lengths. Defaults follow CL4SRec: 2 layers, 2 heads,
     :math:`\lambda_{cl}=0.1`, :math:`\tau=1`, :math:`\eta=0.6`, :math:`\gamma=0.3`,
     :math:`\beta=0.6`.
@@ -110,6 +110,11 @@ class SeqCL(Method):
 
     def prepare(self, train: Interactions, graph: UIGraph) -> None:
         self.seqs = user_sequences(train, self.sequence.max_len).to(graph.device)
+
+    def set_history(self, log: Interactions) -> None:
+        """From now on, users are encoded from their sequences in :obj:`log` (e.g. train and
+        valid together, the whole history known when ranking for test)."""
+        self.seqs = user_sequences(log, self.sequence.max_len).to(self.seqs.device)
 
     def new_epoch(self, graph: UIGraph, generator: torch.Generator) -> None:
         self.generator = generator

@@ -51,3 +51,17 @@ def test_losses_and_settings():
                            moco=True).fit(train)
     with pytest.raises(TypeError, match="crop"):
         SeqGraphCL(10, 10, crop=0.5)
+
+
+def test_ranking_reads_train_then_valid_items():
+    import pandas as pd
+
+    from gcl import Interactions
+
+    df = pd.DataFrame({"user": [0, 0, 0, 1, 1, 1], "item": [0, 1, 2, 3, 4, 5],
+                       "ts": [1, 2, 3, 1, 2, 3]})
+    inter = Interactions.from_pandas(df, timestamp="ts")
+    train, valid = inter.split("leave_one_out", valid=False)
+    rec = GraphCLRecommender(method="seq-cl", dim=8, layers=1, epochs=1, patience=None,
+                             metric="ndcg@2", device="cpu", progress=False).fit(train, valid)
+    assert rec.method_.seqs.tolist() == [[0, 1, 2], [3, 4, 5]]
