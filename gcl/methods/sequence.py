@@ -46,8 +46,9 @@ class SeqCL(Method):
     :class:`~gcl.augment.SequenceMask`, :class:`~gcl.augment.SequenceReorder`), and L2 on
     the batch's target item embeddings. :math:`g` is the projection head when there is one.
     A user's ranking vector is the encoding of the whole train sequence (after a fit with a
-    valid log, train then valid: see :meth:`set_history`); items are the ID table. The trainer iterates over users (:meth:`epoch_rows`), one sequence each per
-    epoch, in batches of similar lengths. Defaults follow CL4SRec: 2 layers, 2 heads,
+    valid log, train then valid: see :meth:`set_history`); items are the ID table. The
+    trainer iterates over users (:meth:`epoch_rows`), one sequence each per epoch, in
+    batches of similar lengths. Defaults follow CL4SRec: 2 layers, 2 heads,
     :math:`\lambda_{cl}=0.1`, :math:`\tau=1`, :math:`\eta=0.6`, :math:`\gamma=0.3`,
     :math:`\beta=0.6`.
 
