@@ -73,7 +73,7 @@ class GraphCLMethod(LightGCNMethod):
         that both views go through inside :meth:`contrast` only."""
         if self.momentum is not None:
             raise ValueError("add the projection head before the momentum encoder")
-        self.head = ProjectionHead(self.encoder.embedding.weight.shape[1], layers)
+        self.head = ProjectionHead(self._out_dim(), layers)
 
     def add_momentum(self, moco: bool | dict[str, Any]) -> None:
         """Adds a :class:`~gcl.nn.momentum.MomentumEncoder` (a key encoder, and a head when
@@ -81,9 +81,12 @@ class GraphCLMethod(LightGCNMethod):
         :obj:`moco` is :obj:`True` or a dict of :obj:`size` (default :obj:`4096`) and
         :obj:`momentum` (default :obj:`0.99`); the temperature is the method's."""
         cfg = moco_settings(moco)
-        dim = self.encoder.embedding.weight.shape[1]
-        self.momentum = MomentumEncoder(self.encoder, dim, cfg["size"], cfg["momentum"],
-                                        self.head)
+        self.momentum = MomentumEncoder(self.encoder, self._out_dim(), cfg["size"],
+                                        cfg["momentum"], self.head)
+
+    def _out_dim(self) -> int:
+        """Size of the encoder's output embeddings (a GNNEncoder's may differ from dim)."""
+        return getattr(self.encoder, "out_dim", self.encoder.embedding.weight.shape[1])
 
     def attach_text(self, branch) -> None:
         if self.momentum is not None:
@@ -152,8 +155,8 @@ class GraphCLMethod(LightGCNMethod):
         if self.augment is None or self.cl_weight == 0:
             return out
         v1, v2 = self.views(graph)
-        z2 = self.key_pass(lambda enc, v: enc(v), v2)
-        cl = self.contrast(self.encoder(v1), z2, users, pos)
+        z1 = self.encoder(v1)
+        cl = self.contrast(z1, self.key_pass(lambda enc, v: enc(v), v2), users, pos)
         return self.add_cl(out, cl)
 
     def add_cl(self, out: dict[str, torch.Tensor], cl: torch.Tensor) -> dict[str, torch.Tensor]:

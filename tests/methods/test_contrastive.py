@@ -114,3 +114,14 @@ def test_moco_is_refused_where_it_cannot_apply():
     with pytest.raises(ValueError, match="unknown moco"):
         GraphCLRecommender(method="simgcl", device="cpu", progress=False,
                            moco={"length": 8}).fit(clustered_splits()[0])
+
+
+def test_head_and_moco_fit_a_gnn_encoder_of_another_output_size():
+    train, valid, _ = clustered_splits()
+    rec = GraphCLRecommender(method="custom", encoder={"conv": "sage", "readout": "concat"},
+                             augment=EdgeDrop(0.1), dim=8, layers=1, epochs=1,
+                             patience=None, device="cpu", progress=False,
+                             projection_head=2, moco={"size": 16})
+    rec.fit(train, valid=valid)
+    assert rec.user_embeddings().shape[1] == 16  # dim * (layers + 1)
+    assert rec.method_.momentum.queues["user"].keys().shape[1] == 16
