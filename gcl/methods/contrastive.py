@@ -132,8 +132,8 @@ class GraphCLMethod(LightGCNMethod):
                  users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """InfoNCE between two views' (user, item) embeddings over the batch's unique users
         and positive items, through the projection head if any. With a momentum encoder,
-        :obj:`z2` is its output (the keys), its queues add negatives, and this batch's keys
-        join the queues afterwards."""
+        :obj:`z2` is its output (the keys), its queues add negatives (past keys of nodes
+        not in this batch), and this batch's keys join the queues afterwards."""
         loss = torch.zeros((), device=z1[0].device)
         for side, a, b, idx in (("user", z1[0], z2[0], users.unique()),
                                 ("item", z1[1], z2[1], pos.unique())):
@@ -144,9 +144,10 @@ class GraphCLMethod(LightGCNMethod):
             queue = self.momentum.queues[side]
             with torch.no_grad():
                 keys = self.momentum.project(b[idx])
-            loss = loss + info_nce(self.project(a[idx]), keys, self.temperature, queue.keys())
+            loss = loss + info_nce(self.project(a[idx]), keys, self.temperature,
+                                   queue.keys(exclude=idx))
             if self.training:
-                queue.push(keys)
+                queue.push(keys, idx)
         return loss
 
     def loss(self, graph: UIGraph, users: torch.Tensor, pos: torch.Tensor,

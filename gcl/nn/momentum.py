@@ -15,6 +15,11 @@ class FeatureQueue(nn.Module):
     r"""A fixed-size first-in first-out queue of vectors, kept as buffers (so it follows
     the module to its device and is saved in its :meth:`state_dict`).
 
+    Each vector may carry the id of the node it belongs to, so that :meth:`keys` can leave
+    out the nodes of the current batch: in recommendation the same users and items come back
+    batch after batch, and a node's own past key is no negative of it (its fresh key is an
+    in-batch negative for the others anyway).
+
     Loading a state dict whose queue has another shape (another embedding size or queue
     size) leaves this queue empty instead of failing: stale keys of another space are no
     negatives.
@@ -24,8 +29,8 @@ class FeatureQueue(nn.Module):
         dim (int): vector size :math:`d`.
 
     Shapes:
-        :meth:`push` takes :obj:`[N, dim]`; :meth:`keys` returns :obj:`[min(pushed, K), dim]`,
-        oldest first.
+        :meth:`push` takes :obj:`[N, dim]` (and ids :obj:`[N]`); :meth:`keys` returns
+        :obj:`[min(pushed, K), dim]`, oldest first, less any excluded ids.
     """
 
     def __init__(self, size: int, dim: int) -> None:
@@ -34,6 +39,7 @@ class FeatureQueue(nn.Module):
             raise ValueError(f"queue size and dim must be >= 1, got size={size}, dim={dim}")
         self.size, self.dim = size, dim
         self.register_buffer("buffer", torch.zeros(size, dim))
+        self.register_buffer("ids", torch.full((size,), -1, dtype=torch.long))
         self.register_buffer("ptr", torch.zeros((), dtype=torch.long))  # next slot to write
         self.register_buffer("count", torch.zeros((), dtype=torch.long))
 
@@ -41,33 +47,44 @@ class FeatureQueue(nn.Module):
         return int(self.count)
 
     @torch.no_grad()
-    def push(self, keys: torch.Tensor) -> None:
-        """Appends :obj:`keys` (detached), dropping the oldest beyond :obj:`size`."""
+    def push(self, keys: torch.Tensor, ids: torch.Tensor | None = None) -> None:
+        """Appends :obj:`keys` (detached), with their node :obj:`ids` (default: :obj:`-1`,
+        none), dropping the oldest beyond :obj:`size`."""
         if keys.dim() != 2 or keys.shape[1] != self.dim:
             raise ValueError(f"keys must have shape [N, {self.dim}], got {tuple(keys.shape)}")
-        keys = keys.detach()[-self.size:].to(self.buffer.dtype)
+        if ids is None:
+            ids = torch.full((keys.shape[0],), -1, dtype=torch.long, device=keys.device)
+        if ids.shape != keys.shape[:1]:
+            raise ValueError(f"ids must have shape [{keys.shape[0]}], got {tuple(ids.shape)}")
+        keys, ids = keys.detach()[-self.size:].to(self.buffer.dtype), ids[-self.size:]
         n = keys.shape[0]
         idx = (self.ptr + torch.arange(n, device=self.buffer.device)) % self.size
         self.buffer[idx] = keys
+        self.ids[idx] = ids.to(self.ids)
         self.ptr.copy_((self.ptr + n) % self.size)
         self.count.clamp_(max=self.size - n).add_(n)
 
-    def keys(self) -> torch.Tensor:
-        """The queued vectors, oldest first (a copy)."""
+    def keys(self, exclude: torch.Tensor | None = None) -> torch.Tensor:
+        """The queued vectors, oldest first (a copy), less those whose id is in
+        :obj:`exclude`."""
         n = int(self.count)
         start = (self.ptr - n) % self.size
-        return self.buffer[(start + torch.arange(n, device=self.buffer.device)) % self.size]
+        order = (start + torch.arange(n, device=self.buffer.device)) % self.size
+        if exclude is not None:
+            order = order[~torch.isin(self.ids[order], exclude)]
+        return self.buffer[order]
 
     def reset(self) -> None:
         """Empties the queue."""
         self.buffer.zero_()
+        self.ids.fill_(-1)
         self.ptr.zero_()
         self.count.zero_()
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
         stored = state_dict.get(prefix + "buffer")
         if stored is not None and stored.shape != self.buffer.shape:
-            for name in ("buffer", "ptr", "count"):
+            for name in ("buffer", "ids", "ptr", "count"):
                 state_dict.pop(prefix + name, None)
             self.reset()
             return
@@ -85,7 +102,7 @@ class MomentumEncoder(nn.Module):
 
     never by gradients, and one FIFO queue (:class:`FeatureQueue`) of past keys per node
     type (:obj:`"user"`, :obj:`"item"`), used by :func:`gcl.losses.info_nce` as negatives
-    beyond the batch.
+    beyond the batch (less the past keys of the batch's own nodes).
 
     Args:
         encoder (torch.nn.Module): the query encoder; copied.

@@ -103,6 +103,7 @@ def test_moco_keys_come_from_the_key_encoder_and_are_queued():
     out = m.loss(graph, users, torch.tensor([0, 1, 2, 3]), torch.tensor([4, 5, 6, 7]))
     torch.testing.assert_close(key, 0.5 * before + 0.5 * m.encoder.embedding.weight)
     assert len(m.momentum.queues["user"]) == 3 and len(m.momentum.queues["item"]) == 4
+    assert m.momentum.queues["user"].ids[:3].tolist() == [0, 1, 2]
     out["loss"].backward()
     assert key.grad is None and m.encoder.embedding.weight.grad is not None
 

@@ -56,3 +56,12 @@ def test_momentum_update_by_hand():
     torch.testing.assert_close(key, 0.9 * want + 0.1 * query.embedding.weight)
     with pytest.raises(ValueError, match="momentum"):
         MomentumEncoder(query, 2, momentum=1.0)
+
+
+def test_queue_leaves_out_the_keys_of_given_nodes():
+    q = FeatureQueue(size=4, dim=2)
+    q.push(rows(1, 2, 3), ids=torch.tensor([7, 8, 9]))
+    q.push(rows(4, 5), ids=torch.tensor([7, 10]))  # 1 (node 7) leaves first
+    assert torch.equal(q.keys(), rows(2, 3, 4, 5))
+    assert torch.equal(q.keys(exclude=torch.tensor([7, 3])), rows(2, 3, 5))
+    assert q.ids.tolist() == [10, 8, 9, 7]  # ring buffer slots
