@@ -177,11 +177,13 @@ def write_markdown(dataset: str, results: dict) -> str:
         hr = results[best]["metrics"]["hit@10"]
         lines += ["", f"{best} reaches {100 * hr / SEQUENTIAL_REFERENCES['SASRec'][0]:.0f}% of "
                   f"SASRec's and {100 * hr / SEQUENTIAL_REFERENCES['CL4SRec'][0]:.0f}% of "
-                  "CL4SRec's published HitRate@10, on the same split and protocol (the "
-                  "valid item is held out for early stopping, then the test item is ranked "
-                  "from the sequence up to it). Not like for like in training: here it stops "
-                  "at the time budget, a few epochs on one CPU thread, where the papers train "
-                  "to convergence, for hundreds of epochs. Their test curves below are "
+                  "CL4SRec's published HitRate@10, on the same split and leave-one-out "
+                  "protocol (the valid item is held out for early stopping, then the test "
+                  "item is ranked from the sequence up to it). Indicative only: here a user's "
+                  "train and valid items are masked out of the ranking, as for every method "
+                  "of this table, which the papers' full ranking may not do, and training "
+                  "stops at the time budget, a few epochs on one CPU thread, where the papers "
+                  "train to convergence. Their test curves below are "
                   "measured during training, from the train sequences without the valid "
                   "item, so they end below the table's row."]
     for name, r in results.items():
@@ -237,14 +239,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--progress", action="store_true")
     p.add_argument("--out", type=Path, default=RESULTS)
-    p.add_argument("--plot-only", action="store_true", help="redraw the plot from the JSON")
+    p.add_argument("--plot-only", action="store_true",
+                   help="redraw the plot and the page from the JSON")
     p.add_argument("--single", help=argparse.SUPPRESS)
     p.add_argument("--single-json", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.eval_every is None:
         args.eval_every = 5 if args.dataset in ("gowalla", "yelp2018", "amazon-book") else 1
-    if args.plot_only:
-        plot(args.dataset, json.loads((args.out / f"{args.dataset}.json").read_text()), args.out)
+    if args.plot_only:  # and the page: both are drawn from the JSON alone
+        results = json.loads((args.out / f"{args.dataset}.json").read_text())
+        (args.out / f"{args.dataset}.md").write_text(write_markdown(args.dataset, results))
+        plot(args.dataset, results, args.out)
         return
     if args.single:
         import logging
