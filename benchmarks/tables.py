@@ -16,26 +16,50 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 ORDER = ["ml-100k", "amazon-beauty", "gowalla"]
 
 
+#: Files of results/ that are not a dataset's run.py table.
+OTHER = {"ablation", "speed", "gpu"}
+
+
 def table(dataset: str, results: dict) -> str:
     first = next(iter(results.values()))
     cmd = f"python benchmarks/run.py --dataset {dataset} --methods {','.join(results)}"
     if first["settings"].get("budget_minutes"):
         cmd += f" --budget-minutes {first['settings']['budget_minutes']:g}"
+    # Leave-one-out data is read by HitRate@10 / NDCG@10, as the sequential papers report.
+    loo = "leave-one-out" in first["split"]
+    extra = " HitRate@10 | NDCG@10 |" if loo else ""
     lines = [f"**{dataset}** ({first['split']}), made by `{cmd}`:", "",
-             "| method | Recall@20 | NDCG@20 | epochs | s/epoch | total s |",
-             "|---|---|---|---|---|---|"]
+             f"| method | Recall@20 | NDCG@20 |{extra} epochs | s/epoch | total s |",
+             "|---|---|---|" + ("---|---|" if loo else "") + "---|---|---|"]
     for name, r in results.items():
         m = r["metrics"]
-        lines.append(f"| {name} | {m['recall@20']:.4f} | {m['ndcg@20']:.4f} | {r['epochs']} | "
-                     f"{r['seconds_per_epoch']:.2f} | {r['fit_seconds']:.0f} |")
+        cols = f" {m['hit@10']:.4f} | {m['ndcg@10']:.4f} |" if loo else ""
+        lines.append(f"| {name} | {m['recall@20']:.4f} | {m['ndcg@20']:.4f} |{cols} "
+                     f"{r['epochs']} | {r['seconds_per_epoch']:.2f} | {r['fit_seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def ablation(results: dict) -> str:
+    cmds = sorted({r["command"] for r in results.values()})
+    lines = ["**Projection head and MoCo ablation**, made by "
+             + " and ".join(f"`{c}`" for c in cmds) + ":", "",
+             "| dataset | method | variant | Recall@20 | NDCG@20 | HitRate@10 | epochs | "
+             "budget min |", "|---|---|---|---|---|---|---|---|"]
+    for r in results.values():
+        m = r["metrics"]
+        lines.append(f"| {r['dataset']} | {r['method']} | {r['variant']} | "
+                     f"{m['recall@20']:.4f} | {m['ndcg@20']:.4f} | {m['hit@10']:.4f} | "
+                     f"{r['epochs']} | {r['settings']['budget_minutes']:g} |")
     return "\n".join(lines)
 
 
 def section() -> str:
     # speed.json and gpu.json are the speed benchmark's (its tables: benchmarks/speed.py).
-    files = sorted((p for p in RESULTS.glob("*.json") if p.stem not in ("speed", "gpu")),
+    files = sorted((p for p in RESULTS.glob("*.json") if p.stem not in OTHER),
                    key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
     parts = [table(p.stem, json.loads(p.read_text())) for p in files]
+    if (RESULTS / "ablation.json").exists():
+        parts.append(ablation(json.loads((RESULTS / "ablation.json").read_text())))
     return "\n\n".join([START, *parts, END])
 
 

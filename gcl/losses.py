@@ -32,21 +32,26 @@ def l2(*tensors: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
     return sum(t.pow(2).sum() for t in tensors) / (2 * b)
 
 
-def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
+def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2,
+             queue: torch.Tensor | None = None) -> torch.Tensor:
     r"""InfoNCE with in-batch negatives, as in SGL (Wu et al., SIGIR 2021) and SimGCL:
 
     .. math::
         \mathcal{L} = -\frac{1}{B}\sum_{i} \log \frac{\exp(s(z^1_i, z^2_i)/\tau)}
-        {\sum_{j} \exp(s(z^1_i, z^2_j)/\tau)}
+        {\sum_{j} \exp(s(z^1_i, z^2_j)/\tau) + \sum_{k} \exp(s(z^1_i, q_k)/\tau)}
 
     with :math:`s` the cosine similarity, computed with :func:`~torch.log_softmax` so it stays
     finite for any temperature. Row :math:`i` of both inputs is the same node in two views;
-    pass each node once (the batch's unique users or items).
+    pass each node once (the batch's unique users or items). The second sum runs over a
+    :obj:`queue` of past keys :math:`q_k` (MoCo, He et al., CVPR 2020), extra negatives
+    beyond the batch; it is empty without one.
 
     Args:
-        z1 (torch.Tensor): first view, shape :obj:`[B, d]`.
-        z2 (torch.Tensor): second view, shape :obj:`[B, d]`.
+        z1 (torch.Tensor): first view (queries), shape :obj:`[B, d]`.
+        z2 (torch.Tensor): second view (keys), shape :obj:`[B, d]`.
         temperature (float): :math:`\tau`. (default: :obj:`0.2`)
+        queue (torch.Tensor, optional): further negatives, shape :obj:`[K, d]`, no gradient
+            flows into them. (default: :obj:`None`)
     """
     if z1.shape != z2.shape:
         raise ValueError(f"the two views must have the same shape, got {tuple(z1.shape)} "
@@ -57,6 +62,12 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> to
     dtype = torch.promote_types(torch.promote_types(z1.dtype, z2.dtype), torch.float32)
     z1, z2 = F.normalize(z1.to(dtype), dim=-1), F.normalize(z2.to(dtype), dim=-1)
     logits = z1 @ z2.T / temperature
+    if queue is not None and len(queue):
+        if queue.dim() != 2 or queue.shape[1] != z1.shape[1]:
+            raise ValueError(f"the queue must have shape [K, {z1.shape[1]}], got "
+                             f"{tuple(queue.shape)}")
+        negatives = F.normalize(queue.detach(), dim=-1)
+        logits = torch.cat([logits, z1 @ negatives.T / temperature], dim=1)
     return -torch.diagonal(torch.log_softmax(logits, dim=1)).mean()
 
 

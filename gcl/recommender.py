@@ -243,8 +243,9 @@ class GraphCLRecommender:
 
         Args:
             train (Interactions): the train log.
-            valid (Interactions, optional): a valid log split from the same log.
-                (default: :obj:`None`)
+            valid (Interactions, optional): a valid log split from the same log. Sequence
+                methods (:obj:`"seq-cl"`, :obj:`"seq-cl+graph"`) rank, after training, with
+                each user's train items followed by their valid items. (default: :obj:`None`)
             budget_seconds (float, optional): stop after the epoch that passes this much
                 time since training began. (default: :obj:`None`)
             monitor (Interactions, optional): a log (e.g. test) evaluated at the same epochs
@@ -346,6 +347,10 @@ class GraphCLRecommender:
                               run_info=self._run_info(valid, text))
             self.history_ = trainer.fit(resume=resume)
             self.best_epoch_ = trainer.best_epoch
+        if valid is not None and hasattr(method, "set_history"):
+            # A sequence model reads the whole known history when it ranks: the valid items
+            # came before the test items (leave-one-out feeds them to the model for test).
+            method.set_history(train.concat(valid))
         method.eval()
         self._refresh_embeddings()
         return self

@@ -332,10 +332,12 @@ class Trainer:
         t0 = time.perf_counter()
         world = distributed.world_size()
         size = cfg.batch_size * world  # a global batch; this rank trains on its part
-        n_batches = math.ceil(len(self.train) / size)
         method.train()
         method.new_epoch(graph, gen)
-        perm = torch.randperm(len(self.train), generator=gen)
+        perm = method.epoch_rows(self.train, gen, cfg.batch_size)
+        if perm is None:
+            perm = torch.randperm(len(self.train), generator=gen)
+        n_batches = math.ceil(len(perm) / size)
         users = torch.from_numpy(self.train.users)[perm]
         pos = torch.from_numpy(self.train.items)[perm]
         neg = sampler.sample(users, cfg.num_neg)
@@ -344,7 +346,7 @@ class Trainer:
                    disable=not cfg.progress)
         for b in bar:
             lo = b * size
-            n = min(size, len(self.train) - lo)
+            n = min(size, len(perm) - lo)
             sl = distributed.part(n)
             share = (sl.stop - sl.start) / n  # of the global batch's mean loss
             if share == 0:  # a short last batch: a row with no weight keeps DDP in step

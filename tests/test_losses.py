@@ -57,3 +57,27 @@ def test_l2_gradient_is_t_over_b():
     a = torch.tensor([[1.0, -2.0], [0.5, 3.0], [0.0, 1.0]], requires_grad=True)
     l2(a).backward()
     torch.testing.assert_close(a.grad, a.detach() / 3)
+
+
+def test_info_nce_with_a_queue_by_hand():
+    from gcl.losses import info_nce
+
+    z1 = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    z2 = torch.tensor([[1.0, 1.0], [0.0, 1.0]], dtype=torch.float64)
+    queue = torch.tensor([[-3.0, 0.0], [0.0, -1.0], [1.0, 0.0]], dtype=torch.float64)
+    t = 0.5
+
+    def cos(a, b):
+        return sum(x * y for x, y in zip(a, b)) / math.hypot(*a) / math.hypot(*b)
+
+    want = 0.0
+    for i, a in enumerate(z1.tolist()):
+        logits = [cos(a, b) / t for b in z2.tolist() + queue.tolist()]
+        want -= logits[i] - math.log(sum(math.exp(x) for x in logits))
+    got = info_nce(z1, z2, t, queue=queue)
+    assert got.item() == pytest.approx(want / 2, rel=1e-12)
+    # An empty queue is no queue; a queue of another width is refused.
+    assert info_nce(z1, z2, t, queue=queue[:0]).item() == pytest.approx(
+        info_nce(z1, z2, t).item(), rel=1e-12)
+    with pytest.raises(ValueError, match="queue"):
+        info_nce(z1, z2, t, queue=torch.zeros(3, 5, dtype=torch.float64))

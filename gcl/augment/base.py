@@ -47,7 +47,8 @@ class Augmenter:
         return self.train(False)
 
     def __call__(self, view: UIGraph | View, generator: torch.Generator | None = None) -> View:
-        view = View.of(view)
+        if not isinstance(view, torch.Tensor):  # a batch of sequences passes through Compose
+            view = View.of(view)
         if not self.training:
             return view
         return self.augment(view, generator)

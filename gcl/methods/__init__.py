@@ -8,22 +8,39 @@ from gcl.methods.contrastive import GraphCLMethod
 from gcl.methods.lightgcl import LightGCL
 from gcl.methods.lightgcn import LightGCNMethod
 from gcl.methods.pop import Popularity
+from gcl.methods.sequence import SeqCL, SeqGraphCL
 from gcl.methods.sgl import SGLEdge, SGLNode, SGLWalk
 from gcl.methods.simgcl import SimGCL
 from gcl.methods.xsimgcl import XSimGCL
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (
     Popularity, LightGCNMethod, SGLEdge, SGLNode, SGLWalk, SimGCL, XSimGCL, LightGCL,
-    GraphCLMethod)}
+    GraphCLMethod, SeqCL, SeqGraphCL)}
 
 
 def build_method(name: str, num_users: int, num_items: int, **kwargs: Any) -> Method:
-    """The method registered as :obj:`name`, built with :obj:`kwargs` (its hyperparameters)."""
+    """The method registered as :obj:`name`, built with :obj:`kwargs` (its hyperparameters).
+
+    Two settings compose with every method that has a contrastive loss: :obj:`projection_head`
+    (number of layers of a SimCLR projection head, :obj:`0` or :obj:`None` for none) and
+    :obj:`moco` (:obj:`True` or a dict of :obj:`size` and :obj:`momentum`: a MoCo momentum
+    encoder and queue of negatives, :obj:`None` for none)."""
     key = name.lower()
     if key not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose one of {sorted(METHODS)}")
-    return METHODS[key](num_users, num_items, **kwargs)
+    head, moco = kwargs.pop("projection_head", None), kwargs.pop("moco", None)
+    method = METHODS[key](num_users, num_items, **kwargs)
+    for setting, value, add in (("projection_head", head, "add_projection_head"),
+                                ("moco", moco, "add_momentum")):
+        if value is None or value is False or value == 0:
+            continue
+        if not hasattr(method, add):
+            raise ValueError(f"{setting} needs a method with a contrastive loss, and {key!r} "
+                             "has none; choose e.g. 'simgcl', 'xsimgcl', 'sgl-ed' or 'custom'")
+        getattr(method, add)(value)
+    return method
 
 
 __all__ = ["METHODS", "Method", "GraphCLMethod", "LightGCNMethod", "Popularity", "SGLEdge",
-           "SGLNode", "SGLWalk", "SimGCL", "XSimGCL", "LightGCL", "build_method"]
+           "SGLNode", "SGLWalk", "SimGCL", "XSimGCL", "LightGCL", "SeqCL", "SeqGraphCL",
+           "build_method"]

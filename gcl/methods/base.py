@@ -34,6 +34,13 @@ class Method(nn.Module):
     def new_epoch(self, graph: UIGraph, generator: torch.Generator) -> None:
         """Called at the start of every epoch; methods with per-epoch views build them here."""
 
+    def epoch_rows(self, train: Interactions, generator: torch.Generator,
+                   batch_size: int) -> torch.Tensor | None:
+        """Which train rows (interactions) an epoch iterates over, in order, cut into batches
+        of :obj:`batch_size`; methods that learn per user (e.g. from whole sequences) return
+        one row per user. :obj:`None`, the default, is every row in a fresh random order."""
+        return None
+
     def loss(self, graph: UIGraph, users: torch.Tensor, pos: torch.Tensor,
              neg: torch.Tensor) -> dict[str, torch.Tensor]:
         """Losses of one batch, each a scalar; :obj:`"loss"` is the total that is minimised.

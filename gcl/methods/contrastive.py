@@ -11,6 +11,8 @@ from gcl.graph import UIGraph
 from gcl.losses import info_nce
 from gcl.methods.lightgcn import LightGCNMethod
 from gcl.nn import build_encoder
+from gcl.nn.momentum import MomentumEncoder, moco_settings
+from gcl.nn.projection import ProjectionHead
 from gcl.view import View
 
 
@@ -26,6 +28,12 @@ class GraphCLMethod(LightGCNMethod):
     over the batch's unique users and positive items. Views are made anew per epoch or per
     batch, as :obj:`augment.per` says. This is the :obj:`"custom"` method; the published
     methods are subclasses with their papers' defaults.
+
+    Two parts compose with every subclass (:func:`gcl.methods.build_method` adds them from
+    the :obj:`projection_head` and :obj:`moco` settings): a SimCLR projection head
+    (:meth:`add_projection_head`), which the contrastive loss sees and the ranking
+    embeddings never do, and a MoCo momentum encoder with a queue of negatives
+    (:meth:`add_momentum`), which makes the second view's keys.
 
     Args:
         num_users (int): number of users.
@@ -57,6 +65,48 @@ class GraphCLMethod(LightGCNMethod):
         self.augment, self.cl_weight, self.temperature = augment, cl_weight, temperature
         self.generator: torch.Generator | None = None
         self._views: tuple[View, View] | None = None
+        self.head: ProjectionHead | None = None
+        self.momentum: MomentumEncoder | None = None
+
+    def add_projection_head(self, layers: int) -> None:
+        """Adds a :class:`~gcl.nn.projection.ProjectionHead` of :obj:`layers` linear layers
+        that both views go through inside :meth:`contrast` only."""
+        if self.momentum is not None:
+            raise ValueError("add the projection head before the momentum encoder")
+        self.head = ProjectionHead(self._out_dim(), layers)
+
+    def add_momentum(self, moco: bool | dict[str, Any]) -> None:
+        """Adds a :class:`~gcl.nn.momentum.MomentumEncoder` (a key encoder, and a head when
+        there is one, kept as an EMA of the query's; queues of past keys as extra negatives).
+        :obj:`moco` is :obj:`True` or a dict of :obj:`size` (default :obj:`4096`) and
+        :obj:`momentum` (default :obj:`0.99`); the temperature is the method's."""
+        cfg = moco_settings(moco)
+        self.momentum = MomentumEncoder(self.encoder, self._out_dim(), cfg["size"],
+                                        cfg["momentum"], self.head)
+
+    def _out_dim(self) -> int:
+        """Size of the encoder's output embeddings (a GNNEncoder's may differ from dim)."""
+        return getattr(self.encoder, "out_dim", self.encoder.embedding.weight.shape[1])
+
+    def attach_text(self, branch) -> None:
+        if self.momentum is not None:
+            raise ValueError("moco does not compose with a text branch: fit without "
+                             "item_text, or without moco")
+        super().attach_text(branch)
+
+    def project(self, z: torch.Tensor) -> torch.Tensor:
+        """Embeddings :obj:`z` as the contrastive loss sees them: through the head, if any."""
+        return z if self.head is None else self.head(z)
+
+    def key_pass(self, fn: Any, *args: Any) -> Any:
+        """With a momentum encoder: one EMA step, then :obj:`fn(key_encoder, *args)` without
+        gradients. Without one: :obj:`fn(encoder, *args)`."""
+        if self.momentum is None:
+            return fn(self.encoder, *args)
+        if self.training:
+            self.momentum.update(self.encoder, self.head)
+        with torch.no_grad():
+            return fn(self.momentum.encoder, *args)
 
     def train(self, mode: bool = True) -> GraphCLMethod:
         super().train(mode)
@@ -81,10 +131,24 @@ class GraphCLMethod(LightGCNMethod):
     def contrast(self, z1: tuple[torch.Tensor, torch.Tensor], z2: tuple[torch.Tensor, torch.Tensor],
                  users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """InfoNCE between two views' (user, item) embeddings over the batch's unique users
-        and positive items."""
-        u, i = users.unique(), pos.unique()
-        return (info_nce(z1[0][u], z2[0][u], self.temperature)
-                + info_nce(z1[1][i], z2[1][i], self.temperature))
+        and positive items, through the projection head if any. With a momentum encoder,
+        :obj:`z2` is its output (the keys), its queues add negatives (past keys of nodes
+        not in this batch), and this batch's keys join the queues afterwards."""
+        loss = torch.zeros((), device=z1[0].device)
+        for side, a, b, idx in (("user", z1[0], z2[0], users.unique()),
+                                ("item", z1[1], z2[1], pos.unique())):
+            if self.momentum is None:
+                loss = loss + info_nce(self.project(a[idx]), self.project(b[idx]),
+                                       self.temperature)
+                continue
+            queue = self.momentum.queues[side]
+            with torch.no_grad():
+                keys = self.momentum.project(b[idx])
+            loss = loss + info_nce(self.project(a[idx]), keys, self.temperature,
+                                   queue.keys(exclude=idx))
+            if self.training:
+                queue.push(keys, idx)
+        return loss
 
     def loss(self, graph: UIGraph, users: torch.Tensor, pos: torch.Tensor,
              neg: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -92,7 +156,8 @@ class GraphCLMethod(LightGCNMethod):
         if self.augment is None or self.cl_weight == 0:
             return out
         v1, v2 = self.views(graph)
-        cl = self.contrast(self.encoder(v1), self.encoder(v2), users, pos)
+        z1 = self.encoder(v1)
+        cl = self.contrast(z1, self.key_pass(lambda enc, v: enc(v), v2), users, pos)
         return self.add_cl(out, cl)
 
     def add_cl(self, out: dict[str, torch.Tensor], cl: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -48,6 +48,11 @@ class LightGCL(GraphCLMethod):
                          temperature)
         self.rank = rank
 
+    def add_momentum(self, moco) -> None:
+        raise ValueError("lightgcl contrasts each node with all users or items already, so a "
+                         "MoCo queue adds no negatives: use moco with sgl-*, simgcl, xsimgcl "
+                         "or custom")
+
     def loss(self, graph: UIGraph, users: torch.Tensor, pos: torch.Tensor,
              neg: torch.Tensor) -> dict[str, torch.Tensor]:
         layers = self.encoder.propagate(graph)
@@ -65,9 +70,10 @@ class LightGCL(GraphCLMethod):
         :obj:`g`, as (users, items) pairs of layer sums."""
         loss = torch.zeros((), device=z[0].device)
         for main, svd, idx in ((z[0], g[0], users.unique()), (z[1], g[1], pos.unique())):
+            anchor, main = self.project(svd[idx]), self.project(main)
             # 1/tau on the [B, d] anchors, not on the [B, U] (or [B, I]) logits: the same
             # numbers, without two passes over the largest tensor of the step.
-            anchor = svd[idx] / self.temperature
+            anchor = anchor / self.temperature
             negatives = torch.logsumexp(anchor @ main.T, dim=1).mean()
             positives = (anchor * main[idx]).sum(1).clamp(-5, 5).mean()
             loss = loss + negatives - positives

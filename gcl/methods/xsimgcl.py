@@ -50,8 +50,14 @@ class XSimGCL(GraphCLMethod):
         layers = self.encoder.propagate(self.augment(graph, self.generator))
         user_emb, item_emb = self.encoder.readout(layers)
         out = self.rec_loss(user_emb, item_emb, users, pos, neg)
-        lu, li = self.encoder.split(layers[self.cl_layer])
-        u, i = users.unique(), pos.unique()
-        cl = (cross_layer(user_emb[u], lu[u], self.temperature)
-              + cross_layer(item_emb[i], li[i], self.temperature))
+        if self.head is None and self.momentum is None:
+            lu, li = self.encoder.split(layers[self.cl_layer])
+            u, i = users.unique(), pos.unique()
+            cl = (cross_layer(user_emb[u], lu[u], self.temperature)
+                  + cross_layer(item_emb[i], li[i], self.temperature))
+            return self.add_cl(out, cl)
+        if self.momentum is not None:  # keys: layer l* of the key encoder's own noisy pass
+            layers = self.key_pass(lambda enc: enc.propagate(self.augment(graph, self.generator)))
+        cl = self.contrast((user_emb, item_emb), self.encoder.split(layers[self.cl_layer]),
+                           users, pos)
         return self.add_cl(out, cl)

@@ -1,9 +1,13 @@
 """Encoders."""
 from gcl.nn.gnn import GNNEncoder
 from gcl.nn.lightgcn import LightGCN
+from gcl.nn.momentum import FeatureQueue, MomentumEncoder
+from gcl.nn.projection import ProjectionHead
+from gcl.nn.sequence import SequenceEncoder
 from gcl.nn.text_tower import TextAutoEncoder, TextBranch, TextInput, TextTower, TwinTower
 
-__all__ = ["GNNEncoder", "LightGCN", "TextAutoEncoder", "TextBranch", "TextInput", "TextTower",
+__all__ = ["FeatureQueue", "GNNEncoder", "LightGCN", "MomentumEncoder", "ProjectionHead",
+           "SequenceEncoder", "TextAutoEncoder", "TextBranch", "TextInput", "TextTower",
            "TwinTower", "build_encoder"]
 
 

@@ -67,3 +67,62 @@ def test_module_encoder_cannot_be_saved(tmp_path):
                              device="cpu", progress=False).fit(train)
     with pytest.raises(TypeError, match="cannot be saved"):
         rec.save(tmp_path / "m.pt")
+
+
+class TestSimGCLWithHeadAndMoCo(MethodContract):
+    method = "simgcl"
+    kwargs = {"projection_head": 2, "moco": {"size": 32, "momentum": 0.9}}
+
+    def test_queue_is_full_and_saved(self, fitted, tmp_path):
+        mo = fitted.method_.momentum
+        assert mo.head is not None and not any(p.requires_grad for p in mo.parameters())
+        assert len(mo.queues["user"]) == 32 and len(mo.queues["item"]) == 32
+        fitted.save(tmp_path / "m.pt")
+        loaded = GraphCLRecommender.load(tmp_path / "m.pt").method_.momentum
+        assert torch.equal(loaded.queues["item"].keys(), mo.queues["item"].keys())
+        assert torch.equal(loaded.encoder.embedding.weight, mo.encoder.embedding.weight)
+
+
+class TestXSimGCLWithMoCo(MethodContract):
+    method = "xsimgcl"
+    kwargs = {"moco": {"size": 16}}
+
+
+def test_moco_keys_come_from_the_key_encoder_and_are_queued():
+    train = clustered_splits()[0]
+    graph = UIGraph.from_interactions(train)
+    m = GraphCLMethod(train.num_users, train.num_items, dim=8, layers=1,
+                      augment=EdgeDrop(0.2))
+    m.add_momentum({"size": 8, "momentum": 0.5})
+    key = m.momentum.encoder.embedding.weight
+    with torch.no_grad():
+        m.encoder.embedding.weight.add_(1.0)
+    before = key.clone()
+    m.new_epoch(graph, torch.Generator().manual_seed(0))
+    users = torch.tensor([0, 1, 2, 2])
+    out = m.loss(graph, users, torch.tensor([0, 1, 2, 3]), torch.tensor([4, 5, 6, 7]))
+    torch.testing.assert_close(key, 0.5 * before + 0.5 * m.encoder.embedding.weight)
+    assert len(m.momentum.queues["user"]) == 3 and len(m.momentum.queues["item"]) == 4
+    assert m.momentum.queues["user"].ids[:3].tolist() == [0, 1, 2]
+    out["loss"].backward()
+    assert key.grad is None and m.encoder.embedding.weight.grad is not None
+
+
+def test_moco_is_refused_where_it_cannot_apply():
+    with pytest.raises(ValueError, match="lightgcl"):
+        GraphCLRecommender(method="lightgcl", device="cpu", progress=False,
+                           moco=True).fit(clustered_splits()[0])
+    with pytest.raises(ValueError, match="unknown moco"):
+        GraphCLRecommender(method="simgcl", device="cpu", progress=False,
+                           moco={"length": 8}).fit(clustered_splits()[0])
+
+
+def test_head_and_moco_fit_a_gnn_encoder_of_another_output_size():
+    train, valid, _ = clustered_splits()
+    rec = GraphCLRecommender(method="custom", encoder={"conv": "sage", "readout": "concat"},
+                             augment=EdgeDrop(0.1), dim=8, layers=1, epochs=1,
+                             patience=None, device="cpu", progress=False,
+                             projection_head=2, moco={"size": 16})
+    rec.fit(train, valid=valid)
+    assert rec.user_embeddings().shape[1] == 16  # dim * (layers + 1)
+    assert rec.method_.momentum.queues["user"].keys().shape[1] == 16
