@@ -184,11 +184,13 @@ def batch_quality(part: dict) -> list[str]:
 def time_to_recall(r: dict) -> list[str]:
     at = r["reached_at_s"]
     return ["## Time to Recall@20 on gowalla", "",
-            f"The best method, {r['method']}, from the 60-minute run in `{r['source']}` "
-            f"(made by `{r['command']}`, {r['threads']} thread, batch 2048, test evaluated "
-            f"every {r['eval_every']} epochs, so a threshold counts at the first evaluation "
-            f"past it; {r['seconds_per_epoch']:.0f} wall s/epoch in that run, made before the "
-            "speed-ups measured above):", "", "| Recall@20 | reached after (training s) |",
+            f"The best method, {r['method']}, from its {r.get('budget_minutes', 60):g}-minute "
+            f"run in `{r['source']}` (made by `{r['command']}`, {r['threads']} thread, batch "
+            f"2048, test evaluated every {r['eval_every']} epoch(s), so a threshold counts at "
+            f"the first evaluation past it; {r['seconds_per_epoch']:.0f} wall s/epoch"
+            + (f", {r['epochs']} epochs, final Recall@20 {r['recall@20']:.4f}"
+               if "epochs" in r else "") + "):", "",
+            "| Recall@20 | reached after (training s, evaluation excluded) |",
             "|---|---|", *[f"| {k} | {_f(v, 0)} |" for k, v in at.items()], ""]
 
 
