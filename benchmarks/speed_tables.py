@@ -300,8 +300,9 @@ def readme_block(results: dict) -> str:
         t = results["time_to_recall"]
         at = t["reached_at_s"].get("0.18")
         lines.append(f"- {t['method']} at Recall@20 0.18 on gowalla in under 30 minutes: "
-                     f"{_yes(at is not None and at < 1800)} ({_f(at, 0)} s in `{t['command']}`, "
-                     "a run made before the speed-ups here).")
+                     f"{_yes(at is not None and at < 1800)} ({_f(at, 0)} training s in "
+                     f"`{t['command']}`, {t['threads']} thread, "
+                     f"{t['seconds_per_epoch']:.0f} s/epoch).")
     return "\n".join(lines) + "\n"
 
 
