@@ -22,6 +22,8 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from gcl.data.interactions import text_series
+
 #: A token: a run of letters or digits (any script), apostrophes inside kept
 #: (:obj:`"children's"`); punctuation, :obj:`_` and whitespace separate tokens.
 TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -200,11 +202,5 @@ def align_text(item_text: pd.Series | Mapping[Hashable, Any],
                item_ids: pd.Index) -> pd.Series:
     """The text of each item of :obj:`item_ids`, in that order (:obj:`None` where an item
     has no text); :obj:`item_text` is indexed by the items' own ids."""
-    if isinstance(item_text, Mapping):
-        item_text = pd.Series(dict(item_text), dtype=object)
-    if not isinstance(item_text, pd.Series):
-        raise TypeError("item_text must be a pd.Series (or dict) of strings indexed by item "
-                        f"id, got {type(item_text).__name__}")
-    if not item_text.index.is_unique:
-        raise ValueError("item_text has duplicate item ids")
+    item_text = text_series(item_text)
     return item_text.reindex(item_ids).astype(object).where(lambda s: s.notna(), None)

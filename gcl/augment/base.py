@@ -86,6 +86,15 @@ class Compose(Augmenter):
         return view
 
 
+def choice_weights(n: int, weights: Sequence[float] | None) -> torch.Tensor:
+    """Probabilities :obj:`[n]` of choosing each of :obj:`n` augmenters: :obj:`weights`
+    normalised to sum 1, or uniform when :obj:`None`."""
+    w = torch.ones(n) if weights is None else torch.tensor(weights, dtype=torch.float)
+    if w.shape != (n,) or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("weights must be one non-negative number per augmenter")
+    return w / w.sum()
+
+
 class RandomChoice(Augmenter):
     """Applies one augmenter drawn at random (uniformly, or by :obj:`weights`) per call.
 
@@ -100,11 +109,7 @@ class RandomChoice(Augmenter):
         if not augmenters:
             raise ValueError("RandomChoice needs at least one augmenter")
         self.augmenters = list(augmenters)
-        w = torch.ones(len(self.augmenters)) if weights is None else torch.tensor(
-            weights, dtype=torch.float)
-        if w.shape != (len(self.augmenters),) or (w < 0).any() or w.sum() <= 0:
-            raise ValueError("weights must be one non-negative number per augmenter")
-        self.weights = w / w.sum()
+        self.weights = choice_weights(len(self.augmenters), weights)
         self.per = "batch" if any(a.per == "batch" for a in self.augmenters) else "epoch"
         self.chosen: int | None = None
 

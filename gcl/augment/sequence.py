@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import torch
 
-from gcl.augment.base import Augmenter
+from gcl.augment.base import Augmenter, choice_weights
 
 #: Padding id of a sequence batch: sequences are left-aligned, padded on the right.
 PAD = -1
@@ -155,11 +155,7 @@ class SequenceRandomChoice(SequenceAugmenter):
         if not augmenters or not all(isinstance(a, SequenceAugmenter) for a in augmenters):
             raise ValueError("SequenceRandomChoice needs one or more sequence augmenters")
         self.augmenters = list(augmenters)
-        w = torch.ones(len(self.augmenters)) if weights is None else torch.tensor(
-            weights, dtype=torch.float)
-        if w.shape != (len(self.augmenters),) or (w < 0).any() or w.sum() <= 0:
-            raise ValueError("weights must be one non-negative number per augmenter")
-        self.weights = w / w.sum()
+        self.weights = choice_weights(len(self.augmenters), weights)
         self.chosen: torch.Tensor | None = None
 
     def train(self, mode: bool = True) -> SequenceRandomChoice:

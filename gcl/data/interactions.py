@@ -39,11 +39,9 @@ def _check_filters(min_rating: Any, k_core: Any) -> None:
         raise ValueError(f"k_core must be an integer >= 0, got {k_core!r}")
 
 
-def _check_item_text(text: Any, item_ids: pd.Index) -> pd.Series | None:
-    """:obj:`text` (a pd.Series or mapping of item id -> str) as a Series of str indexed by
-    item id, missing texts dropped; checks the ids' type against :obj:`item_ids`."""
-    if text is None:
-        return None
+def text_series(text: pd.Series | Mapping[Hashable, Any]) -> pd.Series:
+    """Item texts given as a pd.Series or a mapping, keyed by the items' own ids, as a
+    Series; fails on any other type and on an id given twice."""
     if isinstance(text, Mapping):
         text = pd.Series(dict(text), dtype=object)
     if not isinstance(text, pd.Series):
@@ -53,6 +51,15 @@ def _check_item_text(text: Any, item_ids: pd.Index) -> pd.Series | None:
         dup = text.index[text.index.duplicated()].unique()
         raise ValueError(f"item_text has more than one text for item id(s) "
                          f"{ids_to_list(dup[:5])}")
+    return text
+
+
+def _check_item_text(text: Any, item_ids: pd.Index) -> pd.Series | None:
+    """:obj:`text` (a pd.Series or mapping of item id -> str) as a Series of str indexed by
+    item id, missing texts dropped; checks the ids' type against :obj:`item_ids`."""
+    if text is None:
+        return None
+    text = text_series(text)
     text = text[text.notna()].astype(object)
     bad = text[[not isinstance(v, str) for v in text]]
     if len(bad):
