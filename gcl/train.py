@@ -425,10 +425,11 @@ class Trainer:
     # ------------------------------------------------------------------ cl decay
     def _cl_decay_due(self, s: _Progress) -> bool:
         """Whether :obj:`config.cl_decay` lowers the contrastive weight now."""
-        cfg = self.config
-        if cfg.cl_decay is None or not s.cl_weight or s.cl_decays >= CL_DECAYS:
-            return False
-        return self._stalled(s) or self._stuck(s)
+        return self._can_decay(s) and (self._stalled(s) or self._stuck(s))
+
+    def _can_decay(self, s: _Progress) -> bool:
+        """Whether :obj:`config.cl_decay` may still lower the contrastive weight."""
+        return self.config.cl_decay is not None and bool(s.cl_weight) and s.cl_decays < CL_DECAYS
 
     def _stalled(self, s: _Progress) -> bool:
         return self.evaluate is not None and s.bad_evals >= self.config.cl_decay[1]
@@ -460,9 +461,8 @@ class Trainer:
         bpr = record.get("bpr")
         if bpr is not None:
             s.stuck = s.stuck + 1 if abs(bpr - LN2) < BPR_STUCK_TOL else 0
-            decays = (self.config.cl_decay is not None and bool(s.cl_weight)
-                      and s.cl_decays < CL_DECAYS)  # then _decay_cl acts instead
-            if s.stuck >= n and not s.warned_stuck and not decays:
+            # Where the contrastive weight can still be lowered, _decay_cl acts instead.
+            if s.stuck >= n and not s.warned_stuck and not self._can_decay(s):
                 s.warned_stuck = True
                 cause = (f"the contrastive loss (cl {record['cl']:.3f}) is being trained, "
                          f"the ranking is not: {hint}" if "cl" in record and hint else
