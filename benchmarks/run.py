@@ -67,8 +67,11 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
         split = "random 80/10/10 per user, seed 0"
     early_stop = valid is not None
     settings = {**SETTINGS, **METHOD_SETTINGS.get(method, {})}
+    overrides = method_overrides(args.set, method)
+    settings.update({k: v for k, v in overrides.items() if k in SETTINGS})
+    method_kwargs = {k: v for k, v in overrides.items() if k not in SETTINGS}
     rec = GraphCLRecommender(
-        method=method, **settings, epochs=args.epochs, eval_every=args.eval_every,
+        method=method, **settings, **method_kwargs, epochs=args.epochs, eval_every=args.eval_every,
         patience=args.patience if early_stop else None, device=args.device,
         seed=args.seed, progress=args.progress)
     t1 = time.perf_counter()
@@ -102,7 +105,8 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
         "curve": curve, "recall@20_reached_at_s": crossed,
         "selection": f"best valid NDCG@20 (patience {args.patience})" if early_stop
         else "last epoch (no valid split)",
-        "settings": {**settings, "epochs_max": args.epochs, "eval_every": args.eval_every,
+        "settings": {**settings, **({"method": method_kwargs} if method_kwargs else {}),
+                     "epochs_max": args.epochs, "eval_every": args.eval_every,
                      "patience": args.patience if early_stop else None,
                      "budget_minutes": args.budget_minutes, "seed": args.seed,
                      "threads": args.threads, "device": args.device},
@@ -110,6 +114,27 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
                 "python": platform.python_version(), "cpu": platform.processor() or
                 platform.machine(), "threads": torch.get_num_threads()},
     }
+
+
+def method_overrides(pairs: list[str], method: str) -> dict:
+    """The ``--set`` pairs that apply to :obj:`method`: ``key=value`` applies to every
+    method, ``method.key=value`` to that one only. Values are Python literals (``0.2``,
+    ``True``, ``{'size': 1024}``) or else strings."""
+    import ast
+
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set takes key=value or method.key=value, got {pair!r}")
+        target, dot, name = key.rpartition(".")
+        if dot and target != method:
+            continue
+        try:
+            out[name] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            out[name] = raw
+    return out
 
 
 def fmt(x: float | None, digits: int = 4) -> str:
@@ -143,6 +168,7 @@ def write_markdown(dataset: str, results: dict) -> str:
     differs = []
     for name, r in results.items():
         own = {k: v for k, v in r["settings"].items() if k in SETTINGS and v != s[k]}
+        own.update(r["settings"].get("method", {}))
         if own:
             differs.append(f"{name} differs: " + ", ".join(f"{k} {v}" for k, v in own.items())
                            + ".")
@@ -238,6 +264,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--progress", action="store_true")
+    p.add_argument("--set", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
+                   help="a setting or method argument, e.g. simgcl.cl_weight=0.2; repeatable")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--plot-only", action="store_true",
                    help="redraw the plot and the page from the JSON")

@@ -263,7 +263,7 @@ def test_bpr_stuck_under_a_contrastive_loss_names_its_knobs(data):
 
     train, _, graph = data
     seed_everything(0)
-    method = SimGCL(train.num_users, train.num_items, dim=8, layers=2)
+    method = SimGCL(train.num_users, train.num_items, dim=8, layers=2, init_std=0.1)
     with pytest.warns(RuntimeWarning) as record:
         Trainer(method, graph, train, config(epochs=3, lr=1e-6, collapse_epochs=3,
                                              cl_decay=None)).fit()
@@ -348,7 +348,8 @@ def simgcl(train):
     from gcl.methods import SimGCL
 
     seed_everything(0)
-    return SimGCL(train.num_users, train.num_items, dim=8, layers=2, cl_weight=0.5)
+    return SimGCL(train.num_users, train.num_items, dim=8, layers=2, cl_weight=0.5,
+                  init_std=0.1)
 
 
 def test_cl_weight_decays_when_valid_stalls_and_goes_on_from_the_best(data):
@@ -372,7 +373,8 @@ def test_cl_weight_decays_when_valid_stalls_and_goes_on_from_the_best(data):
 def test_cl_weight_decays_when_bpr_is_stuck_without_a_collapse_warning(data, recwarn):
     train, _, graph = data
     hist = Trainer(simgcl(train), graph, train,
-                   config(epochs=5, lr=1e-6, collapse_epochs=2)).fit()
+                   config(epochs=5, lr=1e-6, cl_decay=(0.1, 2))).fit()
+    # after cl_decay's 2 epochs, not collapse_epochs' 5
     assert [h["cl_weight"] for h in hist] == pytest.approx([0.5, 0.5, 0.05, 0.05, 0.005])
     assert collapse_warnings(recwarn.list) == []
 

@@ -48,6 +48,8 @@ class GraphCLMethod(LightGCNMethod):
             :obj:`"gcn"` or :obj:`{"conv": "gat", "heads": 2}` for a
             :class:`~gcl.nn.GNNEncoder`; see :func:`gcl.nn.build_encoder`.
             (default: :obj:`None`, LightGCN)
+        init_std (float or str): std of the normal initialisation of the ID table, or
+            :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`0.1`)
     """
 
     name = "custom"
@@ -55,8 +57,9 @@ class GraphCLMethod(LightGCNMethod):
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
                  reg: float = 1e-4, augment: Augmenter | None = None, cl_weight: float = 0.1,
-                 temperature: float = 0.2, encoder: Any = None) -> None:
-        super().__init__(num_users, num_items, dim, layers, reg)
+                 temperature: float = 0.2, encoder: Any = None,
+                 init_std: float | str = 0.1) -> None:
+        super().__init__(num_users, num_items, dim, layers, reg, init_std)
         if encoder is not None:
             self.encoder = build_encoder(encoder, num_users, num_items, dim, layers)
         if cl_weight < 0 or temperature <= 0:

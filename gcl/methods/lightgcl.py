@@ -36,6 +36,8 @@ class LightGCL(GraphCLMethod):
         rank (int): SVD rank :math:`q`. (default: :obj:`5`)
         cl_weight (float): :math:`\lambda_{cl}`. (default: :obj:`0.2`)
         temperature (float): :math:`\tau`. (default: :obj:`0.2`)
+        init_std (float or str): std of the normal initialisation of the ID table, or
+            :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`0.1`)
     """
 
     name = "lightgcl"
@@ -43,9 +45,9 @@ class LightGCL(GraphCLMethod):
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
                  reg: float = 1e-4, rank: int = 5, cl_weight: float = 0.2,
-                 temperature: float = 0.2) -> None:
+                 temperature: float = 0.2, init_std: float | str = 0.1) -> None:
         super().__init__(num_users, num_items, dim, layers, reg, SVDView(rank), cl_weight,
-                         temperature)
+                         temperature, init_std=init_std)
         self.rank = rank
 
     def add_momentum(self, moco) -> None:

@@ -28,14 +28,16 @@ class LightGCNMethod(Method):
         dim (int): embedding size. (default: :obj:`64`)
         layers (int): propagation layers. (default: :obj:`3`)
         reg (float): L2 weight :math:`\lambda`. (default: :obj:`1e-4`)
+        init_std (float or str): std of the normal initialisation of the ID table, or
+            :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`0.1`)
     """
 
     name = "lightgcn"
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
-                 reg: float = 1e-4) -> None:
+                 reg: float = 1e-4, init_std: float | str = 0.1) -> None:
         super().__init__(num_users, num_items)
-        self.encoder = LightGCN(num_users, num_items, dim, layers)
+        self.encoder = LightGCN(num_users, num_items, dim, layers, init_std=init_std)
         self.reg = reg
         self.generator: torch.Generator | None = None
 

@@ -24,15 +24,17 @@ class _SGL(GraphCLMethod):
         p (float): drop ratio of the augmentation. (default: :obj:`0.1`)
         cl_weight (float): :math:`\lambda_{cl}`. (default: :obj:`0.1`)
         temperature (float): :math:`\tau`. (default: :obj:`0.2`)
+        init_std (float or str): std of the normal initialisation of the ID table, or
+            :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`0.1`)
     """
 
     tuning_hint = "lower cl_weight or the drop ratio p, or raise temperature"
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
                  reg: float = 1e-4, p: float = 0.1, cl_weight: float = 0.1,
-                 temperature: float = 0.2) -> None:
+                 temperature: float = 0.2, init_std: float | str = 0.1) -> None:
         super().__init__(num_users, num_items, dim, layers, reg, self.make_augment(p, layers),
-                         cl_weight, temperature)
+                         cl_weight, temperature, init_std=init_std)
         self.p = p
 
     @staticmethod

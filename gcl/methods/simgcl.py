@@ -24,6 +24,8 @@ class SimGCL(GraphCLMethod):
         eps (float): noise norm :math:`\epsilon`. (default: :obj:`0.1`)
         cl_weight (float): :math:`\lambda_{cl}`. (default: :obj:`0.5`)
         temperature (float): :math:`\tau`. (default: :obj:`0.2`)
+        init_std (float or str): std of the normal initialisation of the ID table, or
+            :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`"xavier"`)
     """
 
     name = "simgcl"
@@ -31,8 +33,8 @@ class SimGCL(GraphCLMethod):
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
                  reg: float = 1e-4, eps: float = 0.1, cl_weight: float = 0.5,
-                 temperature: float = 0.2) -> None:
+                 temperature: float = 0.2, init_std: float | str = "xavier") -> None:
         super().__init__(num_users, num_items, dim, layers, reg, EmbeddingNoise(eps),
-                         cl_weight, temperature)
+                         cl_weight, temperature, init_std=init_std)
         self.encoder.include_input = False
         self.eps = eps

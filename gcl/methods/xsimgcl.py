@@ -30,6 +30,8 @@ class XSimGCL(GraphCLMethod):
         temperature (float): :math:`\tau`. (default: :obj:`0.15`)
         cl_layer (int): :math:`l^*`, the layer contrasted with the final embeddings.
             (default: :obj:`1`)
+        init_std (float or str): std of the normal initialisation of the ID table, or
+            :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`0.1`)
     """
 
     name = "xsimgcl"
@@ -37,9 +39,10 @@ class XSimGCL(GraphCLMethod):
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
                  reg: float = 1e-4, eps: float = 0.2, cl_weight: float = 0.2,
-                 temperature: float = 0.15, cl_layer: int = 1) -> None:
+                 temperature: float = 0.15, cl_layer: int = 1,
+                 init_std: float | str = 0.1) -> None:
         super().__init__(num_users, num_items, dim, layers, reg, EmbeddingNoise(eps),
-                         cl_weight, temperature)
+                         cl_weight, temperature, init_std=init_std)
         if not 1 <= cl_layer <= layers:
             raise ValueError(f"cl_layer must be in 1..layers={layers}, got {cl_layer}")
         self.encoder.include_input = False

@@ -8,6 +8,21 @@ from gcl.graph import UIGraph
 from gcl.view import View
 
 
+def init_embedding(weight: torch.Tensor, num_users: int, init_std: float | str) -> None:
+    """Initialises a stacked user and item table :obj:`weight` in place: normal with std
+    :obj:`init_std`, or :obj:`"xavier"` (uniform) over the user rows and the item rows
+    apart."""
+    with torch.no_grad():
+        if init_std == "xavier":
+            nn.init.xavier_uniform_(weight[:num_users])
+            nn.init.xavier_uniform_(weight[num_users:])
+        elif isinstance(init_std, (int, float)) and not isinstance(init_std, bool) \
+                and init_std > 0:
+            nn.init.normal_(weight, std=init_std)
+        else:
+            raise ValueError(f"init_std must be a positive float or 'xavier', got {init_std!r}")
+
+
 class LightGCN(nn.Module):
     r"""LightGCN from `"LightGCN: Simplifying and Powering Graph Convolution Network for
     Recommendation" <https://arxiv.org/abs/2002.02126>`_ (He et al., SIGIR 2020).
@@ -24,8 +39,10 @@ class LightGCN(nn.Module):
         num_items (int): number of items.
         dim (int): embedding size. (default: :obj:`64`)
         layers (int): propagation steps :math:`K`. (default: :obj:`3`)
-        init_std (float): std of the normal initialisation, as in the paper's code.
-            (default: :obj:`0.1`)
+        init_std (float or str): std of the normal initialisation, as in the paper's code,
+            or :obj:`"xavier"`: Xavier-uniform over the user and the item table apart, as
+            in SGL's, SimGCL's and LightGCL's code (a bound of
+            :math:`\sqrt{6 / (N + d)}`, about 0.014 for 30,000 users). (default: :obj:`0.1`)
         include_input (bool): whether the readout mean includes layer 0; SimGCL and XSimGCL
             average layers :math:`1..K` only. (default: :obj:`True`)
 
@@ -35,14 +52,14 @@ class LightGCN(nn.Module):
     """
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
-                 init_std: float = 0.1, include_input: bool = True) -> None:
+                 init_std: float | str = 0.1, include_input: bool = True) -> None:
         super().__init__()
         if dim < 1 or layers < 0:
             raise ValueError(f"dim must be >= 1 and layers >= 0, got dim={dim}, layers={layers}")
         self.num_users, self.num_items, self.layers = num_users, num_items, layers
         self.include_input = include_input or layers == 0
         self.embedding = nn.Embedding(num_users + num_items, dim)
-        nn.init.normal_(self.embedding.weight, std=init_std)
+        init_embedding(self.embedding.weight, num_users, init_std)
         self.compute_dtype: torch.dtype | None = None
 
     def propagate(self, graph: UIGraph | View,
