@@ -53,6 +53,23 @@ def test_init_std_and_shapes():
     assert abs(w.mean().item()) < 0.01
 
 
+def test_xavier_init_bounds_users_and_items_apart():
+    torch.manual_seed(0)
+    w = LightGCN(3000, 1000, dim=64, init_std="xavier").embedding.weight
+    users, items = w[:3000], w[3000:]
+    for block, n in ((users, 3000), (items, 1000)):
+        bound = (6 / (n + 64)) ** 0.5  # Xavier-uniform over each [n, dim] table
+        assert block.abs().max().item() <= bound
+        assert block.abs().max().item() > 0.99 * bound
+        assert block.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.02)
+
+
+@pytest.mark.parametrize("init_std", [0, -0.1, "normal", True])
+def test_bad_init_std_raises(init_std):
+    with pytest.raises(ValueError, match="init_std must be a positive float or 'xavier'"):
+        LightGCN(10, 10, dim=4, init_std=init_std)
+
+
 def test_x_replaces_the_table_as_layer_zero(small_log, graph):
     model = LightGCN(small_log.num_users, small_log.num_items, dim=4, layers=3)
     x = torch.randn(small_log.num_users + small_log.num_items, 4)
