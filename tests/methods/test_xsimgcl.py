@@ -14,3 +14,34 @@ def test_paper_defaults_and_layer_check():
     assert (m.eps, m.cl_weight, m.temperature, m.cl_layer) == (0.2, 0.2, 0.15, 1)
     with pytest.raises(ValueError, match="cl_layer"):
         XSimGCL(10, 10, layers=2, cl_layer=3)
+
+
+def test_moco_queries_layer_l_star_and_keys_the_key_encoders_final_under_the_same_noise():
+    import torch
+
+    from gcl.graph import UIGraph
+    from gcl.losses import info_nce
+    from gcl.methods import XSimGCL
+    from tests.methods.test_contrastive import clustered_splits
+
+    train = clustered_splits()[0]
+    graph = UIGraph.from_interactions(train)
+    torch.manual_seed(0)
+    m = XSimGCL(train.num_users, train.num_items, dim=8, layers=2, cl_layer=1)
+    m.add_momentum({"size": 64, "momentum": 0.0})  # keys from a copy of the query encoder
+    m.new_epoch(graph, torch.Generator().manual_seed(7))
+    users, pos, neg = torch.tensor([0, 1, 1, 2]), torch.tensor([3, 4, 5, 4]), torch.tensor([0] * 4)
+    out = m.loss(graph, users, pos, neg)
+    # By hand: the same noise draws (generator seed 7), the query's layer 1 with gradient
+    # against the final embeddings of the identical key pass, which takes none.
+    layers = m.encoder.propagate(m.augment(graph, torch.Generator().manual_seed(7)))
+    fu, fi = m.encoder.readout(layers)
+    lu, li = m.encoder.split(layers[1])
+    u, i = users.unique(), pos.unique()
+    expected = (info_nce(lu[u], fu[u].detach(), m.temperature)
+                + info_nce(li[i], fi[i].detach(), m.temperature))
+    assert out["cl"].item() == pytest.approx(expected.item(), rel=1e-5)
+    torch.testing.assert_close(m.momentum.queues["item"].keys(), fi[i].detach())
+    out["cl"].backward()
+    assert m.encoder.embedding.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in m.momentum.parameters())
