@@ -76,10 +76,10 @@ class TrainConfig:
             method with a contrastive weight (:obj:`method.cl_weight > 0`), multiply that
             weight by :obj:`factor` when the valid metric has not improved for
             :obj:`evaluations` evaluations in a row, or when the BPR loss has stayed near
-            :math:`\ln 2` for as many epochs (the contrastive task is being learnt, the
-            ranking is not; counted only where :obj:`collapse_epochs` is set), and go on
-            from the best weights so far with early stopping's count and Adam's moments
-            restarted; at most :obj:`CL_DECAYS` times. The contrastive loss's uniformity
+            :math:`\ln 2` for :obj:`collapse_epochs` epochs (the contrastive task is being
+            learnt, the ranking is not), and go on from the best weights so far with
+            early stopping's count and Adam's moments restarted; at most :obj:`CL_DECAYS`
+            times. The contrastive loss's uniformity
             helps on sparse data and can swamp the ranking loss on dense data (ml-100k),
             where the papers' weights fail; this lets one default serve both. :obj:`None`
             keeps the weight fixed. (default: :obj:`(0.1, 3)`)
@@ -424,7 +424,7 @@ class Trainer:
     # ------------------------------------------------------------------ cl decay
     def _cl_decay_due(self, s: _Progress) -> bool:
         """Whether :obj:`config.cl_decay` lowers the contrastive weight now."""
-        return self._can_decay(s) and (self._stalled(s) or s.stuck >= self.config.cl_decay[1])
+        return self._can_decay(s) and (self._stalled(s) or self._stuck(s))
 
     def _can_decay(self, s: _Progress) -> bool:
         """Whether :obj:`config.cl_decay` may still lower the contrastive weight."""
@@ -433,12 +433,15 @@ class Trainer:
     def _stalled(self, s: _Progress) -> bool:
         return self.evaluate is not None and s.bad_evals >= self.config.cl_decay[1]
 
+    def _stuck(self, s: _Progress) -> bool:
+        return self.config.collapse_epochs is not None and s.stuck >= self.config.collapse_epochs
+
     def _decay_cl(self, epoch: int, s: _Progress) -> None:
         """Lowers the method's contrastive weight by :obj:`config.cl_decay`'s factor."""
         cfg = self.config
         why = (f"valid {cfg.metric} has not improved for {cfg.cl_decay[1]} evaluations"
                if self._stalled(s) else
-               f"the BPR loss has stayed near ln 2 for {cfg.cl_decay[1]} epochs")
+               f"the BPR loss has stayed near ln 2 for {cfg.collapse_epochs} epochs")
         old, s.cl_weight = s.cl_weight, s.cl_weight * cfg.cl_decay[0]
         self.method.cl_weight = s.cl_weight
         s.cl_decays += 1

@@ -373,8 +373,7 @@ def test_cl_weight_decays_when_valid_stalls_and_goes_on_from_the_best(data):
 def test_cl_weight_decays_when_bpr_is_stuck_without_a_collapse_warning(data, recwarn):
     train, _, graph = data
     hist = Trainer(simgcl(train), graph, train,
-                   config(epochs=5, lr=1e-6, cl_decay=(0.1, 2))).fit()
-    # after cl_decay's 2 epochs, not collapse_epochs' 5
+                   config(epochs=5, lr=1e-6, collapse_epochs=2)).fit()
     assert [h["cl_weight"] for h in hist] == pytest.approx([0.5, 0.5, 0.05, 0.05, 0.005])
     assert collapse_warnings(recwarn.list) == []
 
