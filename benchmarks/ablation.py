@@ -53,6 +53,7 @@ def run_one(args: argparse.Namespace, dataset: str, variant: str) -> dict:
     return {"dataset": dataset, "variant": variant, "method": args.method,
             "extra": VARIANTS[variant], "metrics": {k: metrics[k] for k in SHOWN},
             "epochs": len(hist), "best_epoch": getattr(rec, "best_epoch_", None),
+            "cl_weight_end": hist[-1].get("cl_weight") if hist else None,
             "seconds_per_epoch": sum(h["seconds"] for h in hist) / max(1, len(hist)),
             "fit_seconds": fit_s,
             "selection": "best valid NDCG@20" if valid is not None else "last epoch",
@@ -66,9 +67,12 @@ def write_markdown(results: dict) -> str:
              "(the epoch that passes the budget is finished). Test metrics, full ranking over "
              "all items, seen items masked; the change is against the dataset's base row.", "",
              "| dataset | method | variant | Recall@20 | NDCG@20 | HitRate@10 | NDCG@10 "
-             "| NDCG@20 change | epochs | s/epoch | budget min | threads |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results.values():
+             "| NDCG@20 change | epochs | s/epoch | cl_weight at end | budget min | threads |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    order = list(VARIANTS)
+    rows = sorted(results.values(), key=lambda r: (
+        r["dataset"], r["method"], order.index(r["variant"]) if r["variant"] in order else 99))
+    for r in rows:
         m = r["metrics"]
         base = results.get(f"{r['dataset']}/{r['method']}/base")
         change = "-" if base is None or r["variant"] == "base" else \
@@ -77,11 +81,16 @@ def write_markdown(results: dict) -> str:
         lines.append(f"| {r['dataset']} | {r['method']} | {r['variant']} | "
                      f"{fmt(m['recall@20'])} | {fmt(m['ndcg@20'])} | {fmt(m['hit@10'])} | "
                      f"{fmt(m['ndcg@10'])} | {change} | {r['epochs']} | "
-                     f"{fmt(r['seconds_per_epoch'], 1)} | {s['budget_minutes']:g} | "
+                     f"{fmt(r['seconds_per_epoch'], 1)} | "
+                     f"{r['cl_weight_end'] if r.get('cl_weight_end') is not None else '-'} | "
+                     f"{s['budget_minutes']:g} | "
                      f"{s['threads']} |")
     lines += ["", "Variants: projection head = `projection_head=2` (a 2-layer MLP inside the "
               "contrastive loss only); moco = `moco={'size': 4096, 'momentum': 0.99}` (keys from "
-              "an EMA key encoder, 4096 past keys per node type as extra negatives).", "",
+              "an EMA key encoder, 4096 past keys per node type as extra negatives). "
+              "cl_weight at end: the contrastive weight after the loop's `cl_decay`, which "
+              "lowers it when valid stalls or BPR stays near ln 2 (gowalla has no valid "
+              "split).", "",
               "Commands:", ""]
     lines += sorted({f"- `{r['command']}`" for r in results.values()})
     return "\n".join(lines) + "\n"
@@ -111,7 +120,6 @@ def main(argv: list[str] | None = None) -> None:
     argv = argv if argv is not None else sys.argv[1:]
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / "ablation.json"
-    results = json.loads(json_path.read_text()) if json_path.exists() else {}
     for dataset in args.datasets.split(","):
         for variant in args.variants.split(","):
             if variant not in VARIANTS:
@@ -125,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
             tmp.unlink()
             record["command"] = "python benchmarks/ablation.py " + " ".join(
                 f"'{a}'" if " " in a else a for a in argv)
+            # Read again: another run of this script may have added rows meanwhile.
+            results = json.loads(json_path.read_text()) if json_path.exists() else {}
             results[f"{dataset}/{args.method}/{variant}"] = record
             m = record["metrics"]
             print(f"{variant}: recall@20 {m['recall@20']:.4f} ndcg@20 {m['ndcg@20']:.4f} "
