@@ -61,6 +61,10 @@ def run_one(args: argparse.Namespace, dataset: str, variant: str) -> dict:
                          "seed": args.seed, "threads": torch.get_num_threads()}}
 
 
+def fmt_weight(w: float | None) -> str:
+    return "-" if w is None else f"{w:.3g}"
+
+
 def write_markdown(results: dict) -> str:
     lines = ["# Projection head and MoCo ablation", "",
              "Each row trains the same method with one part added, under the same time budget "
@@ -82,7 +86,7 @@ def write_markdown(results: dict) -> str:
                      f"{fmt(m['recall@20'])} | {fmt(m['ndcg@20'])} | {fmt(m['hit@10'])} | "
                      f"{fmt(m['ndcg@10'])} | {change} | {r['epochs']} | "
                      f"{fmt(r['seconds_per_epoch'], 1)} | "
-                     f"{r['cl_weight_end'] if r.get('cl_weight_end') is not None else '-'} | "
+                     f"{fmt_weight(r.get('cl_weight_end'))} | "
                      f"{s['budget_minutes']:g} | "
                      f"{s['threads']} |")
     lines += ["", "Variants: projection head = `projection_head=2` (a 2-layer MLP inside the "
