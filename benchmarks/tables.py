@@ -36,6 +36,12 @@ def table(dataset: str, results: dict) -> str:
         cols = f" {m['hit@10']:.4f} | {m['ndcg@10']:.4f} |" if loo else ""
         lines.append(f"| {name} | {m['recall@20']:.4f} | {m['ndcg@20']:.4f} |{cols} "
                      f"{r['epochs']} | {r['seconds_per_epoch']:.2f} | {r['fit_seconds']:.0f} |")
+    own = [(name, r) for name, r in results.items() if r["settings"].get("method")]
+    if own:
+        lines += [""] + [
+            f"{name} ran with " + ", ".join(f"`{k}={v!r}`" for k, v in
+                                            r["settings"]["method"].items())
+            + f": `{r['command']}`." for name, r in own]
     return "\n".join(lines)
 
 
@@ -45,7 +51,10 @@ def ablation(results: dict) -> str:
              + " and ".join(f"`{c}`" for c in cmds) + ":", "",
              "| dataset | method | variant | Recall@20 | NDCG@20 | HitRate@10 | epochs | "
              "budget min |", "|---|---|---|---|---|---|---|---|"]
-    for r in results.values():
+    variants = ["base", "projection head", "moco"]
+    for r in sorted(results.values(), key=lambda r: (
+            r["dataset"], r["method"],
+            variants.index(r["variant"]) if r["variant"] in variants else 99)):
         m = r["metrics"]
         lines.append(f"| {r['dataset']} | {r['method']} | {r['variant']} | "
                      f"{m['recall@20']:.4f} | {m['ndcg@20']:.4f} | {m['hit@10']:.4f} | "
