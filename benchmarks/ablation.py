@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from run import RESULTS, SETTINGS, fmt
+from run import RESULTS, SETTINGS, fmt, merge_result
 
 VARIANTS = {"base": {}, "projection head": {"projection_head": 2},
             "moco": {"moco": {"size": 4096, "momentum": 0.99}}}
@@ -61,6 +61,14 @@ def run_one(args: argparse.Namespace, dataset: str, variant: str) -> dict:
                          "seed": args.seed, "threads": torch.get_num_threads()}}
 
 
+def rows(results: dict) -> list[dict]:
+    """The records of :obj:`results` by dataset, method, then variant as listed in
+    :obj:`VARIANTS`."""
+    order = list(VARIANTS)
+    return sorted(results.values(), key=lambda r: (
+        r["dataset"], r["method"], order.index(r["variant"]) if r["variant"] in order else 99))
+
+
 def fmt_weight(w: float | None) -> str:
     return "-" if w is None else f"{w:.3g}"
 
@@ -73,10 +81,7 @@ def write_markdown(results: dict) -> str:
              "| dataset | method | variant | Recall@20 | NDCG@20 | HitRate@10 | NDCG@10 "
              "| NDCG@20 change | epochs | s/epoch | cl_weight at end | budget min | threads |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    order = list(VARIANTS)
-    rows = sorted(results.values(), key=lambda r: (
-        r["dataset"], r["method"], order.index(r["variant"]) if r["variant"] in order else 99))
-    for r in rows:
+    for r in rows(results):
         m = r["metrics"]
         base = results.get(f"{r['dataset']}/{r['method']}/base")
         change = "-" if base is None or r["variant"] == "base" else \
@@ -137,13 +142,10 @@ def main(argv: list[str] | None = None) -> None:
             tmp.unlink()
             record["command"] = "python benchmarks/ablation.py " + " ".join(
                 f"'{a}'" if " " in a else a for a in argv)
-            # Read again: another run of this script may have added rows meanwhile.
-            results = json.loads(json_path.read_text()) if json_path.exists() else {}
-            results[f"{dataset}/{args.method}/{variant}"] = record
+            results = merge_result(json_path, f"{dataset}/{args.method}/{variant}", record)
             m = record["metrics"]
             print(f"{variant}: recall@20 {m['recall@20']:.4f} ndcg@20 {m['ndcg@20']:.4f} "
                   f"epochs {record['epochs']}", flush=True)
-            json_path.write_text(json.dumps(results, indent=2))
             (args.out / "ablation.md").write_text(write_markdown(results))
 
 

@@ -137,6 +137,16 @@ def method_overrides(pairs: list[str], method: str) -> dict:
     return out
 
 
+def merge_result(path: Path, key: str, record: dict) -> dict:
+    """Stores :obj:`record` under :obj:`key` in the results JSON at :obj:`path` and returns
+    all its results. The file is read just before, as another run of these scripts may
+    have added entries since this one began."""
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[key] = record
+    path.write_text(json.dumps(results, indent=2))
+    return results
+
+
 def fmt(x: float | None, digits: int = 4) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
@@ -299,13 +309,10 @@ def main(argv: list[str] | None = None) -> None:
         tmp.unlink()
         record["command"] = ("python benchmarks/run.py " + " ".join(
             a for a in (argv if argv is not None else sys.argv[1:])))
-        # Read again: another run of this script may have added methods meanwhile.
-        results = json.loads(json_path.read_text()) if json_path.exists() else {}
-        results[method] = record
+        results = merge_result(json_path, method, record)
         m = record["metrics"]
         print(f"{method}: recall@20 {m['recall@20']:.4f} ndcg@20 {m['ndcg@20']:.4f} "
               f"epochs {record['epochs']} {record['seconds_per_epoch']:.2f} s/epoch", flush=True)
-        json_path.write_text(json.dumps(results, indent=2))
         (args.out / f"{args.dataset}.md").write_text(write_markdown(args.dataset, results))
         plot(args.dataset, results, args.out)
 

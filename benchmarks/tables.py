@@ -51,10 +51,9 @@ def ablation(results: dict) -> str:
              + " and ".join(f"`{c}`" for c in cmds) + ":", "",
              "| dataset | method | variant | Recall@20 | NDCG@20 | HitRate@10 | epochs | "
              "budget min |", "|---|---|---|---|---|---|---|---|"]
-    variants = ["base", "projection head", "moco"]
-    for r in sorted(results.values(), key=lambda r: (
-            r["dataset"], r["method"],
-            variants.index(r["variant"]) if r["variant"] in variants else 99)):
+    from ablation import rows  # this folder is on sys.path when the script runs
+
+    for r in rows(results):
         m = r["metrics"]
         lines.append(f"| {r['dataset']} | {r['method']} | {r['variant']} | "
                      f"{m['recall@20']:.4f} | {m['ndcg@20']:.4f} | {m['hit@10']:.4f} | "

@@ -79,10 +79,9 @@ class TrainConfig:
             :math:`\ln 2` for :obj:`collapse_epochs` epochs (the contrastive task is being
             learnt, the ranking is not), and go on from the best weights so far with
             early stopping's count and Adam's moments restarted; at most :obj:`CL_DECAYS`
-            times. The contrastive loss's uniformity
-            helps on sparse data and can swamp the ranking loss on dense data (ml-100k),
-            where the papers' weights fail; this lets one default serve both. :obj:`None`
-            keeps the weight fixed. (default: :obj:`(0.1, 3)`)
+            times. The contrastive loss's uniformity helps on sparse data and can swamp the
+            ranking loss on dense data (ml-100k), where the papers' weights fail; this lets
+            one default serve both. :obj:`None` keeps the weight fixed. (default: :obj:`(0.1, 3)`)
     """
 
     epochs: int = 1000

@@ -22,3 +22,16 @@ def test_set_pairs_reach_all_methods_or_the_named_one():
 def test_a_pair_without_key_and_value_is_refused(pair):
     with pytest.raises(SystemExit, match="--set takes key=value"):
         method_overrides([pair], "simgcl")
+
+
+def test_merge_result_keeps_what_another_run_wrote_meanwhile(tmp_path):
+    import json
+
+    from run import merge_result
+
+    path = tmp_path / "d.json"
+    assert merge_result(path, "lightgcn", {"n": 1}) == {"lightgcn": {"n": 1}}
+    path.write_text(json.dumps({**json.loads(path.read_text()), "sgl-ed": {"n": 2}}))
+    merged = merge_result(path, "lightgcn", {"n": 3})
+    assert merged == {"lightgcn": {"n": 3}, "sgl-ed": {"n": 2}}
+    assert json.loads(path.read_text()) == merged
