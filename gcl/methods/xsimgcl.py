@@ -71,7 +71,8 @@ class XSimGCL(GraphCLMethod):
         if self.momentum is not None:
             # Queries are layer l*, keys the key encoder's final embeddings under the same
             # noise draws: XSimGCL stops learning to rank when no gradient flows through
-            # layer l* (on ml-100k it then ranks below popularity), and MoCo's keys take none.
+            # layer l* (the ablation's MoCo rows before this ranked below popularity), and MoCo's
+            # keys take none.
             replay = torch.Generator(device=gen.device).set_state(noise_state)
             keys = self.key_pass(
                 lambda enc: enc.readout(enc.propagate(self.augment(graph, replay))))
