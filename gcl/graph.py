@@ -211,6 +211,7 @@ class UIGraph:
             backend = pick_backend(self.adj, self.device)
         self.backend = backend
         self._prop = BACKENDS[backend](self.adj, self.device)
+        self._svd: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_interactions(cls, inter: Interactions, backend: str = "torch",
@@ -232,6 +233,49 @@ class UIGraph:
         (both directions of an edge are kept or dropped together)."""
         return UIGraph(self.num_users, self.num_items, self.users[edge_mask],
                        self.items[edge_mask], self.backend, self.device)
+
+    @property
+    def interactions(self) -> sp.csr_matrix:
+        r"""The normalised user–item block :math:`\tilde{\mathbf{R}} = \mathbf{D}_U^{-1/2}
+        \mathbf{R} \mathbf{D}_I^{-1/2}` of :attr:`adj`, shape :obj:`[U, I]` (CSR, float32)."""
+        return self.adj[: self.num_users, self.num_users:].tocsr()
+
+    def svd(self, rank: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""The top-:obj:`rank` singular triplets of :attr:`interactions`,
+        :math:`\tilde{\mathbf{R}} \approx \mathbf{U} \operatorname{diag}(\mathbf{s})
+        \mathbf{V}^\top`, by scipy's PROPACK solver (exact up to its tolerance), in float64.
+
+        Computed once per graph: a later call for the same or a smaller rank cuts the
+        stored factors, so the graph filters (:mod:`gcl.methods.filters`) and the spectral
+        start (:func:`gcl.nn.lightgcn.set_spectral_start`) of one fit share one SVD. Each
+        singular pair is an eigenvector of :attr:`adj`: :math:`\hat{\mathbf{A}}
+        [\mathbf{u}; \mathbf{v}] = s [\mathbf{u}; \mathbf{v}]`.
+
+        Args:
+            rank (int): number of triplets, :obj:`1 <= rank < min(U, I)`.
+            seed (int): seed of the solver's start vector. (default: :obj:`0`)
+
+        Returns:
+            (u, s, v): shapes :obj:`[U, rank]`, :obj:`[rank]` (descending) and
+            :obj:`[I, rank]`; each :obj:`v` column's sign is fixed so that its largest
+            entry in absolute value is positive.
+        """
+        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not (
+                1 <= rank < min(self.num_users, self.num_items)):
+            raise ValueError(f"the SVD rank must be an integer in 1..min(users, items) - 1 = "
+                             f"{min(self.num_users, self.num_items) - 1}, got {rank!r}")
+        if self._svd is None or self._svd[1].shape[0] < rank:
+            from scipy.sparse.linalg import svds
+
+            u, s, vt = svds(self.interactions.astype(np.float64), k=int(rank),
+                            solver="propack", random_state=seed)
+            order = np.argsort(-s)
+            u, s, v = u[:, order], s[order], vt[order].T
+            flip = np.sign(v[np.abs(v).argmax(0), np.arange(v.shape[1])])
+            flip[flip == 0] = 1
+            self._svd = (u * flip, s, v * flip)
+        u, s, v = self._svd
+        return u[:, :rank], s[:rank], v[:, :rank]
 
     def propagate(self, x: torch.Tensor) -> torch.Tensor:
         r"""One step :math:`\hat{\mathbf{A}}\mathbf{X}`, shape :obj:`[U+I, d]` in and out."""

@@ -16,13 +16,23 @@ Metrics are averaged over the evaluated users.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
 METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
+
+#: Scores of every item, :obj:`[B, I]`, for internal user indices :obj:`[B]`.
+Scorer = Callable[[np.ndarray], torch.Tensor]
+
+
+def dot_scorer(user_emb: torch.Tensor, item_emb: torch.Tensor) -> Scorer:
+    """The :obj:`Scorer` of inner products of user rows :obj:`[U, d]` and items :obj:`[I, d]`."""
+    def score(rows: np.ndarray) -> torch.Tensor:
+        return user_emb[torch.as_tensor(rows, device=user_emb.device)] @ item_emb.T
+    return score
 
 
 def _check_k(k: int | Iterable[int], num_items: int) -> list[int]:
@@ -64,11 +74,20 @@ def topk(user_emb: torch.Tensor, item_emb: torch.Tensor, users: np.ndarray, k: i
         (items, scores), both of shape :obj:`[B, k]`; masked slots (a user with fewer than
         :obj:`k` candidates) hold score :obj:`-inf`.
     """
-    _check_k(k, item_emb.shape[0])
+    return topk_scores(dot_scorer(user_emb, item_emb), item_emb.shape[0], users, k, exclude,
+                       batch_size, item_emb.device)
+
+
+def topk_scores(scorer: Scorer, num_items: int, users: np.ndarray, k: int,
+                exclude: sp.csr_matrix | None = None, batch_size: int = 1024,
+                device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    r""":func:`topk` for any :obj:`scorer` (:obj:`rows -> [B, num_items]` scores), such as
+    a graph filter's; :obj:`device` is where an empty result is made."""
+    _check_k(k, num_items)
     items, scores = [], []
     for start in range(0, len(users), batch_size):
         rows = users[start:start + batch_size]
-        s = user_emb[torch.as_tensor(rows, device=user_emb.device)] @ item_emb.T
+        s = scorer(rows)
         if exclude is not None:
             r, c = _csr_rows(exclude, rows, s.device)
             s[r, c] = -torch.inf
@@ -76,7 +95,7 @@ def topk(user_emb: torch.Tensor, item_emb: torch.Tensor, users: np.ndarray, k: i
         items.append(i)
         scores.append(v)
     if not items:
-        empty = torch.empty(0, k, device=item_emb.device)
+        empty = torch.empty(0, k, device=device)
         return empty.long(), empty
     return torch.cat(items), torch.cat(scores)
 
@@ -135,6 +154,16 @@ def evaluate(user_emb: torch.Tensor, item_emb: torch.Tensor, test: sp.csr_matrix
     if user_emb.shape[0] != num_users or item_emb.shape[0] != num_items:
         raise ValueError(f"embeddings of {user_emb.shape[0]} users x {item_emb.shape[0]} items "
                          f"do not match the test matrix {test.shape}")
+    return evaluate_scores(dot_scorer(user_emb, item_emb), test, exclude, k, batch_size,
+                           progress)
+
+
+def evaluate_scores(scorer: Scorer, test: sp.csr_matrix, exclude: sp.csr_matrix | None = None,
+                    k: int | Iterable[int] = (10, 20), batch_size: int = 1024,
+                    progress: bool = False) -> dict[str, float]:
+    r""":func:`evaluate` for any :obj:`scorer` (:obj:`rows -> [B, I]` scores, with
+    :obj:`I = test.shape[1]`), such as a graph filter's."""
+    num_items = test.shape[1]
     ks = _check_k(k, num_items)
     test = sp.csr_matrix(test)
     num_pos = np.diff(test.indptr)
@@ -149,7 +178,7 @@ def evaluate(user_emb: torch.Tensor, item_emb: torch.Tensor, test: sp.csr_matrix
         starts = tqdm(starts, desc="evaluate", unit="batch", leave=False)
     for start in starts:
         rows = users[start:start + batch_size]
-        top, top_scores = topk(user_emb, item_emb, rows, ks[-1], exclude, batch_size)
+        top, top_scores = topk_scores(scorer, num_items, rows, ks[-1], exclude, batch_size)
         truth = torch.zeros(len(rows), num_items, dtype=torch.bool, device=top.device)
         r, c = _csr_rows(test, rows, top.device)
         truth[r, c] = True

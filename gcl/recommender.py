@@ -22,9 +22,9 @@ from gcl.checkpoint import array_digest, check_target
 from gcl.data.interactions import Interactions, ids_to_list
 from gcl.graph import UIGraph
 from gcl.methods import METHODS, build_method
-from gcl.metrics import METRICS, topk
+from gcl.metrics import METRICS, Scorer, dot_scorer, evaluate_scores, topk_scores
 from gcl.metrics import evaluate as _evaluate
-from gcl.nn.lightgcn import PRECISIONS, set_precision
+from gcl.nn.lightgcn import PRECISIONS, set_precision, set_spectral_start
 from gcl.train import TrainConfig, Trainer, seed_everything
 
 log = logging.getLogger("gcl")
@@ -126,6 +126,14 @@ class GraphCLRecommender:
             makes an epoch many times slower, while one thread loses little (sparse
             propagation is bound by memory). (default: :obj:`"auto"`)
         progress (bool): progress bar per epoch. (default: :obj:`True`)
+        init (str): the start of a LightGCN-based method's ID table: :obj:`"random"` (its
+            :obj:`init_std`) or :obj:`"svd"`, the spectral start of
+            :func:`gcl.nn.lightgcn.set_spectral_start` (the top-:obj:`dim` singular vectors
+            of the normalised train matrix, the SVD the graph filters use), so that
+            training starts from a low-pass filter's ranking. (default: :obj:`"random"`)
+        init_scale (float): with :obj:`init="svd"`, the standard deviation of the start's
+            entries; against Adam's step size (:obj:`lr`) it decides whether the start
+            survives the first epochs. (default: :obj:`1.0`)
         cl_decay (tuple, optional): how :meth:`fit` lowers a contrastive method's
             :obj:`cl_weight` when the valid metric stalls; :obj:`None` keeps it fixed (see
             :class:`gcl.train.TrainConfig`). (default: :obj:`(0.1, 3)`)
@@ -153,7 +161,7 @@ class GraphCLRecommender:
                  metric: str = "ndcg@20", restore_best: bool = True,
                  backend: str = "torch", device: str = "auto",
                  seed: int = 0, num_threads: int | str = "auto", progress: bool = True,
-                 precision: str = "fp32",
+                 precision: str = "fp32", init: str = "random", init_scale: float = 1.0,
                  item_text: pd.Series | None = None,
                  **method_kwargs: Any) -> None:
         if method.lower() == "lightgcn" and ("augment" in method_kwargs
@@ -174,11 +182,22 @@ class GraphCLRecommender:
                            device=str(device), seed=seed, num_threads=num_threads,
                            progress=progress,
                            **({} if precision == "fp32" else {"precision": precision}),
+                           **({} if init == "random" else {"init": init,
+                                                           "init_scale": init_scale}),
                            **method_kwargs)
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose one of "
                              f"{list(PRECISIONS)}")
         resolve_threads(num_threads)  # fails now on a bad value
+        if init not in ("random", "svd"):
+            raise ValueError(f"init must be 'random' or 'svd', got {init!r}")
+        if init == "svd":
+            if not METHODS[method.lower()].trainable:
+                raise ValueError(f"init='svd' starts a trained embedding method; "
+                                 f"{method.lower()!r} is not trained")
+            if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float)) \
+                    or not 0 < init_scale < float("inf"):
+                raise ValueError(f"init_scale must be a finite number > 0, got {init_scale!r}")
         # Fails now, not after loading data, on a bad setting.
         self._train_config()
         self._item_text = item_text
@@ -202,7 +221,7 @@ class GraphCLRecommender:
     def _method_kwargs(self) -> dict[str, Any]:
         skip = {"method", "lr", "batch_size", "epochs", "patience", "eval_every", "metric",
                 "restore_best", "backend", "device", "seed", "progress", "budget_seconds",
-                "cl_decay", "precision", "num_threads"}
+                "cl_decay", "precision", "num_threads", "init", "init_scale"}
         return {k: v for k, v in self.params.items()
                 if k not in skip and not k.startswith(_TEXT_PREFIXES)}
 
@@ -236,7 +255,7 @@ class GraphCLRecommender:
             budget_seconds: float | None = None,
             monitor: Interactions | None = None,
             checkpoint_dir: str | PathLike | None = None, resume: bool = False,
-            on_epoch_end: Callable[[list[dict[str, Any]]], None] | None = None,
+            on_epoch_end: Callable[[list[dict[str, Any]]], bool | None] | None = None,
             item_text: pd.Series | None = None) -> GraphCLRecommender:
         r"""Trains on :obj:`train`; with :obj:`valid`, evaluates every :obj:`eval_every`
         epochs, stops early on :obj:`metric` and keeps the best weights.
@@ -264,7 +283,8 @@ class GraphCLRecommender:
                 checkpoint of a finished fit gives its result without training.
                 (default: :obj:`False`)
             on_epoch_end (callable, optional): called with :attr:`history_` so far after
-                every epoch (after its checkpoint), e.g. to stream a log.
+                every epoch (after its checkpoint), e.g. to stream a log; returning
+                :obj:`True` stops training after that epoch.
                 (default: :obj:`None`)
             item_text (pd.Series, optional): one text per item, indexed by the items' own
                 ids; replaces the constructor's, which replaces :obj:`train.item_text`
@@ -332,6 +352,8 @@ class GraphCLRecommender:
         method = method.to(device)
         set_precision(method, self.params.get("precision", "fp32"), device)
         method.prepare(train, graph)
+        if self.params.get("init") == "svd":
+            set_spectral_start(method, graph, self.params["init_scale"])
         self.method_, self.graph_ = method, graph
         self.seen_ = self._seen_from(train)
         self.valid_seen_ = None if valid is None else self._csr(valid)
@@ -495,9 +517,29 @@ class GraphCLRecommender:
         return mat
 
     def _refresh_embeddings(self) -> None:
+        if not self.method_.dot_scores:
+            self._user_emb = self._item_emb = None
+            return
         with torch.no_grad():
             u, i = self.method_.embeddings(self.graph_)
         self._user_emb, self._item_emb = u.detach(), i.detach()
+
+    def _score_fn(self) -> Scorer:
+        """Scores of every item for internal user rows: the embeddings' inner products, or
+        a graph filter's scores of the users' train rows."""
+        if self.method_.dot_scores:
+            return dot_scorer(self._user_emb, self._item_emb)
+        method, seen = self.method_, self.seen_
+        return lambda rows: method.scores(seen[rows])
+
+    def _check_embeddings(self, what: str) -> None:
+        if not self.method_.dot_scores:
+            raise ValueError(
+                f"method {self.params['method']!r} scores each user from their whole train row "
+                f"with a graph filter, not by an inner product of a user and an item vector, "
+                f"so it has no embeddings to {what}; serve it with recommend(), or train an "
+                f"embedding method (e.g. 'lightgcn' with init='svd', which starts from the "
+                f"same spectrum)")
 
     # ------------------------------------------------------------------ inference
     @_with_threads
@@ -511,8 +553,8 @@ class GraphCLRecommender:
         self._check_fitted()
         self._check_maps(test, "test")
         exclude = self._excluded(with_valid=exclude_valid)
-        return _evaluate(self._user_emb, self._item_emb, self._csr(test), exclude, k, batch_size,
-                         progress=bool(self.params.get("progress")))
+        return evaluate_scores(self._score_fn(), self._csr(test), exclude, k, batch_size,
+                               progress=bool(self.params.get("progress")))
 
     def recommend(self, user_ids: Sequence[Hashable], k: int = 10,
                   filter_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -533,8 +575,8 @@ class GraphCLRecommender:
         if isinstance(user_ids, (str, bytes)) or not isinstance(user_ids, Iterable):
             raise TypeError("user_ids must be a list of ids, e.g. ['196', '186']")
         users = Interactions._lookup(self.user_ids_, list(user_ids), "user")
-        idx, scores = topk(self._user_emb, self._item_emb, users, k,
-                           self.seen_ if filter_seen else None)
+        idx, scores = topk_scores(self._score_fn(), len(self.item_ids_), users, k,
+                                  self.seen_ if filter_seen else None)
         idx, scores = idx.cpu().numpy(), scores.cpu().numpy()
         items = np.asarray(self.item_ids_, dtype=object)[idx]
         items[~np.isfinite(scores)] = None
@@ -562,10 +604,17 @@ class GraphCLRecommender:
             raise TypeError(f"k must be an int, got {type(k).__name__}")
         if not 1 <= k <= len(self.item_ids_) - 1:
             raise ValueError(f"k must be in 1..num_items-1={len(self.item_ids_) - 1}, got {k}")
-        queries, rows = self._item_query_vectors(list(item_ids))
-        items = torch.nn.functional.normalize(self._item_emb.float(), dim=1)
-        queries = torch.nn.functional.normalize(queries.float(), dim=1)
-        scores = queries @ items.T
+        if self.method_.dot_scores:
+            queries, rows = self._item_query_vectors(list(item_ids))
+            items = torch.nn.functional.normalize(self._item_emb.float(), dim=1)
+            queries = torch.nn.functional.normalize(queries.float(), dim=1)
+            scores = queries @ items.T
+        else:  # the filter's scores for a user who has only this item
+            rows = Interactions._lookup(self.item_ids_, list(item_ids), "item")
+            n = len(self.item_ids_)
+            one_hot = sp.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), rows)),
+                                    shape=(len(rows), n))
+            scores = self.method_.scores(one_hot)
         known = np.flatnonzero(rows >= 0)
         scores[torch.as_tensor(known), torch.as_tensor(rows[known])] = -torch.inf
         top, idx = torch.topk(scores, k, dim=1)
@@ -583,11 +632,13 @@ class GraphCLRecommender:
     def user_embeddings(self) -> np.ndarray:
         """Final user embeddings, :obj:`[num_users, dim]` float32, row i = :obj:`user_ids_[i]`."""
         self._check_fitted()
+        self._check_embeddings("return")
         return self._user_emb.float().cpu().numpy()
 
     def item_embeddings(self) -> np.ndarray:
         """Final item embeddings, :obj:`[num_items, dim]` float32, row i = :obj:`item_ids_[i]`."""
         self._check_fitted()
+        self._check_embeddings("return")
         return self._item_emb.float().cpu().numpy()
 
     @property
@@ -620,7 +671,8 @@ class GraphCLRecommender:
             "format": _FORMAT, "gcl_version": __version__, "params": self._stored_params(),
             "user_ids": ids_to_list(self.user_ids_), "item_ids": ids_to_list(self.item_ids_),
             "state_dict": {k: v.cpu() for k, v in self.method_.state_dict().items()},
-            "user_emb": self._user_emb.cpu(), "item_emb": self._item_emb.cpu(),
+            "user_emb": None if self._user_emb is None else self._user_emb.cpu(),
+            "item_emb": None if self._item_emb is None else self._item_emb.cpu(),
             "seen": torch.from_numpy(np.stack([seen.row, seen.col]).astype(np.int64)),
             "history": [dict(h) for h in self.history_],
         }
@@ -655,7 +707,8 @@ class GraphCLRecommender:
         rec = cls(**params)
         rec.user_ids_, rec.item_ids_ = pd.Index(state["user_ids"]), pd.Index(state["item_ids"])
         n_u, n_i = len(rec.user_ids_), len(rec.item_ids_)
-        if state["user_emb"].shape[0] != n_u or state["item_emb"].shape[0] != n_i:
+        if state["user_emb"] is not None and (state["user_emb"].shape[0] != n_u
+                                              or state["item_emb"].shape[0] != n_i):
             raise ValueError("the embeddings in the file do not match its id maps")
         dev = _resolve_device(device)
         rec.method_ = build_method(params["method"], n_u, n_i, **rec._method_kwargs())
@@ -664,7 +717,11 @@ class GraphCLRecommender:
             rec.method_.attach_text(rec._text_skeleton(state["state_dict"], n_u))
         rec.method_.load_state_dict(state["state_dict"])
         rec.method_.to(dev).eval()
-        rec._user_emb, rec._item_emb = state["user_emb"].to(dev), state["item_emb"].to(dev)
+        if (state["user_emb"] is None) == rec.method_.dot_scores:
+            raise ValueError("the model file's embeddings do not fit its method")
+        rec._user_emb = rec._item_emb = None
+        if rec.method_.dot_scores:
+            rec._user_emb, rec._item_emb = state["user_emb"].to(dev), state["item_emb"].to(dev)
 
         def csr(pairs: torch.Tensor) -> sp.csr_matrix:
             r, c = pairs.numpy()
@@ -672,6 +729,8 @@ class GraphCLRecommender:
 
         rec.seen_ = csr(state["seen"])
         rec.valid_seen_ = csr(state["valid_seen"]) if "valid_seen" in state else None
+        if not rec.method_.dot_scores:
+            rec.method_.serve(rec.seen_)
         rec.history_ = list(state["history"])
         rec.graph_ = None
         return rec
@@ -704,6 +763,7 @@ class GraphCLRecommender:
         argument (:obj:`metrics`, :obj:`dataset`, :obj:`index`, :obj:`index_options`,
         :obj:`hetero`)."""
         self._check_fitted()
+        self._check_embeddings("export")
         from gcl.export import export
 
         return export(self, directory, **kwargs)

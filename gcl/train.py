@@ -183,6 +183,8 @@ class Trainer:
             missing. (default: :obj:`None`, no checkpoints)
         on_epoch_end (callable, optional): called with the history (a list, one dict per
             epoch) after every epoch, once its checkpoint is written; e.g. to stream a log.
+            When it returns :obj:`True`, training stops after this epoch, as on the budget
+            (e.g. a budget of process CPU seconds, as the benchmarks keep).
             (default: :obj:`None`)
         run_info (dict, optional): further facts of the run (hyperparameters, a digest of
             the valid log) stored in the checkpoint; a resume with other values is refused.
@@ -193,7 +195,7 @@ class Trainer:
                  evaluate: Callable[[], dict[str, float]] | None = None,
                  monitor: Callable[[], dict[str, float]] | None = None,
                  checkpoint_dir: str | PathLike | None = None,
-                 on_epoch_end: Callable[[list[dict[str, Any]]], None] | None = None,
+                 on_epoch_end: Callable[[list[dict[str, Any]]], bool | None] | None = None,
                  run_info: dict[str, Any] | None = None) -> None:
         self.method, self.graph, self.train, self.config = method, graph, train, config
         self.evaluate, self.monitor = evaluate, monitor
@@ -288,8 +290,11 @@ class Trainer:
                 s.elapsed = time.perf_counter() - start
                 if path is not None:
                     self._save(path, opt, gen, s, best_state)
-                if self.on_epoch_end is not None:
-                    self.on_epoch_end(self.history)
+                asked = bool(self.on_epoch_end is not None and self.on_epoch_end(self.history))
+                if distributed.from_main(asked, self.graph.device) and not stop:
+                    stop = s.finished = True
+                    if path is not None:
+                        self._save(path, opt, gen, s, best_state)
                 if stop:
                     break
         except KeyboardInterrupt:

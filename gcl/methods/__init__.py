@@ -5,6 +5,7 @@ from typing import Any
 
 from gcl.methods.base import Method
 from gcl.methods.contrastive import GraphCLMethod
+from gcl.methods.filters import BSPM, GFCF
 from gcl.methods.lightgcl import LightGCL
 from gcl.methods.lightgcn import LightGCNMethod
 from gcl.methods.pop import Popularity
@@ -14,7 +15,7 @@ from gcl.methods.simgcl import SimGCL
 from gcl.methods.xsimgcl import XSimGCL
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (
-    Popularity, LightGCNMethod, SGLEdge, SGLNode, SGLWalk, SimGCL, XSimGCL, LightGCL,
+    Popularity, GFCF, BSPM, LightGCNMethod, SGLEdge, SGLNode, SGLWalk, SimGCL, XSimGCL, LightGCL,
     GraphCLMethod, SeqCL, SeqGraphCL)}
 
 
@@ -41,6 +42,6 @@ def build_method(name: str, num_users: int, num_items: int, **kwargs: Any) -> Me
     return method
 
 
-__all__ = ["METHODS", "Method", "GraphCLMethod", "LightGCNMethod", "Popularity", "SGLEdge",
-           "SGLNode", "SGLWalk", "SimGCL", "XSimGCL", "LightGCL", "SeqCL", "SeqGraphCL",
+__all__ = ["METHODS", "Method", "GraphCLMethod", "LightGCNMethod", "Popularity", "GFCF", "BSPM",
+           "SGLEdge", "SGLNode", "SGLWalk", "SimGCL", "XSimGCL", "LightGCL", "SeqCL", "SeqGraphCL",
            "build_method"]

@@ -1,6 +1,7 @@
 """The contract every method meets: how its views are made and which losses it adds."""
 from __future__ import annotations
 
+import scipy.sparse as sp
 import torch
 from torch import nn
 
@@ -23,6 +24,11 @@ class Method(nn.Module):
     name: str = "base"
     #: Whether the method has parameters to train with the loop.
     trainable: bool = True
+    #: Whether a user's score of an item is the inner product of their :meth:`embeddings`.
+    #: A method that scores a user from their whole train row instead (the graph filters of
+    #: :mod:`gcl.methods.filters`) sets it to :obj:`False` and implements :meth:`scores`
+    #: and :meth:`serve`; it cannot be exported as embeddings.
+    dot_scores: bool = True
 
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()
@@ -56,3 +62,13 @@ class Method(nn.Module):
     def embeddings(self, graph: UIGraph) -> tuple[torch.Tensor, torch.Tensor]:
         """Final user and item embeddings for ranking, shapes :obj:`[U, d]`, :obj:`[I, d]`."""
         raise NotImplementedError
+
+    def scores(self, rows: sp.csr_matrix) -> torch.Tensor:
+        """Scores of every item, :obj:`[B, I]`, for users given by their train rows
+        :obj:`rows` (a :obj:`[B, I]` matrix, any item set): methods with
+        :obj:`dot_scores = False` only."""
+        raise NotImplementedError(f"method {self.name!r} scores by its embeddings")
+
+    def serve(self, seen: sp.csr_matrix) -> None:
+        """Rebuilds what :meth:`scores` needs besides the saved weights from the train matrix
+        :obj:`seen` (:obj:`[U, I]`) after a model file is loaded."""

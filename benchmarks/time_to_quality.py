@@ -1,0 +1,310 @@
+"""Time to quality: test Recall@20 / NDCG@20 against CPU seconds for every contender.
+
+    python benchmarks/time_to_quality.py --datasets gowalla,ml-100k,amazon-beauty
+    python benchmarks/time_to_quality.py --datasets gowalla --contenders gf-cf,lightgcn-svd \\
+        --budget 300
+
+Contenders: the training-free graph filters (gcl's ``gf-cf`` and ``bspm``), implicit's ALS
+(64 and 256 factors; ``pip install implicit`` in the environment that runs this), and gcl's
+trained methods from the random and from the spectral start (``init="svd"``). Each runs in a
+process of its own, one after the other, with the same torch/BLAS thread count. The clock
+is ``time.process_time()`` of that process (CPU seconds, all threads), started after the
+data is loaded: the SVD, the graph, training and valid evaluations are counted; the test
+evaluations that draw the curve are measured and left out, except that every point's time
+includes one test evaluation of its own (the cost of ranking everyone once). A trained
+contender stops after the epoch that passes ``--budget`` CPU seconds (or its early
+stopping on valid, where the dataset has a valid split).
+
+Splits: gowalla's given train/test (no valid: the last epoch counts), ml-100k random
+80/10/10 per user (seed 0), amazon-beauty's given leave-one-out test with each user's last
+train item as valid. Writes ``benchmarks/results/time_to_quality.{json,md,png}``; each
+record holds its command, commit, CPU model and thread count.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+OUT = RESULTS / "time_to_quality"
+# Every trained contender: dim 64, Adam at lr 1e-3, batch 2048, L2 1e-4 (LightGCN's).
+BASE = dict(dim=64, lr=1e-3, batch_size=2048, reg=1e-4)
+SVD = dict(init="svd", init_scale=1.0)
+# name -> (kind, settings). Reference forms: SELFRec's SimGCL/XSimGCL configs use 2 layers.
+CONTENDERS: dict[str, tuple[str, dict]] = {
+    "gf-cf": ("gcl", dict(method="gf-cf")),
+    "bspm": ("gcl", dict(method="bspm")),
+    "als-64": ("als", dict(factors=64)),
+    "als-256": ("als", dict(factors=256)),
+    "lightgcn": ("gcl", dict(method="lightgcn", layers=3, **BASE)),
+    "lightgcn-svd": ("gcl", dict(method="lightgcn", layers=3, **BASE, **SVD)),
+    "sgl-ed": ("gcl", dict(method="sgl-ed", layers=3, **BASE)),
+    "simgcl": ("gcl", dict(method="simgcl", layers=2, **BASE)),
+    "simgcl-svd": ("gcl", dict(method="simgcl", layers=2, **BASE, **SVD)),
+    "xsimgcl": ("gcl", dict(method="xsimgcl", layers=2, **BASE)),
+    "xsimgcl-svd": ("gcl", dict(method="xsimgcl", layers=2, **BASE, **SVD)),
+}
+THRESHOLDS = {"gowalla": (0.17, 0.18, 0.1849, 0.19, 0.195)}
+ALS = dict(regularization=0.1, alpha=20.0, iterations=15)
+
+
+def load(dataset: str):
+    """(train, valid or None, test, split description) as every benchmark splits them."""
+    from gcl import load_dataset
+
+    ds = load_dataset(dataset)
+    if ds.splits:
+        train, test = ds.splits["train"], ds.splits["test"]
+        valid, split = ds.splits.get("valid"), "given"
+        if valid is None and train.timestamp is not None:
+            train, valid = train.split("leave_one_out", valid=False)
+            split = "given leave-one-out test; valid = each user's last train item"
+        return train, valid, test, split
+    train, valid, test = ds.interactions.split("random", ratios=(0.8, 0.1, 0.1), seed=0)
+    return train, valid, test, "random 80/10/10 per user, seed 0"
+
+
+class Clock:
+    """Process CPU seconds, less the spans spent drawing the curve."""
+
+    def __init__(self) -> None:
+        self.start, self.left_out = time.process_time(), 0.0
+
+    def now(self) -> float:
+        return time.process_time() - self.start - self.left_out
+
+    def measure(self, fn):
+        """``fn()``, its value and CPU seconds, left out of :meth:`now`."""
+        t = time.process_time()
+        value = fn()
+        spent = time.process_time() - t
+        self.left_out += spent
+        return value, spent
+
+
+def point(clock: Clock, evaluate, **extra) -> dict:
+    metrics, spent = clock.measure(evaluate)
+    return {"cpu_s": round(clock.now() + spent, 2), "eval_cpu_s": round(spent, 2),
+            "recall@20": metrics["recall@20"], "ndcg@20": metrics["ndcg@20"], **extra}
+
+
+def run_gcl(settings: dict, train, valid, test, budget: float, threads: int) -> dict:
+    import torch
+
+    from gcl import GraphCLRecommender
+    from gcl.metrics import evaluate, evaluate_scores
+
+    clock = Clock()
+    rec = GraphCLRecommender(**settings, epochs=100000, patience=10, eval_every=1,
+                             num_threads=threads, progress=False, device="cpu")
+    curve: list[dict] = []
+
+    def exclude():
+        return rec.seen_ if valid is None else rec._excluded(with_valid=True)
+
+    def test_now() -> dict:
+        method = rec.method_
+        was = method.training
+        method.eval()
+        with torch.no_grad():
+            u, i = method.embeddings(rec.graph_)
+            out = evaluate(u, i, rec._csr(test), exclude(), k=[20])
+        method.train(was)
+        return out
+
+    def on_epoch_end(history: list[dict]) -> bool:
+        curve.append(point(clock, test_now, epoch=history[-1]["epoch"],
+                           loss=history[-1]["loss"]))
+        print(json.dumps({"progress": curve[-1]}), file=sys.stderr, flush=True)
+        return clock.now() >= budget
+
+    rec.fit(train, valid=valid, on_epoch_end=on_epoch_end)
+    fit_cpu = clock.now()
+    final = point(clock, lambda: evaluate_scores(rec._score_fn(), rec._csr(test), exclude(),
+                                                 k=[20]), epoch=len(rec.history_))
+    if rec.method_.trainable:
+        best = getattr(rec, "best_epoch_", None)
+        final["best_epoch"] = best
+    else:
+        curve.append(final)
+    return {"curve": curve, "final": final, "fit_cpu_s": round(fit_cpu, 2),
+            "epochs": len(rec.history_)}
+
+
+def run_als(settings: dict, train, valid, test, budget: float, threads: int) -> dict:
+    import numpy as np
+    import torch
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    from gcl.metrics import evaluate
+
+    clock = Clock()
+    seen = train.to_csr().astype(np.float32)
+    seen.data[:] = 1
+    exclude = seen if valid is None else (seen + valid.to_csr()).tocsr()
+    target = test.to_csr()
+    curve: list[dict] = []
+    model = AlternatingLeastSquares(factors=settings["factors"], num_threads=threads,
+                                    random_state=0, **ALS)
+
+    def test_now() -> dict:
+        u = torch.from_numpy(np.asarray(model.user_factors))
+        i = torch.from_numpy(np.asarray(model.item_factors))
+        return evaluate(u, i, target, exclude, k=[20])
+
+    def callback(iteration: int, _elapsed: float, _loss: float) -> None:
+        curve.append(point(clock, test_now, epoch=iteration + 1))
+
+    model.fit(seen, show_progress=False, callback=callback)
+    return {"curve": curve, "final": curve[-1], "fit_cpu_s": round(clock.now(), 2),
+            "epochs": ALS["iterations"]}
+
+
+def child(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    kind, settings = CONTENDERS[args.contender]
+    train, valid, test, split = load(args.dataset)
+    run = run_gcl if kind == "gcl" else run_als
+    record = run(dict(settings), train, valid, test, args.budget, args.threads)
+    record.update(split=split, settings={**settings, **(ALS if kind == "als" else {})},
+                  budget_cpu_s=args.budget, threads=args.threads,
+                  peak_rss_mb=round(_peak_mb(), 0))
+    print(json.dumps(record))
+
+
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def environment(threads: int) -> dict:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "gcl", "benchmarks"],
+                           cwd=HERE, capture_output=True, text=True).stdout.strip()
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"commit": commit + ("+changes" if dirty else ""), "cpu": cpu, "threads": threads,
+            "python": platform.python_version()}
+
+
+def reached(curve: list[dict], threshold: float) -> float | None:
+    return next((p["cpu_s"] for p in curve if p["recall@20"] >= threshold), None)
+
+
+def write_tables(results: dict) -> None:
+    lines = ["# Time to quality", "",
+             "Made by `benchmarks/time_to_quality.py` (each row's command, commit, CPU and "
+             "thread count are in `time_to_quality.json`). CPU seconds of the contender's "
+             "process (`time.process_time()`), from after loading the data: SVD, training "
+             "and valid evaluations included, the curve's test evaluations left out except "
+             "one per point. Test metrics, full ranking, train (and valid) items masked.", ""]
+    for dataset, rows in results.items():
+        ths = THRESHOLDS.get(dataset, ())
+        lines += [f"## {dataset}", "",
+                  "| contender | Recall@20 | NDCG@20 | best Recall@20 | CPU s (fit) | epochs | "
+                  + "".join(f"s to R@20 {t} | " for t in ths),
+                  "|---|---|---|---|---|---|" + "---|" * len(ths)]
+        for name, r in sorted(rows.items(), key=lambda kv: -kv[1]["final"]["ndcg@20"]):
+            best = max(p["recall@20"] for p in r["curve"])
+            lines.append(
+                f"| {name} | {r['final']['recall@20']:.4f} | {r['final']['ndcg@20']:.4f} | "
+                f"{best:.4f} | {r['fit_cpu_s']:.0f} | {r['epochs']} | "
+                + "".join(f"{_s(reached(r['curve'], t))} | " for t in ths))
+        any_r = next(iter(rows.values()))
+        lines += ["", f"Split: {any_r['split']}. Threads: {any_r['threads']}. Final metrics: "
+                  "the last epoch where there is no valid split, else the best valid "
+                  "epoch's weights.", ""]
+    (RESULTS / "time_to_quality.md").write_text("\n".join(lines))
+
+
+def _s(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0f}"
+
+
+def plot(results: dict) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
+    for ax, (dataset, rows) in zip(axes[0], results.items()):
+        for name, r in sorted(rows.items()):
+            xs = [p["cpu_s"] for p in r["curve"]]
+            ys = [p["recall@20"] for p in r["curve"]]
+            ax.plot(xs, ys, marker="o" if len(xs) == 1 else None, ms=5, label=name)
+        ax.set_xscale("log")
+        ax.set_xlabel("CPU seconds (process)")
+        ax.set_ylabel("test Recall@20")
+        ax.set_title(dataset)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "time_to_quality.png", dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", default="gowalla,ml-100k,amazon-beauty")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--budget", type=float, default=1800.0,
+                        help="CPU seconds per trained contender")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--dataset", help=argparse.SUPPRESS)
+    parser.add_argument("--contender", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+    names = args.contenders.split(",")
+    unknown = sorted(set(names) - set(CONTENDERS))
+    if unknown:
+        raise SystemExit(f"unknown contender(s) {unknown}; choose from {list(CONTENDERS)}")
+    env = environment(args.threads)
+    path = RESULTS / "time_to_quality.json"
+    for dataset in args.datasets.split(","):
+        for name in names:
+            cmd = [sys.executable, __file__, "--child", "--dataset", dataset, "--contender",
+                   name, "--budget", str(args.budget), "--threads", str(args.threads)]
+            envs = {**os.environ, "OMP_NUM_THREADS": str(args.threads),
+                    "OPENBLAS_NUM_THREADS": str(args.threads),
+                    "MKL_NUM_THREADS": str(args.threads)}
+            print(f"{dataset} {name} ...", file=sys.stderr, flush=True)
+            out = subprocess.run(cmd, env=envs, capture_output=True, text=True)
+            if out.returncode:
+                print(out.stderr[-3000:], file=sys.stderr)
+                continue
+            record = json.loads(out.stdout.strip().splitlines()[-1])
+            record.update(env=env, command=" ".join(
+                ["python benchmarks/time_to_quality.py", "--datasets", dataset,
+                 "--contenders", name, "--budget", f"{args.budget:g}", "--threads",
+                 str(args.threads)]))
+            print(f"  {record['final']}", file=sys.stderr, flush=True)
+            results = json.loads(path.read_text()) if path.exists() else {}
+            results.setdefault(dataset, {})[name] = record
+            path.write_text(json.dumps(results, indent=1))
+            write_tables(results)
+            plot(results)
+
+
+if __name__ == "__main__":
+    main()
