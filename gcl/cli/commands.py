@@ -127,18 +127,23 @@ def _read_run_config(folder: Path) -> dict[str, Any]:
 
 def coerce_ids(values: Sequence[str], index: pd.Index, what: str) -> list[Hashable]:
     """Ids typed on the command line (text) as the model's ids: integers where its ids are
-    integers. An id that cannot be one raises a :class:`KeyError` naming it."""
+    integers, written as such an id prints (:obj:`"0001"` is not the id :obj:`1`). An id
+    that is not one raises a :class:`KeyError` naming it."""
     if not pd.api.types.is_integer_dtype(index.dtype):
         return list(values)
     out, bad = [], []
     for v in values:
         try:
-            out.append(int(v))
+            number = int(v)
         except ValueError:
+            number = None
+        if number is None or str(number) != v:
             bad.append(v)
+        else:
+            out.append(number)
     if bad:
         raise KeyError(f"unknown {what} id(s): {bad[:5]} (this model's {what} ids are "
-                       "integers)")
+                       f"integers, written without leading zeros, e.g. {_plain(index[0])})")
     return out
 
 
@@ -184,7 +189,7 @@ def _train(args: argparse.Namespace, main: bool) -> int:
     trains: rank 0 alone evaluates, prints and writes the run folder."""
     from gcl import GraphCLRecommender
     from gcl.datasets import list_datasets
-    from gcl.export import atomic_write
+    from gcl._io import atomic_write
 
     if not main:
         args.quiet = True

@@ -10,7 +10,7 @@ from typing import Any
 
 # checkpoint.pt: the state of the last finished epoch, while the run trains
 from gcl.checkpoint import CHECKPOINT as CHECKPOINT
-from gcl.export import atomic_write
+from gcl._io import atomic_write
 
 CONFIG = "config.yaml"
 METRICS_LOG = "metrics.jsonl"

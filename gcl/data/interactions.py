@@ -268,8 +268,15 @@ class Interactions:
                  min_rating: float | None = None, k_core: int | None = None,
                  item_text: str | None = None, **read_csv_kwargs: Any) -> Interactions:
         """Reads a CSV with :func:`pandas.read_csv` (extra keyword arguments go to it) and
-        calls :meth:`from_pandas`."""
-        df = pd.read_csv(path, **read_csv_kwargs)
+        calls :meth:`from_pandas`.
+
+        Ids in a file are text: the user and item columns are read as strings, so
+        :obj:`"007"`, :obj:`"7"` and :obj:`"0007"` stay three ids, exactly as written. Pass
+        :obj:`dtype={"user": "int64", ...}` to read them otherwise."""
+        dtype = read_csv_kwargs.pop("dtype", None)
+        if dtype is None or isinstance(dtype, Mapping):
+            dtype = {user: str, item: str, **(dtype or {})}
+        df = pd.read_csv(path, dtype=dtype, **read_csv_kwargs)
         return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core, item_text)
 
     @classmethod
