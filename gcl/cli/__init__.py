@@ -95,8 +95,9 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     text.add_argument("--text-weight", type=float, metavar="X",
                       help="weight of the text contrastive loss [0.1]")
     text.add_argument("--word-vectors", metavar="FILE",
-                      help="word vectors (word2vec text or .bin, or gensim .kv) instead of "
-                      "word2vec trained on the item texts")
+                      help="word vectors in the word2vec format (text, or binary for a .bin "
+                      "name) instead of word2vec trained on the item texts; gensim's own .kv "
+                      "format is a pickle and is refused")
     model = t.add_argument_group("model and training")
     model.add_argument("--method", default="lightgcn", metavar="NAME",
                        help="lightgcn, simgcl, xsimgcl, sgl-ed, sgl-nd, sgl-rw, lightgcl, pop,"
