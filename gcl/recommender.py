@@ -146,7 +146,8 @@ class GraphCLRecommender:
             :class:`gcl.nn.text_tower.TextBranch`); :obj:`word_vectors` (a word-vector file,
             see :func:`gcl.text.load_word_vectors`; by default word2vec is trained on the
             item texts), :obj:`word_allow_pickle` (:obj:`False`: a word-vector file in
-            gensim's native format, a pickle that may run code, is refused), :obj:`word_dim` (:obj:`64`) and :obj:`word_epochs` (:obj:`20`).
+            gensim's native format, a pickle that may run code, is refused),
+            :obj:`word_dim` (:obj:`64`) and :obj:`word_epochs` (:obj:`20`).
     """
 
     def __init__(self, method: str = "lightgcn", dim: int = 64, layers: int = 3,

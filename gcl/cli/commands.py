@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gcl._io import atomic_write, folder_lock
 from gcl.cli import run_folder as rf
 from gcl.cli.config import dump_config, method_kwargs, resolved_config
 
@@ -189,7 +191,6 @@ def _train(args: argparse.Namespace, main: bool) -> int:
     trains: rank 0 alone evaluates, prints and writes the run folder."""
     from gcl import GraphCLRecommender
     from gcl.datasets import list_datasets
-    from gcl._io import atomic_write
 
     if not main:
         args.quiet = True
@@ -218,7 +219,18 @@ def _train(args: argparse.Namespace, main: bool) -> int:
         if cfg.get(key) and Path(cfg[key]).exists():
             cfg[key] = str(Path(cfg[key]).resolve())
     out = Path(args.out)
-    resume = _check_run_folder(out, bool(args.resume), rec.params["method"])
+    with contextlib.ExitStack() as stack:
+        if main:  # rank 0 alone writes the folder
+            stack.enter_context(folder_lock(out / rf.LOCK, f"the run folder {out}"))
+        resume = _check_run_folder(out, bool(args.resume), rec.params["method"],
+                                   getattr(args, "overwrite", False), main)
+        return _train_into(out, args, main, rec, cfg, resume)
+
+
+def _train_into(out: Path, args: argparse.Namespace, main: bool, rec: Any,
+                cfg: dict[str, Any], resume: bool) -> int:
+    """The part of :func:`_train` that reads the data and writes the run folder :obj:`out`,
+    whose lock is held."""
     t0 = time.perf_counter()
     _say(args, f"loading {args.data or args.dataset} ...")
     name, inter, given = load_interactions(cfg)
@@ -233,6 +245,7 @@ def _train(args: argparse.Namespace, main: bool) -> int:
     if main and not args.resume:  # written first: --resume RUN reads it back
         with atomic_write(out / rf.CONFIG, "w") as f:
             f.write(dump_config(cfg))
+        rf.write_fingerprint(out, cfg)
     try:
         rec.fit(train, valid=valid, budget_seconds=budget, checkpoint_dir=out, resume=resume,
                 on_epoch_end=lambda h: rf.write_metrics_log(out / rf.METRICS_LOG, h, None, None))
@@ -271,14 +284,25 @@ def _train(args: argparse.Namespace, main: bool) -> int:
     return 0
 
 
-def _check_run_folder(out: Path, resume: bool, method: str) -> bool:
-    """Before any work: a new run must not overwrite the checkpoint of an unfinished one,
-    and a resumed run needs one. Returns whether the fit resumes (a method without
-    training, such as pop, is simply run again)."""
+def _check_run_folder(out: Path, resume: bool, method: str, overwrite: bool = False,
+                      main: bool = True) -> bool:
+    """Before any work: a new run must not overwrite a finished run (unless
+    :obj:`overwrite`, which removes its files first) or the checkpoint of an unfinished
+    one, and a resumed run needs a checkpoint. Returns whether the fit resumes (a method
+    without training, such as pop, is simply run again)."""
     from gcl.methods import METHODS
 
     checkpoint = out / rf.CHECKPOINT
+    if not resume and overwrite:
+        if main:
+            _remove_run(out)
+        return False
     if not resume:
+        finished = [name for name in (rf.MODEL, rf.METRICS) if (out / name).exists()]
+        if finished and main:
+            raise FileExistsError(
+                f"{out} holds a finished run ({finished[0]}): choose another --out, or pass "
+                "--overwrite to replace it")
         if checkpoint.exists():
             raise FileExistsError(
                 f"{out} holds the checkpoint of an unfinished run: continue it with gcl train "
@@ -297,10 +321,23 @@ def _check_run_folder(out: Path, resume: bool, method: str) -> bool:
     return True
 
 
+def _remove_run(out: Path) -> None:
+    """Removes the files a run of gcl train wrote in :obj:`out` (for :obj:`--overwrite`),
+    and nothing else."""
+    from gcl._io import remove_tree
+
+    for name in (*rf.RUN_FILES, rf.CHECKPOINT):
+        (out / name).unlink(missing_ok=True)
+    for name in (rf.TENSORBOARD, rf.EMBEDDINGS):
+        if (out / name).is_dir():
+            remove_tree(out / name)
+
+
 # ---------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
     folder, rec = _load_model(args.run)
     cfg = _read_run_config(folder)
+    rf.check_fingerprint(folder)
     _say(args, f"loading {cfg.get('data') or cfg.get('dataset')} ...")
     name, inter, given = load_interactions(cfg)
     train, valid, test = split_data(cfg, inter, given)

@@ -30,8 +30,8 @@ from os import PathLike
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gcl.datasets.base import ChecksumError, DatasetNotFoundError, UnsafeArchiveError
 from gcl._io import sha256_file
+from gcl.datasets.base import ChecksumError, DatasetNotFoundError, UnsafeArchiveError
 
 log = logging.getLogger(__name__)
 
