@@ -298,16 +298,16 @@ def _check_run_folder(out: Path, resume: bool, method: str, overwrite: bool = Fa
             _remove_run(out)
         return False
     if not resume:
-        finished = [name for name in (rf.MODEL, rf.METRICS) if (out / name).exists()]
-        if finished and main:
-            raise FileExistsError(
-                f"{out} holds a finished run ({finished[0]}): choose another --out, or pass "
-                "--overwrite to replace it")
         if checkpoint.exists():
             raise FileExistsError(
                 f"{out} holds the checkpoint of an unfinished run: continue it with gcl train "
                 f"--resume {out}, or delete {checkpoint} (or choose another --out) to start "
                 "anew")
+        finished = [name for name in (rf.MODEL, rf.METRICS) if (out / name).exists()]
+        if finished and main:
+            raise FileExistsError(
+                f"{out} holds a finished run ({finished[0]}): choose another --out, or pass "
+                "--overwrite to replace it")
         return False
     if not METHODS[method].trainable:
         return False
@@ -411,6 +411,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if options and not args.index:
         raise ValueError("index settings need --index flat|hnsw|ivf")
     if args.index:
+        from gcl.index import check_index_options
+
+        check_index_options(args.index, len(rec.item_ids), **options)
         _say(args, f"building a {args.index} index over {len(rec.item_ids)} items ...")
     files = rec.export(out, metrics=metrics, dataset=dataset, index=args.index,
                        index_options=options, hetero=args.hetero, progress=not args.quiet)
