@@ -393,6 +393,8 @@ class RecallIndex:
             raise TypeError(f"k must be an int, got {type(k).__name__}")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
+        if k > self.num_items:
+            raise ValueError(f"k={k} is larger than the number of items ({self.num_items})")
 
     def _search_rows(self, vectors: np.ndarray, rows: np.ndarray | None, k: int,
                      seen: sp.csr_matrix | None, batch_size: int) -> tuple[np.ndarray, np.ndarray]:

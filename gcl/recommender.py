@@ -297,6 +297,7 @@ class GraphCLRecommender:
         """
         if not isinstance(train, Interactions):
             raise TypeError(f"train must be an Interactions, got {type(train).__name__}")
+        check_hyperparameters({"budget_seconds": budget_seconds})
         if len(train) == 0:
             raise ValueError("the train log is empty")
         text = self._item_text if item_text is None else item_text

@@ -658,9 +658,28 @@ def test_cli_export_hnsw_m_0_is_one_line_not_an_abort(fitted, tmp_path):
     (["recommend", "--export", "{tmp}", "--user", "a"], "meta.json is missing"),
     (["export", "--run", "{clicks}", "--out", "{tmp}/o"], "is not a readable gcl model file"),
     (["datasets", "info", "nope"], "unknown dataset 'nope'"),
+    (["train", "--data", "{tmp}/empty.csv", "--out", "{tmp}/r"],
+     "empty.csv is not a readable CSV click log: No columns to parse"),
+    (["train", "--data", "{tmp}/clicks.tsv", "--out", "{tmp}/r"],
+     r"looks separated by '\t', not commas; pass sep='\t' (gcl train: --sep)"),
+    (["train", "--data", "{tmp}/clicks.parquet", "--out", "{tmp}/r"],
+     "--data: no file at"),
+    (["train", "--data", "{clicks}", "--out", "{tmp}/r", "--k", "10", "0"],
+     "--k takes cut-offs >= 1, got 0"),
+    (["train", "--data", "{clicks}", "--out", "{tmp}/r", "--threads", "0"],
+     "--threads must be an integer >= 1, got 0"),
+    (["train", "--data", "{clicks}", "--out", "{tmp}/r", "--nproc", "0"],
+     "--nproc must be an integer >= 1, got 0"),
+    (["train", "--data", "{clicks}", "--out", "{tmp}/r", "--budget-minutes", "-1"],
+     "--budget-minutes must be a number > 0, got -1.0"),
+    (["train", "--data", "{clicks}", "--out", "{clicks}"], "clicks.csv is a file"),
 ], ids=["missing data file", "missing column", "text for an int", "unknown method",
-        "no run", "no export", "a CSV as a model", "unknown dataset"])
+        "no run", "no export", "a CSV as a model", "unknown dataset", "empty CSV",
+        "tab-separated file", "missing parquet", "k=0", "threads=0", "nproc=0",
+        "negative budget", "out is a file"])
 def test_cli_errors_are_one_line(clicks, tmp_path, capsys, argv, match):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "clicks.tsv").write_text(clicks.read_text().replace(",", "\t"))
     argv = [a.format(tmp=tmp_path, clicks=clicks) for a in argv]
     code, out, err = cli(capsys, *argv, *(SMALL if argv[0] == "train" else []))
     assert code == 2 and out == ""
@@ -668,3 +687,17 @@ def test_cli_errors_are_one_line(clicks, tmp_path, capsys, argv, match):
     code, _, err = cli(capsys, *argv, "--debug", *(SMALL if argv[0] == "train" else []))
     assert code == 2 and match in err.splitlines()[-1]
     assert "Traceback" in err or argv[-1] == "many"  # argparse's errors have none
+
+
+def test_cli_damaged_run_config_and_search_settings(clicks, tmp_path, capsys):
+    pytest.importorskip("faiss")
+    run, out = tmp_path / "run", tmp_path / "export"
+    assert cli(capsys, "train", "--data", clicks, "--out", run, *SMALL)[0] == 0
+    assert cli(capsys, "export", "--run", run, "--out", out, "--index", "hnsw")[0] == 0
+    code, _, err = cli(capsys, "recommend", "--export", out, "--user", "u1", "--ef-search", "0")
+    assert code == 2 and "ef_search must be an integer >= 1, got 0" in err
+    code, _, err = cli(capsys, "recommend", "--export", out, "--user", "u1", "-k", "21")
+    assert code == 2 and "k=21 is larger than the number of items (20)" in err
+    (run / "config.yaml").write_text("dim: [\n")
+    code, _, err = cli(capsys, "evaluate", "--run", run)
+    assert code == 2 and "config.yaml is not valid YAML" in err and err.count("\n") == 1

@@ -76,6 +76,9 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      "LightGCN's format")
     src.add_argument("--data", "--interactions", dest="data", metavar="FILE",
                      help="a CSV or Parquet click log, one row per click")
+    data.add_argument("--sep", metavar="CHAR",
+                      help="field separator of a --data CSV (default: a comma), e.g. "
+                      "$'\\t' for tab-separated files")
     data.add_argument("--user-col", default="user", metavar="COL",
                       help="column of user ids in --data")
     data.add_argument("--item-col", default="item", metavar="COL",

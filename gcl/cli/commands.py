@@ -35,7 +35,9 @@ def load_interactions(cfg: dict[str, Any]) -> tuple[str, Any, dict]:
         reader = Interactions.from_parquet if path.suffix == ".parquet" else Interactions.from_csv
         inter = reader(path, user=cfg["user_col"], item=cfg["item_col"],
                        rating=cfg.get("rating_col"), timestamp=cfg.get("timestamp_col"),
-                       min_rating=cfg.get("min_rating"), k_core=cfg.get("k_core"))
+                       min_rating=cfg.get("min_rating"), k_core=cfg.get("k_core"),
+                       **({"sep": cfg["sep"]} if cfg.get("sep") and path.suffix != ".parquet"
+                          else {}))
         name, given, own_text = path.stem, {}, None
     else:
         ds = load_dataset(cfg["dataset"])
@@ -124,7 +126,14 @@ def _read_run_config(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: gcl evaluate needs the run's config to "
                                 "rebuild its split")
-    return yaml.safe_load(path.read_text()) or {}
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid YAML (damaged?): "
+                         f"{' '.join(str(e).split())}") from e
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} must hold the run's settings (key: value)")
+    return config
 
 
 def coerce_ids(values: Sequence[str], index: pd.Index, what: str) -> list[Hashable]:
@@ -194,6 +203,7 @@ def _train(args: argparse.Namespace, main: bool) -> int:
 
     if not main:
         args.quiet = True
+    _check_train_flags(args)
     extra = method_kwargs(args)
     for flag in ("text_weight", "word_vectors"):
         if getattr(args, flag, None) is not None:
@@ -284,6 +294,24 @@ def _train_into(out: Path, args: argparse.Namespace, main: bool, rec: Any,
     return 0
 
 
+def _check_train_flags(args: argparse.Namespace) -> None:
+    """The flags of gcl train that no constructor checks, checked before any work."""
+    for flag, value, least in (("--threads", args.threads, 1), ("--nproc", args.nproc, 1),
+                               ("--k-core", args.k_core, 0)):
+        if value is not None and value < least:
+            raise ValueError(f"{flag} must be an integer >= {least}, got {value}")
+    if args.budget_minutes is not None and not (0 < args.budget_minutes < float("inf")):
+        raise ValueError(f"--budget-minutes must be a number > 0, got {args.budget_minutes}")
+    bad = [k for k in args.k if k < 1]
+    if bad:
+        raise ValueError(f"--k takes cut-offs >= 1, got {bad[0]}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise FileExistsError(f"--out {args.out} is a file: a run folder is a folder; choose "
+                              "another path")
+    if args.data and not Path(args.data).is_file():
+        raise FileNotFoundError(f"--data: no file at {args.data}")
+
+
 def _check_run_folder(out: Path, resume: bool, method: str, overwrite: bool = False,
                       main: bool = True) -> bool:
     """Before any work: a new run must not overwrite a finished run (unless
@@ -366,12 +394,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         from gcl.index import RecallIndex
 
         index = RecallIndex.load(args.export)
-        if args.ef_search or args.nprobe:
+        if args.ef_search is not None or args.nprobe is not None:
             index.set_search_params(ef_search=args.ef_search, nprobe=args.nprobe)
         users = coerce_ids(args.user, index.user_ids, "user")
         items, scores = index.search(users, k=args.k, exclude_seen=not args.include_seen)
     else:
-        if args.ef_search or args.nprobe:
+        if args.ef_search is not None or args.nprobe is not None:
             raise ValueError("--ef-search and --nprobe apply to --export (a recall index)")
         _, rec = _load_model(args.run)
         users = coerce_ids(args.user, rec.user_ids, "user")
