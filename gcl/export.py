@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from gcl._io import atomic_write, folder_lock, remove_tree, sha256_file, swap_folder
+from gcl._io import atomic_write, current_umask, folder_lock, remove_tree, sha256_file, swap_folder
 
 __all__ = ["atomic_write", "sha256_file", "export", "load_export", "Export", "hetero_data",
            "load_hetero_data", "best_valid_metrics"]
@@ -137,7 +137,7 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
 
         check_index_options(index, len(rec.item_ids), **(index_options or {}))
     out = Path(directory)
-    where = Path(os.path.abspath(out))
+    where = Path(os.path.realpath(out))  # a link to the folder stays a link
     if where.parent == where:
         raise ValueError(f"cannot export into {out}: choose a folder of its own")
     if where.exists() and not where.is_dir():
@@ -150,6 +150,8 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
             remove_tree(leftover)
         keep = _foreign_entries(where)
         tmp = Path(tempfile.mkdtemp(prefix=f".{where.name}.tmp-", dir=where.parent))
+        # mkdtemp makes a private folder: give the old folder's mode, or the usual one
+        os.chmod(tmp, where.stat().st_mode & 0o7777 if where.is_dir() else 0o777 & ~current_umask())
         try:
             names = _write_export(rec, tmp, metrics, dataset, index, index_options, hetero,
                                   progress)
@@ -355,6 +357,9 @@ def load_export(directory: str | PathLike, verify: bool = True) -> Export:
         if not isinstance(name, str) or not name or Path(name).name != name or name == "..":
             raise ValueError(f"{meta_path} lists {role} as {name!r}: an export's files are "
                              "plain names inside its folder")
+        if verify and not isinstance(entry.get("sha256"), str):
+            raise ValueError(f"{meta_path} records no sha256 for {name}: the file cannot be "
+                             "checked (load_export(..., verify=False) reads it unchecked)")
         files[role] = out / name
     missing = {"user_embeddings", "item_embeddings", "users", "items"} - set(files)
     if missing:

@@ -124,6 +124,22 @@ def test_crash_midway_keeps_the_old_complete_export(rec, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out"]
 
 
+def test_an_export_folder_keeps_its_mode_and_a_link_to_it_stays_a_link(rec, tmp_path):
+    import os
+    import stat
+
+    rec.export(tmp_path / "new")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o777 & ~umask
+    (tmp_path / "new").chmod(0o750)
+    rec.export(tmp_path / "new")
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o750
+    (tmp_path / "link").symlink_to(tmp_path / "new")
+    rec.export(tmp_path / "link")
+    assert (tmp_path / "link").is_symlink() and load_export(tmp_path / "link")
+
+
 def test_changed_file_fails_the_checksum(rec, tmp_path):
     rec.export(tmp_path)
     np.save(tmp_path / "item_embeddings.npy", np.zeros((4, 4), np.float32))
