@@ -106,7 +106,8 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
     meanwhile: a second export into the same folder fails at once with a
     :class:`gcl._io.FolderBusyError`. Files in the folder that are not of an earlier export
     (those its :obj:`meta.json` lists) are the user's: they are kept, and a new export that
-    would write one of their names is refused.
+    would write one of their names, or into a folder that holds subfolders (a run folder, a
+    home folder) or the current folder, is refused.
 
     Args:
         rec (GraphCLRecommender): a fitted recommender.
@@ -138,8 +139,10 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
         check_index_options(index, len(rec.item_ids), **(index_options or {}))
     out = Path(directory)
     where = Path(os.path.realpath(out))  # a link to the folder stays a link
-    if where.parent == where:
-        raise ValueError(f"cannot export into {out}: choose a folder of its own")
+    cwd = Path(os.path.realpath(os.getcwd()))
+    if where.parent == where or where == cwd or where in cwd.parents:
+        raise ValueError(f"cannot export into {str(out) or '.'}, the current folder or one "
+                         "above it: choose a folder of its own, e.g. export/")
     if where.exists() and not where.is_dir():
         raise FileExistsError(f"{out} is a file, not a folder: choose another export folder")
     where.parent.mkdir(parents=True, exist_ok=True)
@@ -185,6 +188,10 @@ def _foreign_entries(folder: Path) -> list[str]:
     if any(n in names for n in _RUN_FILES):
         raise FileExistsError(f"{folder} is a run folder of gcl train: export into a folder "
                               "of its own (gcl train writes RUN/embeddings itself)")
+    subfolders = [n for n in names if (folder / n).is_dir() and not (folder / n).is_symlink()]
+    if subfolders:
+        raise FileExistsError(f"{folder} holds the folder {subfolders[0]}, which no gcl export "
+                              "wrote: export into a folder of its own")
     ours: set[str] = set()
     try:
         meta = json.loads((folder / "meta.json").read_text())
@@ -197,17 +204,11 @@ def _foreign_entries(folder: Path) -> list[str]:
 
 
 def _carry(src: Path, dst: Path) -> None:
-    """Moves the user's entry into the new folder without copying data: hard links (a copy
-    where links are not allowed), symbolic links as links."""
+    """Moves the user's file into the new folder without copying data: a hard link (a copy
+    where links are not allowed), a symbolic link as a link."""
     if src.is_symlink():
         os.symlink(os.readlink(src), dst)
-    elif src.is_dir():
-        shutil.copytree(src, dst, symlinks=True, copy_function=_link)
-    else:
-        _link(src, dst)
-
-
-def _link(src: str | PathLike, dst: str | PathLike) -> None:
+        return
     try:
         os.link(src, dst)
     except OSError:

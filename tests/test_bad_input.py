@@ -167,7 +167,12 @@ def fitted(log):
     (lambda log: Interactions(log.users, log.items, log.user_ids,
                               log.item_ids).split("leave_one_out"), ValueError,
      "leave_one_out needs timestamps"),
-], ids=["unknown method", "zero train ratio", "NaN ratio", "empty log", "no timestamps"])
+    (lambda log: log.split("random", seed=-1), ValueError,
+     "seed must be an integer >= 0, got -1"),
+    (lambda log: log.split("random", seed=1.5), ValueError,
+     "seed must be an integer >= 0, got 1.5"),
+], ids=["unknown method", "zero train ratio", "NaN ratio", "empty log", "no timestamps",
+        "negative seed", "float seed"])
 def test_bad_splits(log, call, exc, match):
     if match is None:  # an empty log splits into empty parts, which fit then refuses
         parts = call(log)
@@ -415,6 +420,19 @@ def test_export_keeps_the_users_own_files(fitted, tmp_path):
         fitted[0].export(out, hetero=True)
     assert (out / "graph.pt").read_bytes() == b"my graph"
     assert load_export(out).meta["index"] is None
+    (out / "sub").mkdir()
+    with pytest.raises(FileExistsError, match="holds the folder sub, which no gcl export"):
+        fitted[0].export(out)
+    assert (out / "sub").is_dir() and (out / "notes.txt").read_bytes() == b"notes"
+
+
+def test_export_into_the_current_folder_is_refused(fitted, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.txt").write_text("mine")
+    for target in ("", ".", str(tmp_path.parent)):
+        with pytest.raises(ValueError, match="the current folder or one above it"):
+            fitted[0].export(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
 
 
 # 3. no code from a word-vector file

@@ -418,6 +418,9 @@ class Interactions:
         (:obj:`"random"`, :obj:`"leave_one_out"`, :obj:`"temporal"`) and their arguments."""
         from gcl.data.split import split as _split
 
+        seed = kwargs.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         return _split(self, method, **kwargs)
 
     def concat(self, *others: Interactions) -> Interactions:
