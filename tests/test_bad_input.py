@@ -624,7 +624,7 @@ def test_every_checked_hyperparameter_has_a_bad_case():
 def test_cli_names_the_flag_of_a_bad_hyperparameter(clicks, tmp_path, capsys):
     code, out, err = cli(capsys, "train", "--data", clicks, "--out", tmp_path / "r",
                          "--reg", "-1", *SMALL)
-    assert code == 2 and err == "error: reg must be a finite number >= 0, got -1.0\n"
+    assert code == 2 and err == "error: --reg must be a finite number >= 0, got -1.0\n"
     assert not (tmp_path / "r" / "config.yaml").exists()
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from gcl._io import atomic_write, folder_lock
+from gcl.checks import HyperparameterError
 from gcl.cli import run_folder as rf
 from gcl.cli.config import dump_config, method_kwargs, resolved_config
 
@@ -212,13 +213,19 @@ def _train(args: argparse.Namespace, main: bool) -> int:
             extra[flag] = args.text_weight if flag == "text_weight" else str(
                 Path(args.word_vectors).resolve())
     # Built before the data is read, so that a bad setting fails at once.
-    rec = GraphCLRecommender(
-        method=args.method, dim=args.dim, layers=args.layers, reg=args.reg, lr=args.lr,
-        batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
-        eval_every=args.eval_every, metric=args.metric, backend=args.backend,
-        device=args.device, seed=args.seed, progress=not args.quiet,
-        precision=getattr(args, "precision", "fp32"),
-        num_threads=args.threads or "auto", **extra)
+    try:
+        rec = GraphCLRecommender(
+            method=args.method, dim=args.dim, layers=args.layers, reg=args.reg, lr=args.lr,
+            batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
+            eval_every=args.eval_every, metric=args.metric, backend=args.backend,
+            device=args.device, seed=args.seed, progress=not args.quiet,
+            precision=getattr(args, "precision", "fp32"),
+            num_threads=args.threads or "auto", **extra)
+    except HyperparameterError as e:  # named as the flag that set it
+        message = str(e)
+        if hasattr(args, e.name) and message.startswith(e.name):
+            message = f"--{e.name.replace('_', '-')}{message[len(e.name):]}"
+        raise ValueError(message) from e
     cfg = resolved_config(args)
     # Paths made absolute, so that the run can be evaluated from any folder.
     if cfg.get("data"):
