@@ -82,6 +82,14 @@ def test_bad_log_raises_a_clear_error(case, df, kwargs, exc, match):
         Interactions.from_pandas(df, **kwargs)
 
 
+def test_a_dataset_name_of_another_type():
+    from gcl import load_dataset
+
+    with pytest.raises(TypeError, match="name_or_path must be a dataset name or a folder, got "
+                                        "123"):
+        load_dataset(123)
+
+
 def test_one_row_log_builds_but_cannot_be_trained():
     one = Interactions.from_pandas(frame(user=["a"], item=["x"]))
     assert (len(one), one.num_users, one.num_items) == (1, 1, 1)
