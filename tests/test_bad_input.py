@@ -1,6 +1,7 @@
 """The table of bad inputs, everywhere in the package, and what each gets: a clear error
 that names what is wrong, or a documented behaviour (a warning, a fold, a filter). None
-gets a silent wrong result.
+gets a silent wrong result. The README's reliability section counts these cases by area
+(tests/test_readme.py keeps the count current).
 
 Untrusted files that are tested elsewhere, not here: crafted and truncated model files
 (tests/test_recommender.py::test_load_rejects_foreign_and_malicious_files), crafted and
