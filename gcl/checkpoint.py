@@ -60,7 +60,7 @@ def save_checkpoint(path: str | PathLike, state: dict[str, Any]) -> None:
     """Writes :obj:`state` (plain containers, numbers, strings and tensors only) to
     :obj:`path` atomically, tagged with the checkpoint format."""
     from gcl import __version__
-    from gcl.export import atomic_write
+    from gcl._io import atomic_write
 
     with atomic_write(path) as f:
         torch.save({"format": FORMAT, "format_version": FORMAT_VERSION,

@@ -8,13 +8,11 @@ complete export.
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
 import platform
+import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -24,50 +22,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from gcl._io import atomic_write, current_umask, folder_lock, remove_tree, sha256_file, swap_folder
 
-@contextlib.contextmanager
-def atomic_write(path: str | PathLike, mode: str = "wb") -> Iterator[Any]:
-    """Opens a temporary file next to :obj:`path`; on success it is flushed, fsynced and
-    renamed onto :obj:`path`, on failure removed, so :obj:`path` is either the old file or
-    the complete new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+__all__ = ["atomic_write", "sha256_file", "export", "load_export", "Export", "hetero_data",
+           "load_hetero_data", "best_valid_metrics"]
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def sha256_file(path: str | PathLike) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-#: Every file name an export may write, by role; files of these names that a new export
-#: does not write are removed, so the folder never mixes two exports.
-FILE_NAMES = {
-    "user_embeddings": ("user_embeddings.npy",), "item_embeddings": ("item_embeddings.npy",),
-    "users": ("users.parquet", "users.csv"), "items": ("items.parquet", "items.csv"),
-    "seen": ("seen.npz",), "index": ("items.faiss",), "graph": ("graph.pt",),
-}
 HETERO_FILE = "graph.pt"
 
 
@@ -140,8 +100,14 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
       index settings, and the sha256 of every file. It is written last: an export without it
       is incomplete.
 
-    Every file goes to a temporary name and is renamed into place; the old :obj:`meta.json`
-    is removed first, so a crash midway leaves a folder that does not look whole.
+    The export is written into a hidden sibling folder and swapped in whole (in one rename
+    on Linux), so a reader, a crash or a full disk meets the old complete export or the new
+    one, never a mix. The folder's lock (a hidden :obj:`.NAME.lock` beside it) is held
+    meanwhile: a second export into the same folder fails at once with a
+    :class:`gcl._io.FolderBusyError`. Files in the folder that are not of an earlier export
+    (those its :obj:`meta.json` lists) are the user's: they are kept, and a new export that
+    would write one of their names, or into a folder that holds subfolders (a run folder, a
+    home folder) or the current folder, is refused.
 
     Args:
         rec (GraphCLRecommender): a fitted recommender.
@@ -159,23 +125,108 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
     Returns:
         dict from file role to path.
     """
-    import time
-
-    import torch
-
-    from gcl import __version__
-
     if index is not None:  # fail on a bad type or a missing faiss before touching files
         from gcl.index import INDEX_TYPES, import_faiss
 
         if index not in INDEX_TYPES:
             raise ValueError(f"unknown index type {index!r}; choose one of {list(INDEX_TYPES)}")
         import_faiss()
+    if index_options and index is None:
+        raise ValueError("index_options need an index: 'flat', 'hnsw' or 'ivf'")
+    if index is not None:
+        from gcl.index import check_index_options
+
+        check_index_options(index, len(rec.item_ids), **(index_options or {}))
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    where = Path(os.path.realpath(out))  # a link to the folder stays a link
+    cwd = Path(os.path.realpath(os.getcwd()))
+    if where.parent == where or where == cwd or where in cwd.parents:
+        raise ValueError(f"cannot export into {str(out) or '.'}, the current folder or one "
+                         "above it: choose a folder of its own, e.g. export/")
+    if where.exists() and not where.is_dir():
+        raise FileExistsError(f"{out} is a file, not a folder: choose another export folder")
+    where.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(where.parent / f".{where.name}.lock", f"the export folder {out}"):
+        for leftover in where.parent.glob(f".{where.name}.tmp-*"):
+            remove_tree(leftover)  # of an export that was killed (the lock is ours now)
+        for leftover in where.parent.glob(f".{where.name}.old-*"):
+            remove_tree(leftover)
+        keep = _foreign_entries(where)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{where.name}.tmp-", dir=where.parent))
+        # mkdtemp makes a private folder: give the old folder's mode, or the usual one
+        os.chmod(tmp, where.stat().st_mode & 0o7777 if where.is_dir() else 0o777 & ~current_umask())
+        try:
+            names = _write_export(rec, tmp, metrics, dataset, index, index_options, hetero,
+                                  progress)
+            clash = sorted(set(names.values()) & set(keep))
+            if clash:
+                raise FileExistsError(
+                    f"{out} holds {', '.join(clash)}, which no earlier gcl export wrote (its "
+                    "meta.json does not list them): move them, or export into another folder")
+            for name in keep:
+                _carry(where / name, tmp / name)
+            old = swap_folder(tmp, where)
+        except BaseException:
+            remove_tree(tmp)
+            raise
+        if old is not None:
+            remove_tree(old)
+    return {role: str(out / name) for role, name in names.items()}
+
+
+#: Files of a run folder: an export is never swapped over one (its training may be writing).
+_RUN_FILES = ("model.pt", "checkpoint.pt", "config.yaml")
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """The entries of :obj:`folder` that no earlier gcl export wrote: every entry but
+    :obj:`meta.json` and the files it lists (all of them without a readable
+    :obj:`meta.json`)."""
+    if not folder.is_dir():
+        return []
+    names = sorted(os.listdir(folder))
+    if any(n in names for n in _RUN_FILES):
+        raise FileExistsError(f"{folder} is a run folder of gcl train: export into a folder "
+                              "of its own (gcl train writes RUN/embeddings itself)")
+    subfolders = [n for n in names if (folder / n).is_dir() and not (folder / n).is_symlink()]
+    if subfolders:
+        raise FileExistsError(f"{folder} holds the folder {subfolders[0]}, which no gcl export "
+                              "wrote: export into a folder of its own")
+    ours: set[str] = set()
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        if isinstance(meta, dict) and meta.get("format") == "gcl.export":
+            ours = {"meta.json"} | {e["name"] for e in meta["files"].values()
+                                    if isinstance(e, dict) and isinstance(e.get("name"), str)}
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        pass
+    return [n for n in names if n not in ours]
+
+
+def _carry(src: Path, dst: Path) -> None:
+    """Moves the user's file into the new folder without copying data: a hard link (a copy
+    where links are not allowed), a symbolic link as a link."""
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+        return
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _write_export(rec: Any, out: Path, metrics: dict[str, float] | None, dataset: str | None,
+                  index: str | None, index_options: dict[str, Any] | None, hetero: bool,
+                  progress: bool) -> dict[str, str]:
+    """Writes every file of an export into the empty folder :obj:`out`, :obj:`meta.json`
+    last; returns the file name of each role."""
+    import time
+
+    import torch
+
+    from gcl import __version__
+
     meta_path = out / "meta.json"
-    if meta_path.exists():  # the old export stops looking whole before any file changes
-        meta_path.unlink()
     user_emb = np.ascontiguousarray(rec.user_embeddings(), dtype=np.float32)
     item_emb = np.ascontiguousarray(rec.item_embeddings(), dtype=np.float32)
     files: dict[str, Path] = {}
@@ -203,11 +254,6 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
         files["graph"] = out / HETERO_FILE
         with atomic_write(files["graph"]) as f:
             torch.save(hetero_data(rec).to_dict(), f)
-    for role, names in FILE_NAMES.items():  # stale files of an earlier export
-        for name in names:
-            if (out / name) != files.get(role):
-                with contextlib.suppress(FileNotFoundError):
-                    (out / name).unlink()
     meta = {
         "format": "gcl.export", "format_version": 1,
         "method": rec.params["method"],
@@ -227,7 +273,7 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
     with atomic_write(meta_path, "w") as f:
         json.dump(meta, f, indent=2, default=str)
     files["meta"] = meta_path
-    return {role: str(p) for role, p in files.items()}
+    return {role: p.name for role, p in files.items()}
 
 
 def _optional_versions(index: str | None) -> dict[str, str]:
@@ -312,6 +358,9 @@ def load_export(directory: str | PathLike, verify: bool = True) -> Export:
         if not isinstance(name, str) or not name or Path(name).name != name or name == "..":
             raise ValueError(f"{meta_path} lists {role} as {name!r}: an export's files are "
                              "plain names inside its folder")
+        if verify and not isinstance(entry.get("sha256"), str):
+            raise ValueError(f"{meta_path} records no sha256 for {name}: the file cannot be "
+                             "checked (load_export(..., verify=False) reads it unchecked)")
         files[role] = out / name
     missing = {"user_embeddings", "item_embeddings", "users", "items"} - set(files)
     if missing:

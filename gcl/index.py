@@ -85,6 +85,53 @@ def _queries(vectors: np.ndarray, options: dict[str, Any]) -> np.ndarray:
     return vectors
 
 
+def _whole(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+#: The least value of each integer setting that reaches Faiss (below it Faiss aborts the
+#: process or builds a useless index).
+_LEAST = {"m": 2, "ef_construction": 1, "ef_search": 1, "nlist": 1, "nprobe": 1}
+
+
+def check_index_options(kind: str, num_items: int | None = None, **options: Any) -> None:
+    """Checks the settings of :func:`build_index` before anything reaches Faiss, whose own
+    checks abort the process. Raises :class:`ValueError` (a :class:`TypeError` for a wrong
+    type) naming the setting.
+
+    Args:
+        kind (str): the index type.
+        num_items (int, optional): items to index, the bound of :obj:`nlist`.
+            (default: :obj:`None`)
+        **options: :obj:`m`, :obj:`ef_construction`, :obj:`ef_search`, :obj:`nlist`,
+            :obj:`nprobe`, :obj:`seed`, :obj:`progress`.
+    """
+    if kind not in INDEX_TYPES:
+        raise ValueError(f"unknown index type {kind!r}; choose one of {list(INDEX_TYPES)}")
+    known = {*_LEAST, "seed", "progress"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown index setting(s) {unknown}; choose from {sorted(known)}")
+    applies = {"m": "hnsw", "ef_construction": "hnsw", "ef_search": "hnsw", "nlist": "ivf",
+               "nprobe": "ivf"}
+    for name, value in options.items():
+        if value is None or name == "progress":
+            continue
+        if name in applies and applies[name] != kind:
+            raise ValueError(f"{name} applies to an {applies[name]} index, not {kind!r}")
+        least = _LEAST.get(name, 0)
+        if not _whole(value) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        if name == "seed" and value >= 2**31:
+            raise ValueError(f"seed must be below 2**31, got {value}")
+    nlist = options.get("nlist")
+    if num_items is not None and nlist is not None and nlist > num_items:
+        raise ValueError(f"nlist must be in 1..num_items={num_items}, got {nlist}")
+    nprobe = options.get("nprobe")
+    if nlist is not None and nprobe is not None and nprobe > nlist:
+        raise ValueError(f"nprobe must be at most nlist={nlist}, got {nprobe}")
+
+
 def build_index(item_emb: np.ndarray, kind: str = "flat", m: int = 32,
                 ef_construction: int = 200, ef_search: int = 128, nlist: int | None = None,
                 nprobe: int | None = None, seed: int = 1234,
@@ -108,14 +155,19 @@ def build_index(item_emb: np.ndarray, kind: str = "flat", m: int = 32,
         (index, options): the :class:`faiss.Index` and the settings needed to query it
         again (recorded in an export's :obj:`meta.json`).
     """
-    faiss = import_faiss()
-    if kind not in INDEX_TYPES:
-        raise ValueError(f"unknown index type {kind!r}; choose one of {list(INDEX_TYPES)}")
     items = np.ascontiguousarray(item_emb, dtype=np.float32)
-    if items.ndim != 2 or len(items) == 0:
+    if items.ndim != 2 or len(items) == 0 or items.shape[1] == 0:
         raise ValueError(f"item_emb must be a non-empty [num_items, dim] array, got shape "
                          f"{items.shape}")
+    if not np.isfinite(items).all():
+        raise ValueError("item_emb holds NaN or Inf values")
     n, dim = items.shape
+    if kind not in INDEX_TYPES:
+        raise ValueError(f"unknown index type {kind!r}; choose one of {list(INDEX_TYPES)}")
+    check_index_options(kind, n, **{
+        "flat": {}, "hnsw": dict(m=m, ef_construction=ef_construction, ef_search=ef_search),
+        "ivf": dict(nlist=nlist, nprobe=nprobe, seed=seed)}[kind])
+    faiss = import_faiss()
     options: dict[str, Any] = {"type": kind, "metric": "inner_product", "dim": dim}
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
@@ -157,6 +209,9 @@ def set_search_params(index: Any, options: dict[str, Any], ef_search: int | None
                       nprobe: int | None = None) -> None:
     """Changes the search-time knob of a built index: :obj:`ef_search` (HNSW) or
     :obj:`nprobe` (IVF); :obj:`options` is updated to match."""
+    for name, value in (("ef_search", ef_search), ("nprobe", nprobe)):
+        if value is not None and (not _whole(value) or value < 1):
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     if ef_search is not None:
         if options["type"] != "hnsw":
             raise ValueError(f"ef_search applies to an hnsw index, this one is "
@@ -245,8 +300,20 @@ class RecallIndex:
             raise FileNotFoundError(f"the export in {directory} has no recall index: export "
                                     "it with index='flat', 'hnsw' or 'ivf' (gcl export "
                                     "--index ...)")
-        data = (Path(directory) / exp.meta["files"]["index"]["name"]).read_bytes()
-        index, options = deserialize_index(data), dict(entry)
+        if "index" not in exp.meta["files"]:
+            raise ValueError(f"{Path(directory) / 'meta.json'} records an index but lists no "
+                             "index file")
+        path = Path(directory) / exp.meta["files"]["index"]["name"]
+        if not isinstance(entry, dict) or entry.get("type") not in INDEX_TYPES:
+            raise ValueError(f"{Path(directory) / 'meta.json'}: its index entry is not one of "
+                             f"{list(INDEX_TYPES)}")
+        try:
+            index = deserialize_index(path.read_bytes())
+        except RuntimeError as e:  # Faiss' own error for bytes that are no index
+            raise ValueError(f"{path} is not a readable Faiss index: "
+                             f"{str(e).splitlines()[0]}") from e
+        options = dict(entry)
+        check_index_matches(index, options, exp.item_emb, path)
         set_search_params(index, options, options.get("ef_search"), options.get("nprobe"))
         return cls(index, options, exp.user_emb, exp.item_emb, exp.user_ids, exp.item_ids,
                    exp.seen, exp.meta)
@@ -326,6 +393,8 @@ class RecallIndex:
             raise TypeError(f"k must be an int, got {type(k).__name__}")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
+        if k > self.num_items:
+            raise ValueError(f"k={k} is larger than the number of items ({self.num_items})")
 
     def _search_rows(self, vectors: np.ndarray, rows: np.ndarray | None, k: int,
                      seen: sp.csr_matrix | None, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -368,6 +437,45 @@ class RecallIndex:
         items = np.asarray(self.item_ids, dtype=object)[np.where(found, idx, 0)]
         items[~found] = None
         return items
+
+
+def check_index_matches(index: Any, options: dict[str, Any], item_emb: np.ndarray,
+                        path: str | PathLike = INDEX_FILE, probes: int = 8) -> None:
+    """Checks that a Faiss index indexes :obj:`item_emb`: its type, size and dimension,
+    and for :obj:`probes` items spread over the rows, the vector it stores for the item
+    (or, where it cannot give one back, an exact search for it). Raises a
+    :class:`ValueError` naming :obj:`path` otherwise."""
+    faiss = import_faiss()
+    kind = options["type"]
+    n, dim = item_emb.shape
+    wanted = {"flat": faiss.IndexFlatIP, "hnsw": faiss.IndexHNSWFlat,
+              "ivf": faiss.IndexIVFFlat}[kind]
+    stored = item_emb if options.get("transform") != "mips-l2" else _mips_to_l2(item_emb)[0]
+    if not isinstance(index, wanted):
+        raise ValueError(f"{path} is a {type(index).__name__}, but meta.json records a {kind} "
+                         "index: the files are of different exports")
+    if index.ntotal != n or index.d != stored.shape[1]:
+        raise ValueError(f"{path} holds {index.ntotal} vectors of dim {index.d}; the item "
+                         f"embeddings call for {n} of dim {stored.shape[1]}: the files are of "
+                         "different exports")
+    rows = np.unique(np.linspace(0, n - 1, min(probes, n)).round().astype(np.int64))
+    if kind == "ivf":
+        index.make_direct_map()
+    for row in rows:
+        try:
+            got = index.reconstruct(int(row))
+        except RuntimeError:
+            got = None
+        if got is not None:
+            ok = np.allclose(got, stored[row], rtol=1e-5, atol=1e-6)
+        else:  # an exact search for the stored vector must find it
+            _, labels = index.search(stored[row:row + 1], 1)
+            ok = int(labels[0, 0]) == row
+        if not ok:
+            raise ValueError(f"{path} does not index these item embeddings (item row {row} "
+                             "differs): the index is of another export or model")
+    if kind == "ivf":
+        index.set_direct_map_type(faiss.DirectMap.NoMap)
 
 
 def _is_seen(seen: sp.csr_matrix, rows: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ import torch
 from gcl import __version__
 from gcl.augment.base import Augmenter, from_spec
 from gcl.checkpoint import array_digest, check_target
+from gcl.checks import check_hyperparameters, check_method_arguments
 from gcl.data.interactions import Interactions, ids_to_list
 from gcl.graph import UIGraph
 from gcl.methods import METHODS, build_method
@@ -39,7 +40,7 @@ _TEXT_ARGS = {"text_weight": "weight", "text_rec_weight": "rec_weight", "text_fu
               "text_mask": "mask", "text_dropout": "dropout",
               "text_cold_embedding": "cold_embedding", "text_map_reg": "map_reg",
               "text_map_max_words": "map_max_words",
-              "word_vectors": None,
+              "word_vectors": None, "word_allow_pickle": None,
               "word_dim": None, "word_epochs": None, "word_min_count": None}
 _TEXT_PREFIXES = ("text_", "word_")
 
@@ -152,7 +153,9 @@ class GraphCLRecommender:
             :obj:`text_map_max_words` (:obj:`4096`) (see
             :class:`gcl.nn.text_tower.TextBranch`); :obj:`word_vectors` (a word-vector file,
             see :func:`gcl.text.load_word_vectors`; by default word2vec is trained on the
-            item texts), :obj:`word_dim` (:obj:`64`) and :obj:`word_epochs` (:obj:`20`).
+            item texts), :obj:`word_allow_pickle` (:obj:`False`: a word-vector file in
+            gensim's native format, a pickle that may run code, is refused),
+            :obj:`word_dim` (:obj:`64`) and :obj:`word_epochs` (:obj:`20`).
     """
 
     def __init__(self, method: str = "lightgcn", dim: int = 64, layers: int = 3,
@@ -188,6 +191,9 @@ class GraphCLRecommender:
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose one of "
                              f"{list(PRECISIONS)}")
+        check_hyperparameters(self.params)
+        check_method_arguments(self.params["method"], METHODS[self.params["method"]],
+                               self._method_kwargs())
         resolve_threads(num_threads)  # fails now on a bad value
         if init not in ("random", "svd"):
             raise ValueError(f"init must be 'random' or 'svd', got {init!r}")
@@ -311,6 +317,7 @@ class GraphCLRecommender:
         """
         if not isinstance(train, Interactions):
             raise TypeError(f"train must be an Interactions, got {type(train).__name__}")
+        check_hyperparameters({"budget_seconds": budget_seconds})
         if len(train) == 0:
             raise ValueError("the train log is empty")
         text = self._item_text if item_text is None else item_text
@@ -416,7 +423,8 @@ class GraphCLRecommender:
         p = self._text_params()
         texts = align_text(text, train.item_ids)
         if p.get("word_vectors") is not None:
-            wv = load_word_vectors(p["word_vectors"])
+            wv = load_word_vectors(p["word_vectors"],
+                                   allow_pickle=bool(p.get("word_allow_pickle", False)))
         else:
             wv = train_word2vec(texts.dropna(), dim=p.get("word_dim", 64),
                                 epochs=p.get("word_epochs", 20),

@@ -164,12 +164,19 @@ def train_word2vec(texts: Iterable[Any], dim: int = 64, window: int = 5, min_cou
     return WordVectors.from_keyed_vectors(model.wv)
 
 
+#: The first bytes of a pickle (protocol 2 and later), which gensim's native format is.
+_PICKLE_MAGIC = b"\x80"
+
+
 def load_word_vectors(path: str | PathLike, binary: bool | None = None,
-                      limit: int | None = None) -> WordVectors:
-    r"""Word vectors from a file: gensim's own :class:`~gensim.models.KeyedVectors` format
-    (:obj:`.kv`, :obj:`.model`, read with :meth:`KeyedVectors.load`, which unpickles: load
-    only files you trust), or the word2vec text or binary format
-    (:meth:`KeyedVectors.load_word2vec_format`).
+                      limit: int | None = None, allow_pickle: bool = False) -> WordVectors:
+    r"""Word vectors from a file in the word2vec text or binary format
+    (:meth:`KeyedVectors.load_word2vec_format`), which carries data only.
+
+    gensim's own format (:obj:`KeyedVectors.save`, :obj:`.kv`, :obj:`.model`) is a Python
+    pickle: reading it runs whatever code the file names, so it is refused unless
+    :obj:`allow_pickle=True` says the file is trusted. Convert such a file once with
+    :obj:`KeyedVectors.load(path).save_word2vec_format("vectors.bin", binary=True)`.
 
     Args:
         path (str or PathLike): the file.
@@ -177,16 +184,32 @@ def load_word_vectors(path: str | PathLike, binary: bool | None = None,
             ends with :obj:`.bin`. (default: :obj:`None`)
         limit (int, optional): read only the first :obj:`limit` words (word2vec formats).
             (default: :obj:`None`)
+        allow_pickle (bool): also read gensim's native (pickled) format, running any code
+            in the file: only for a file you made or trust. (default: :obj:`False`)
 
     Raises:
         ImportError: without gensim (the :obj:`text` extra).
-        ValueError: the file cannot be read as word vectors.
+        FileNotFoundError: no file at :obj:`path`.
+        ValueError: the file cannot be read as word vectors, or is a pickle and
+            :obj:`allow_pickle` is :obj:`False`.
     """
     gensim = _gensim()
     name = fspath(path)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit < 1):
+        raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
+    with open(name, "rb") as f:  # FileNotFoundError names the file
+        head = f.read(1)
+    native = name.endswith((".kv", ".model")) or head == _PICKLE_MAGIC
+    if native and not allow_pickle:
+        raise ValueError(
+            f"{name!r} is in gensim's native format, a pickle that can run code when read: "
+            "convert it to the word2vec format (KeyedVectors.load(path)."
+            "save_word2vec_format('vectors.bin', binary=True)), or, for a file you trust, "
+            "pass allow_pickle=True (word_allow_pickle=True to GraphCLRecommender)")
     kv_cls = gensim.models.KeyedVectors
     try:
-        if name.endswith((".kv", ".model")):
+        if native:
             kv = kv_cls.load(name)
         else:
             kv = kv_cls.load_word2vec_format(
@@ -194,7 +217,10 @@ def load_word_vectors(path: str | PathLike, binary: bool | None = None,
     except FileNotFoundError:
         raise
     except Exception as e:
-        raise ValueError(f"{name!r} is not a readable word-vector file: {e}") from e
+        raise ValueError(f"{name!r} is not a readable word-vector file (word2vec text, or "
+                         f"binary for a .bin name): {type(e).__name__}: {e}") from e
+    if not isinstance(kv, kv_cls) or len(kv.index_to_key) == 0:
+        raise ValueError(f"{name!r} holds no word vectors")
     return WordVectors.from_keyed_vectors(kv)
 
 

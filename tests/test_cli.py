@@ -138,7 +138,8 @@ def test_datasets_list_and_info(capsys):
 @pytest.fixture(scope="module")
 def ml_run(tmp_path_factory):
     """A run trained by the command, as a subprocess, on the first 100 users of ml-100k,
-    with the user's own ids as text ("u196") and the items' as numbers."""
+    with the user's own ids ("u196") and the items' ("50"), text as every id read from a
+    file."""
     if not ML100K.is_file():
         pytest.skip("no shared ml-100k")
     tmp = tmp_path_factory.mktemp("cli")
@@ -200,7 +201,7 @@ def test_cli_evaluate_recommend_similar_match_python(ml_run):
 
     rows = json.loads(gcl_cmd("similar", "--run", run, "--item", "50", "181", "-k", "4",
                               "--json").stdout)
-    items, scores = rec.similar_items([50, 181], k=4)
+    items, scores = rec.similar_items(["50", "181"], k=4)
     assert [r["items"] for r in rows] == items.tolist()
     np.testing.assert_allclose([r["scores"] for r in rows], scores, rtol=1e-6)
 
@@ -278,16 +279,14 @@ def test_item_text_of_a_named_dataset_and_integer_ids(tmp_path):
     if not ML100K.is_file():
         pytest.skip("no shared ml-100k")
     base = {"dataset": "ml-100k", "item_text": "dataset"}
-    with pytest.warns(UserWarning):  # the shared u.item is a known faulty copy
-        name, inter, _ = load_interactions(base)
+    name, inter, _ = load_interactions(base)
     assert name == "ml-100k" and inter.item_text[1].startswith("Toy Story (1995)")
     # a file's ids are read as the log's (integer) ids
     pd.DataFrame({"movie": ["1", "2", "5000"], "title": ["a", "b", "c"]}).to_csv(
         tmp_path / "t.csv", index=False)
     cfg = {**base, "item_text": str(tmp_path / "t.csv"), "text_id_col": "movie",
            "text_col": ["title"]}
-    with pytest.warns(UserWarning):
-        _, inter, _ = load_interactions(cfg)
+    _, inter, _ = load_interactions(cfg)
     assert inter.item_text.to_dict() == {1: "a", 2: "b", 5000: "c"}
     assert inter.text_only_items().tolist() == [5000]
 

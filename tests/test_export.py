@@ -106,21 +106,38 @@ def test_csv_id_maps_without_pyarrow_keep_id_types(tmp_path, monkeypatch):
     assert exp.item_ids.tolist() == [5, 6, 7]
 
 
-def test_crash_midway_leaves_no_complete_looking_export(rec, tmp_path, monkeypatch):
+def test_crash_midway_keeps_the_old_complete_export(rec, tmp_path, monkeypatch):
     pytest.importorskip("faiss")
-    rec.export(tmp_path)
+    out = tmp_path / "out"
+    rec.export(out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     import gcl.index
 
     def crash(*args, **kwargs):
-        raise RuntimeError("killed while building the index")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(gcl.index, "build_index", crash)
-    with pytest.raises(RuntimeError, match="killed"):
-        rec.export(tmp_path, index="flat")
-    assert not (tmp_path / "meta.json").exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    with pytest.raises(FileNotFoundError, match="meta.json is missing"):
-        load_export(tmp_path)
+    with pytest.raises(OSError, match="No space left"):
+        rec.export(out, index="flat")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert load_export(out).meta["index"] is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out"]
+
+
+def test_an_export_folder_keeps_its_mode_and_a_link_to_it_stays_a_link(rec, tmp_path):
+    import os
+    import stat
+
+    rec.export(tmp_path / "new")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o777 & ~umask
+    (tmp_path / "new").chmod(0o750)
+    rec.export(tmp_path / "new")
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o750
+    (tmp_path / "link").symlink_to(tmp_path / "new")
+    rec.export(tmp_path / "link")
+    assert (tmp_path / "link").is_symlink() and load_export(tmp_path / "link")
 
 
 def test_changed_file_fails_the_checksum(rec, tmp_path):

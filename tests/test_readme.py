@@ -35,3 +35,19 @@ def test_readme_performance_tables_come_from_speed_json():
     check = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speed.py"), "--check"])
     assert check.returncode == 0, "README Performance tables are stale: run " \
         "python benchmarks/speed.py --tables-only"
+
+
+def test_readme_counts_the_cases_of_test_bad_input():
+    import re
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "--collect-only", "-p",
+                           "no:cacheprovider", str(ROOT / "tests" / "test_bad_input.py")],
+                          capture_output=True, text=True, cwd=ROOT)
+    cases = sum(1 for line in done.stdout.splitlines() if "::" in line)
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("whole table is [tests/test_bad_input.py]")[1].split("\n\n")[1]
+    rows = [line.split("|") for line in table.splitlines()[2:]]
+    assert sum(int(r[2]) for r in rows) == cases
+    assert re.search(rf"\b{cases} cases:", readme), f"the README should say {cases} cases"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from gcl.cli import commands
@@ -35,6 +36,13 @@ examples:
   gcl recommend --export export/ --user 196 -k 10
 
 'gcl COMMAND --help' describes each command."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line, naming the help to read."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -68,6 +76,9 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      "LightGCN's format")
     src.add_argument("--data", "--interactions", dest="data", metavar="FILE",
                      help="a CSV or Parquet click log, one row per click")
+    data.add_argument("--sep", metavar="CHAR",
+                      help="field separator of a --data CSV (default: a comma), e.g. "
+                      "$'\\t' for tab-separated files")
     data.add_argument("--user-col", default="user", metavar="COL",
                       help="column of user ids in --data")
     data.add_argument("--item-col", default="item", metavar="COL",
@@ -95,8 +106,9 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     text.add_argument("--text-weight", type=float, metavar="X",
                       help="weight of the text contrastive loss [0.1]")
     text.add_argument("--word-vectors", metavar="FILE",
-                      help="word vectors (word2vec text or .bin, or gensim .kv) instead of "
-                      "word2vec trained on the item texts")
+                      help="word vectors in the word2vec format (text, or binary for a .bin "
+                      "name) instead of word2vec trained on the item texts; gensim's own .kv "
+                      "format is a pickle and is refused")
     model = t.add_argument_group("model and training")
     model.add_argument("--method", default="lightgcn", metavar="NAME",
                        help="lightgcn, simgcl, xsimgcl, sgl-ed, sgl-nd, sgl-rw, lightgcl, pop,"
@@ -137,6 +149,9 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      "Several machines: see docs/scaling.md")
     run.add_argument("--quiet", action="store_true",
                      help="no progress bars, evaluation log or notes")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the finished run in --out (its model, metrics, log and "
+                     "export are removed first); without it, such a folder is refused")
     run.add_argument("--resume", metavar="RUN",
                      help="continue the interrupted run in the folder RUN from its last "
                      "finished epoch, with the settings of RUN/config.yaml (only --quiet and "
@@ -158,11 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _build() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     from gcl import __version__
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="gcl", epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Graph contrastive learning for recommendation: train on a click log, "
         "evaluate, recommend, and export embeddings with a Faiss recall index.")
     p.add_argument("--version", action="version", version=f"gcl {__version__}")
+    p.add_argument("--debug", action="store_true",
+                   help="on an error, print the traceback too (may go anywhere on the line)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train = _train_parser(sub)
 
@@ -296,10 +313,18 @@ def _without_nproc(argv: list[str]) -> list[str]:
     return out
 
 
+def _one_line(message: object) -> str:
+    """An error message on one line: its lines joined."""
+    return " ".join(str(message).split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the ``gcl`` command; returns its exit code (2 for a user error, with a message
-    on stderr)."""
+    """Runs the ``gcl`` command; returns its exit code: 2 for a usage or input error, 1 for
+    a failure while running (a diverged training, a busy folder, a full disk), each with
+    one line on stderr; :obj:`--debug` (anywhere on the line) adds the traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     args = _parse(argv)
     try:
         if getattr(args, "nproc", None) and args.nproc > 1:
@@ -308,21 +333,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not distributed.launched():
                 return distributed.launch(_without_nproc(argv), args.nproc)
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError, TypeError, ImportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except FloatingPointError as e:  # training diverged: not a usage error
-        print(f"error: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
-    except KeyError as e:  # str(KeyError) quotes its message
-        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # e.g. gcl recommend ... | head: the reader left early
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that the exit flush does not fail again
         return 1
+    except Exception as e:
+        if debug:
+            traceback.print_exc()
+        code, message = _describe(e)
+        if code == 0:  # not an error of gcl's own making: say where to see more
+            code, message = 1, message + ("" if debug else " (run again with --debug for "
+                                          "the traceback)")
+        print(f"error: {message}", file=sys.stderr)
+        return code
+
+
+def _describe(e: Exception) -> tuple[int, str]:
+    """(exit code, one-line message) of an error that ends the command; code 0 for an
+    error that gcl did not foresee."""
+    from gcl._io import FolderBusyError
+
+    if isinstance(e, KeyError):  # str(KeyError) quotes its message
+        return 2, _one_line(e.args[0] if e.args else e)
+    if isinstance(e, (ValueError, FileNotFoundError, FileExistsError, TypeError,
+                      ImportError, IsADirectoryError, NotADirectoryError)):
+        return 2, _one_line(e)
+    if isinstance(e, (FloatingPointError, FolderBusyError)):  # not a usage error
+        return 1, _one_line(e)
+    if isinstance(e, OSError):  # a full disk, a denied permission: the path is named
+        return 1, _one_line(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+    return 0, _one_line(f"{type(e).__name__}: {e}")  # the type says where it came from
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -12,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gcl._io import atomic_write, folder_lock
+from gcl.checks import HyperparameterError
 from gcl.cli import run_folder as rf
 from gcl.cli.config import dump_config, method_kwargs, resolved_config
 
@@ -33,7 +36,9 @@ def load_interactions(cfg: dict[str, Any]) -> tuple[str, Any, dict]:
         reader = Interactions.from_parquet if path.suffix == ".parquet" else Interactions.from_csv
         inter = reader(path, user=cfg["user_col"], item=cfg["item_col"],
                        rating=cfg.get("rating_col"), timestamp=cfg.get("timestamp_col"),
-                       min_rating=cfg.get("min_rating"), k_core=cfg.get("k_core"))
+                       min_rating=cfg.get("min_rating"), k_core=cfg.get("k_core"),
+                       **({"sep": cfg["sep"]} if cfg.get("sep") and path.suffix != ".parquet"
+                          else {}))
         name, given, own_text = path.stem, {}, None
     else:
         ds = load_dataset(cfg["dataset"])
@@ -122,23 +127,35 @@ def _read_run_config(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: gcl evaluate needs the run's config to "
                                 "rebuild its split")
-    return yaml.safe_load(path.read_text()) or {}
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid YAML (damaged?): "
+                         f"{' '.join(str(e).split())}") from e
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} must hold the run's settings (key: value)")
+    return config
 
 
 def coerce_ids(values: Sequence[str], index: pd.Index, what: str) -> list[Hashable]:
     """Ids typed on the command line (text) as the model's ids: integers where its ids are
-    integers. An id that cannot be one raises a :class:`KeyError` naming it."""
+    integers, written as such an id prints (:obj:`"0001"` is not the id :obj:`1`). An id
+    that is not one raises a :class:`KeyError` naming it."""
     if not pd.api.types.is_integer_dtype(index.dtype):
         return list(values)
     out, bad = [], []
     for v in values:
         try:
-            out.append(int(v))
+            number = int(v)
         except ValueError:
+            number = None
+        if number is None or str(number) != v:
             bad.append(v)
+        else:
+            out.append(number)
     if bad:
         raise KeyError(f"unknown {what} id(s): {bad[:5]} (this model's {what} ids are "
-                       "integers)")
+                       f"integers, written without leading zeros, e.g. {_plain(index[0])})")
     return out
 
 
@@ -184,10 +201,10 @@ def _train(args: argparse.Namespace, main: bool) -> int:
     trains: rank 0 alone evaluates, prints and writes the run folder."""
     from gcl import GraphCLRecommender
     from gcl.datasets import list_datasets
-    from gcl.export import atomic_write
 
     if not main:
         args.quiet = True
+    _check_train_flags(args)
     extra = method_kwargs(args)
     for flag in ("text_weight", "word_vectors"):
         if getattr(args, flag, None) is not None:
@@ -196,13 +213,19 @@ def _train(args: argparse.Namespace, main: bool) -> int:
             extra[flag] = args.text_weight if flag == "text_weight" else str(
                 Path(args.word_vectors).resolve())
     # Built before the data is read, so that a bad setting fails at once.
-    rec = GraphCLRecommender(
-        method=args.method, dim=args.dim, layers=args.layers, reg=args.reg, lr=args.lr,
-        batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
-        eval_every=args.eval_every, metric=args.metric, backend=args.backend,
-        device=args.device, seed=args.seed, progress=not args.quiet,
-        precision=getattr(args, "precision", "fp32"),
-        num_threads=args.threads or "auto", **extra)
+    try:
+        rec = GraphCLRecommender(
+            method=args.method, dim=args.dim, layers=args.layers, reg=args.reg, lr=args.lr,
+            batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
+            eval_every=args.eval_every, metric=args.metric, backend=args.backend,
+            device=args.device, seed=args.seed, progress=not args.quiet,
+            precision=getattr(args, "precision", "fp32"),
+            num_threads=args.threads or "auto", **extra)
+    except HyperparameterError as e:  # named as the flag that set it
+        message = str(e)
+        if hasattr(args, e.name) and message.startswith(e.name):
+            message = f"--{e.name.replace('_', '-')}{message[len(e.name):]}"
+        raise ValueError(message) from e
     cfg = resolved_config(args)
     # Paths made absolute, so that the run can be evaluated from any folder.
     if cfg.get("data"):
@@ -213,7 +236,18 @@ def _train(args: argparse.Namespace, main: bool) -> int:
         if cfg.get(key) and Path(cfg[key]).exists():
             cfg[key] = str(Path(cfg[key]).resolve())
     out = Path(args.out)
-    resume = _check_run_folder(out, bool(args.resume), rec.params["method"])
+    with contextlib.ExitStack() as stack:
+        if main:  # rank 0 alone writes the folder
+            stack.enter_context(folder_lock(out / rf.LOCK, f"the run folder {out}"))
+        resume = _check_run_folder(out, bool(args.resume), rec.params["method"],
+                                   getattr(args, "overwrite", False), main)
+        return _train_into(out, args, main, rec, cfg, resume)
+
+
+def _train_into(out: Path, args: argparse.Namespace, main: bool, rec: Any,
+                cfg: dict[str, Any], resume: bool) -> int:
+    """The part of :func:`_train` that reads the data and writes the run folder :obj:`out`,
+    whose lock is held."""
     t0 = time.perf_counter()
     _say(args, f"loading {args.data or args.dataset} ...")
     name, inter, given = load_interactions(cfg)
@@ -228,6 +262,7 @@ def _train(args: argparse.Namespace, main: bool) -> int:
     if main and not args.resume:  # written first: --resume RUN reads it back
         with atomic_write(out / rf.CONFIG, "w") as f:
             f.write(dump_config(cfg))
+        rf.write_fingerprint(out, cfg)
     try:
         rec.fit(train, valid=valid, budget_seconds=budget, checkpoint_dir=out, resume=resume,
                 on_epoch_end=lambda h: rf.write_metrics_log(out / rf.METRICS_LOG, h, None, None))
@@ -266,19 +301,48 @@ def _train(args: argparse.Namespace, main: bool) -> int:
     return 0
 
 
-def _check_run_folder(out: Path, resume: bool, method: str) -> bool:
-    """Before any work: a new run must not overwrite the checkpoint of an unfinished one,
-    and a resumed run needs one. Returns whether the fit resumes (a method without
-    training, such as pop, is simply run again)."""
+def _check_train_flags(args: argparse.Namespace) -> None:
+    """The flags of gcl train that no constructor checks, checked before any work."""
+    for flag, value, least in (("--threads", args.threads, 1), ("--nproc", args.nproc, 1),
+                               ("--k-core", args.k_core, 0)):
+        if value is not None and value < least:
+            raise ValueError(f"{flag} must be an integer >= {least}, got {value}")
+    if args.budget_minutes is not None and not (0 < args.budget_minutes < float("inf")):
+        raise ValueError(f"--budget-minutes must be a number > 0, got {args.budget_minutes}")
+    bad = [k for k in args.k if k < 1]
+    if bad:
+        raise ValueError(f"--k takes cut-offs >= 1, got {bad[0]}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise FileExistsError(f"--out {args.out} is a file: a run folder is a folder; choose "
+                              "another path")
+    if args.data and not Path(args.data).is_file():
+        raise FileNotFoundError(f"--data: no file at {args.data}")
+
+
+def _check_run_folder(out: Path, resume: bool, method: str, overwrite: bool = False,
+                      main: bool = True) -> bool:
+    """Before any work: a new run must not overwrite a finished run (unless
+    :obj:`overwrite`, which removes its files first) or the checkpoint of an unfinished
+    one, and a resumed run needs a checkpoint. Returns whether the fit resumes (a method
+    without training, such as pop, is simply run again)."""
     from gcl.methods import METHODS
 
     checkpoint = out / rf.CHECKPOINT
+    if not resume and overwrite:
+        if main:
+            _remove_run(out)
+        return False
     if not resume:
         if checkpoint.exists():
             raise FileExistsError(
                 f"{out} holds the checkpoint of an unfinished run: continue it with gcl train "
                 f"--resume {out}, or delete {checkpoint} (or choose another --out) to start "
                 "anew")
+        finished = [name for name in (rf.MODEL, rf.METRICS) if (out / name).exists()]
+        if finished and main:
+            raise FileExistsError(
+                f"{out} holds a finished run ({finished[0]}): choose another --out, or pass "
+                "--overwrite to replace it")
         return False
     if not METHODS[method].trainable:
         return False
@@ -292,10 +356,23 @@ def _check_run_folder(out: Path, resume: bool, method: str) -> bool:
     return True
 
 
+def _remove_run(out: Path) -> None:
+    """Removes the files a run of gcl train wrote in :obj:`out` (for :obj:`--overwrite`),
+    and nothing else."""
+    from gcl._io import remove_tree
+
+    for name in (*rf.RUN_FILES, rf.CHECKPOINT):
+        (out / name).unlink(missing_ok=True)
+    for name in (rf.TENSORBOARD, rf.EMBEDDINGS):
+        if (out / name).is_dir():
+            remove_tree(out / name)
+
+
 # ---------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
     folder, rec = _load_model(args.run)
     cfg = _read_run_config(folder)
+    rf.check_fingerprint(folder)
     _say(args, f"loading {cfg.get('data') or cfg.get('dataset')} ...")
     name, inter, given = load_interactions(cfg)
     train, valid, test = split_data(cfg, inter, given)
@@ -324,12 +401,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         from gcl.index import RecallIndex
 
         index = RecallIndex.load(args.export)
-        if args.ef_search or args.nprobe:
+        if args.ef_search is not None or args.nprobe is not None:
             index.set_search_params(ef_search=args.ef_search, nprobe=args.nprobe)
         users = coerce_ids(args.user, index.user_ids, "user")
         items, scores = index.search(users, k=args.k, exclude_seen=not args.include_seen)
     else:
-        if args.ef_search or args.nprobe:
+        if args.ef_search is not None or args.nprobe is not None:
             raise ValueError("--ef-search and --nprobe apply to --export (a recall index)")
         _, rec = _load_model(args.run)
         users = coerce_ids(args.user, rec.user_ids, "user")
@@ -369,6 +446,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if options and not args.index:
         raise ValueError("index settings need --index flat|hnsw|ivf")
     if args.index:
+        from gcl.index import check_index_options
+
+        check_index_options(args.index, len(rec.item_ids), **options)
         _say(args, f"building a {args.index} index over {len(rec.item_ids)} items ...")
     files = rec.export(out, metrics=metrics, dataset=dataset, index=args.index,
                        index_options=options, hetero=args.hetero, progress=not args.quiet)

@@ -13,7 +13,7 @@ from typing import Any
 _COMMON = {"self", "num_users", "num_items", "dim", "layers", "reg"}
 #: Flags that hold display or file options, not settings of the run: kept out of its
 #: config.yaml.
-NOT_SAVED = {"config", "quiet", "command", "func", "resume", "nproc"}
+NOT_SAVED = {"config", "quiet", "command", "func", "resume", "nproc", "overwrite", "debug"}
 
 
 def method_hyperparameters() -> dict[str, dict[str, Any]]:

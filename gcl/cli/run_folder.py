@@ -8,11 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gcl._io import atomic_write, sha256_file
+
 # checkpoint.pt: the state of the last finished epoch, while the run trains
 from gcl.checkpoint import CHECKPOINT as CHECKPOINT
-from gcl.export import atomic_write
 
 CONFIG = "config.yaml"
+DATA = "data.json"
+LOCK = ".gcl-run.lock"
 METRICS_LOG = "metrics.jsonl"
 METRICS = "metrics.json"
 MODEL = "model.pt"
@@ -21,6 +24,71 @@ TENSORBOARD = "tensorboard"
 EMBEDDINGS = "embeddings"
 
 _SHOWN = ("recall@20", "ndcg@20")
+
+#: What a finished run leaves in its folder; --overwrite removes these, and nothing else.
+RUN_FILES = (CONFIG, DATA, METRICS_LOG, METRICS, MODEL, CURVE)
+
+
+def data_files(cfg: dict[str, Any]) -> list[Path]:
+    """The files a run's data is read from: :obj:`--data`, the files of a :obj:`--dataset`
+    folder or of a named dataset as found here, :obj:`--item-text` and
+    :obj:`--word-vectors`."""
+    files: list[Path] = []
+    if cfg.get("data"):
+        files.append(Path(cfg["data"]))
+    elif cfg.get("dataset"):
+        folder = Path(cfg["dataset"])
+        if folder.is_dir():
+            files.extend(sorted(p for p in folder.iterdir() if p.is_file()))
+        else:
+            from gcl.datasets import load_registry
+            from gcl.datasets.download import _find, lookup_dirs
+
+            key = str(cfg["dataset"]).strip().lower()
+            entry = load_registry().get(key)
+            found = _find(entry, lookup_dirs(key)) if entry else None
+            if found:
+                files.extend(Path(found) / name for name in entry["files"])
+    for key in ("item_text", "word_vectors"):
+        if cfg.get(key) and Path(cfg[key]).is_file():
+            files.append(Path(cfg[key]))
+    return files
+
+
+def fingerprint(cfg: dict[str, Any]) -> dict[str, str]:
+    """The sha256 of each file of :func:`data_files`, by absolute path."""
+    return {str(p.resolve()): sha256_file(p) for p in data_files(cfg)}
+
+
+def write_fingerprint(folder: Path, cfg: dict[str, Any]) -> None:
+    """:obj:`data.json`: the sha256 of every data file the run reads."""
+    with atomic_write(folder / DATA, "w") as f:
+        json.dump({"sha256": fingerprint(cfg)}, f, indent=1)
+
+
+def check_fingerprint(folder: Path) -> None:
+    """Refuses the run's data when a file differs from the one it was trained on (as
+    :obj:`data.json` records); a run without :obj:`data.json` is not checked."""
+    path = folder / DATA
+    if not path.is_file():
+        return
+    try:
+        recorded = json.loads(path.read_text())["sha256"]
+        items = list(recorded.items())
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"{path} is damaged ({type(e).__name__}): it should hold the sha256 "
+                         "of the run's data files") from e
+    for name, digest in items:
+        file = Path(name)
+        if not file.is_file():
+            raise FileNotFoundError(f"{file}, a data file of the run {folder}, is missing: "
+                                    "restore it (the run's split and metrics need it)")
+        now = sha256_file(file)
+        if now != digest:
+            raise ValueError(f"{file} changed since the run {folder} was trained on it (sha256 "
+                             f"{str(digest)[:12]}..., now {now[:12]}...): its split and metrics "
+                             "would not be the run's; restore the file, or train a new run on "
+                             "it")
 
 
 def evaluations(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """A click log with its id maps: the object every later stage of :mod:`gcl` takes."""
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from os import PathLike
@@ -268,8 +269,25 @@ class Interactions:
                  min_rating: float | None = None, k_core: int | None = None,
                  item_text: str | None = None, **read_csv_kwargs: Any) -> Interactions:
         """Reads a CSV with :func:`pandas.read_csv` (extra keyword arguments go to it) and
-        calls :meth:`from_pandas`."""
-        df = pd.read_csv(path, **read_csv_kwargs)
+        calls :meth:`from_pandas`.
+
+        Ids in a file are text: the user and item columns are read as strings, so
+        :obj:`"007"`, :obj:`"7"` and :obj:`"0007"` stay three ids, exactly as written. Pass
+        :obj:`dtype={"user": "int64", ...}` to read them otherwise."""
+        dtype = read_csv_kwargs.pop("dtype", None)
+        if dtype is None or isinstance(dtype, Mapping):
+            dtype = {user: str, item: str, **(dtype or {})}
+        try:
+            df = pd.read_csv(path, dtype=dtype, **read_csv_kwargs)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise ValueError(f"{os.fspath(path)} is not a readable CSV click log: "
+                             f"{' '.join(str(e).split())}") from e
+        if len(df.columns) == 1 and user not in df.columns:
+            sep = next((c for c in ("\t", ";", "|", " ") if c in str(df.columns[0])), None)
+            if sep is not None:
+                raise ValueError(f"{os.fspath(path)} has one column {str(df.columns[0])!r}: it "
+                                 f"looks separated by {sep!r}, not commas; pass sep={sep!r} "
+                                 f"(gcl train: --sep)")
         return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core, item_text)
 
     @classmethod
@@ -277,8 +295,17 @@ class Interactions:
                      rating: str | None = None, timestamp: str | None = None,
                      min_rating: float | None = None, k_core: int | None = None,
                      item_text: str | None = None) -> Interactions:
-        """Reads a Parquet file (needs pyarrow) and calls :meth:`from_pandas`."""
-        df = pd.read_parquet(path)
+        """Reads a Parquet file (needs pyarrow) and calls :meth:`from_pandas`; the id columns
+        keep the file's own types."""
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no Parquet file at {os.fspath(path)}")
+        try:
+            df = pd.read_parquet(path)
+        except ImportError:
+            raise
+        except Exception as e:  # pyarrow raises its own types for a file that is no Parquet
+            raise ValueError(f"{os.fspath(path)} is not a readable Parquet file: "
+                             f"{type(e).__name__}: {' '.join(str(e).split())}") from e
         return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core, item_text)
 
     @classmethod
@@ -391,6 +418,9 @@ class Interactions:
         (:obj:`"random"`, :obj:`"leave_one_out"`, :obj:`"temporal"`) and their arguments."""
         from gcl.data.split import split as _split
 
+        seed = kwargs.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         return _split(self, method, **kwargs)
 
     def concat(self, *others: Interactions) -> Interactions:

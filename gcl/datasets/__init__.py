@@ -110,6 +110,9 @@ def load_dataset(
         ChecksumError: when a file's sha256 differs from the registry's.
         MalformedFileError: when a file is truncated or malformed, naming it and the line.
     """
+    if not isinstance(name_or_path, (str, PathLike)):
+        raise TypeError(f"name_or_path must be a dataset name or a folder, got "
+                        f"{name_or_path!r}; see gcl.datasets.list_datasets()")
     registry = load_registry()
     key = str(name_or_path).strip().lower() if isinstance(name_or_path, str) else None
     if key in registry:

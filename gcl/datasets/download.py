@@ -30,8 +30,8 @@ from os import PathLike
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from gcl._io import sha256_file
 from gcl.datasets.base import ChecksumError, DatasetNotFoundError, UnsafeArchiveError
-from gcl.export import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -328,13 +328,13 @@ def fetch(name: str, entry: Mapping[str, Any], root: str | PathLike | None = Non
     if verify:
         unknown = []
         for f, meta in files.items():
-            if meta.get("sha256") is not None:
+            known_bad = meta.get("known_bad") or {}
+            digest = sha256_file(folder / f) if known_bad else None
+            if meta.get("sha256") is not None and digest not in known_bad:
                 if f not in checked:
                     verify_file(folder / f, meta["sha256"], name)
                 continue
-            known_bad = meta.get("known_bad") or {}
-            digest = sha256_file(folder / f) if known_bad else None
-            if digest in known_bad:
+            if digest in known_bad:  # usable, but not the published file: say how it differs
                 warnings.warn(
                     f"{folder / f} of dataset {name!r} is a known faulty copy (sha256 "
                     f"{digest}): {known_bad[digest]}. Replace it with the file from "

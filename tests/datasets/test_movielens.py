@@ -57,13 +57,32 @@ def test_ml100k_shared_files(monkeypatch):
     assert ds.item_text.index.dtype == inter.item_ids.dtype == np.int64
     assert ds.item_text.loc[1] == "Toy Story (1995) | Animation, Children's, Comedy"
     assert ds.item_text.loc[2] == "GoldenEye (1995) | Action, Adventure, Thriller"
-    # The copy of u.item here is a known faulty one (months replaced by numbers): a
-    # warning says so, and the ratings load all the same.
+    # The shared u.item is GroupLens' original file, whose digest the registry records.
     digest = hashlib.sha256((DATA / "ml-100k" / "u.item").read_bytes()).hexdigest()
-    bad = load_registry()["ml-100k"]["files"]["u.item"]["known_bad"]
-    faulty = [w for w in caught if "known faulty copy" in str(w.message)]
-    assert len(faulty) == (1 if digest in bad else 0)
+    assert digest == load_registry()["ml-100k"]["files"]["u.item"]["sha256"]
+    assert not [w for w in caught if "u.item" in str(w.message)]
+    assert ds.item_text.loc[1]  # any text
     assert set(ds.item_text.index) <= set(range(1, 1683)) and len(ds.item_text) >= 1681
+
+
+@pytest.mark.skipif(not (DATA / "ml-100k" / "u.item").is_file(), reason="no shared ml-100k")
+def test_ml100k_known_modified_u_item_warns_and_another_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    for name in ("u.data", "u.genre"):
+        shutil.copy(DATA / "ml-100k" / name, tmp_path / name)
+    text = (DATA / "ml-100k" / "u.item").read_bytes()
+    (tmp_path / "u.item").write_bytes(text.replace(b"Oct", b"10"))  # as the modified copy
+    digest = hashlib.sha256((tmp_path / "u.item").read_bytes()).hexdigest()
+    with pytest.raises(ChecksumError, match="u.item"):
+        load_dataset("ml-100k", root=tmp_path)
+    from gcl.datasets.base import _registry
+
+    entry = _registry()["ml-100k"]["files"]["u.item"]
+    monkeypatch.setitem(entry, "known_bad", {digest: "months replaced by numbers"})
+    with pytest.warns(UserWarning, match="known faulty copy.*months replaced by numbers"):
+        ds = load_dataset("ml-100k", root=tmp_path)
+    assert len(ds.interactions) == 100_000
 
 
 def test_ml100k_small_files(tmp_path):
