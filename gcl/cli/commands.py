@@ -202,7 +202,9 @@ def _train(args: argparse.Namespace, main: bool) -> int:
         eval_every=args.eval_every, metric=args.metric, backend=args.backend,
         device=args.device, seed=args.seed, progress=not args.quiet,
         precision=getattr(args, "precision", "fp32"),
-        num_threads=args.threads or "auto", **extra)
+        num_threads=args.threads or "auto",
+        **({} if getattr(args, "cl_decay", None) is None
+           else {"cl_decay": tuple(args.cl_decay)}), **extra)
     cfg = resolved_config(args)
     # Paths made absolute, so that the run can be evaluated from any folder.
     if cfg.get("data"):
