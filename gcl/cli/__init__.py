@@ -99,8 +99,8 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       "word2vec trained on the item texts")
     model = t.add_argument_group("model and training")
     model.add_argument("--method", default="lightgcn", metavar="NAME",
-                       help="lightgcn, simgcl, xsimgcl, sgl-ed, sgl-nd, sgl-rw, lightgcl, pop,"
-                       " or custom (with --augment)")
+                       help="lightgcn, simgcl, xsimgcl, sgl-ed, sgl-nd, sgl-rw, lightgcl, ncl,"
+                       " directau, seq-cl, seq-cl+graph, pop, or custom (with --augment)")
     model.add_argument("--dim", type=int, metavar="N", default=64, help="embedding size")
     model.add_argument("--layers", type=int, metavar="N",
                        help="propagation layers (default: the method's own)")

@@ -66,6 +66,13 @@ _MEANING = {
     "p": "drop ratio of the augmentation",
     "rank": "rank of the SVD view",
     "temperature": "InfoNCE temperature",
+    "negatives": "all (the reference) or in-batch",
+    "readout": "sum (the reference) or mean of the layers",
+    "item_anchors": "pos+neg (the reference) or pos",
+    "cl_loss": "nt-xent (the reference) or info-nce",
+    "proto_weight": "weight of the prototype contrastive loss",
+    "num_clusters": "k-means prototypes per node type",
+    "gamma": "weight of the uniformity loss",
 }
 
 
