@@ -17,6 +17,16 @@ class TestSGLWalk(MethodContract):
     method = "sgl-rw"
 
 
+class TestSGLWithHead(MethodContract):
+    method = "sgl-ed"
+    kwargs = {"projection_head": 2}
+
+
+class TestSGLInBatchWithMoCo(MethodContract):
+    method = "sgl-ed"
+    kwargs = {"negatives": "in-batch", "moco": {"size": 16}}
+
+
 def test_views_are_made_per_epoch():
     import torch
 
