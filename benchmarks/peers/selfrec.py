@@ -79,9 +79,9 @@ def inside(args: argparse.Namespace) -> None:
     torch.Tensor.cuda = lambda self, *a, **k: self  # the CPU patch
     torch.nn.Module.cuda = lambda self, *a, **k: self
     sys.path.insert(0, str(SRC))
-    random.seed(0)
-    np.random.seed(0)
-    torch.manual_seed(0)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
     from data.loader import FileIO
     from util.conf import ModelConf
 
@@ -107,7 +107,7 @@ def inside(args: argparse.Namespace) -> None:
 
 
 def run(dataset: str, model: str, settings: dict, epochs: int, train, test,
-        threads: int = 1) -> dict:
+        threads: int = 1, seed: int = 0) -> dict:
     """Trains SELFRec's :obj:`model` with :obj:`settings` (its configuration section) for
     :obj:`epochs` on :obj:`train`; returns its test Recall@20 / NDCG@20 (gcl's evaluation,
     train items masked) and seconds per epoch."""
@@ -127,7 +127,8 @@ def run(dataset: str, model: str, settings: dict, epochs: int, train, test,
     out = CACHE / f"{dataset}.{model}.npz"
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": ""}
     subprocess.run([str(python), "-P", __file__, "--inside", "--model", model, "--conf",
-                    str(conf_path), "--threads", str(threads), "--out", str(out)],
+                    str(conf_path), "--threads", str(threads), "--seed", str(seed),
+                    "--out", str(out)],
                    check=True, env=env, cwd=CACHE)  # SELFRec writes its log into ./log
     z = np.load(out)
     user_emb = np.zeros((train.num_users, z["users"].shape[1]), np.float32)
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", default="LightGCN")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--conf", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     train, _, test = splits(args.dataset)
     settings = next(s for m, s, *_ in PAIRS if m == args.model)
     print(json.dumps(run(args.dataset, args.model, settings, args.epochs, train, test,
-                         args.threads), indent=2))
+                         args.threads, args.seed), indent=2))
 
 
 if __name__ == "__main__":
