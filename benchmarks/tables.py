@@ -17,7 +17,7 @@ ORDER = ["ml-100k", "amazon-beauty", "gowalla"]
 
 
 #: Files of results/ that are not a dataset's run.py table.
-OTHER = {"ablation", "speed", "gpu"}
+OTHER = {"ablation", "speed", "gpu", "reproduce"}
 
 
 def table(dataset: str, results: dict) -> str:
@@ -62,7 +62,8 @@ def ablation(results: dict) -> str:
 
 
 def section() -> str:
-    # speed.json and gpu.json are the speed benchmark's (its tables: benchmarks/speed.py).
+    # speed.json and gpu.json are the speed benchmark's (its tables: benchmarks/speed.py);
+    # reproduce.json is benchmarks/reproduce.py's.
     files = sorted((p for p in RESULTS.glob("*.json") if p.stem not in OTHER),
                    key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
     parts = [table(p.stem, json.loads(p.read_text())) for p in files]

@@ -89,11 +89,12 @@ def check_hyperparameters(params: Mapping[str, Any]) -> None:
 
     Args:
         params (Mapping): argument name to value; :obj:`None` means "the default" for the
-            optional ones (:obj:`patience`, :obj:`budget_seconds`, :obj:`cl_decay`).
+            optional ones (:obj:`patience`, :obj:`budget_seconds`, :obj:`cl_decay`, and
+            :obj:`layers` and :obj:`reg`, whose default is the method's own).
     """
     for name, value in params.items():
         rule = RULES.get(name)
-        if rule is None or (value is None and name == "budget_seconds"):
+        if rule is None or (value is None and name in ("budget_seconds", "layers", "reg")):
             continue
         ok, span = rule
         if not ok(value):

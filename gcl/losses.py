@@ -1,6 +1,8 @@
 """Losses, functional."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -69,6 +71,73 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2,
         negatives = F.normalize(queue.detach(), dim=-1)
         logits = torch.cat([logits, z1 @ negatives.T / temperature], dim=1)
     return -torch.diagonal(torch.log_softmax(logits, dim=1)).mean()
+
+
+def info_nce_all(anchors: torch.Tensor, candidates: torch.Tensor, positive: torch.Tensor,
+                 temperature: float = 0.2) -> torch.Tensor:
+    r"""InfoNCE of each anchor against every row of :obj:`candidates`, as SGL's reference code
+    (SGL-Torch, RecBole-GNN's :obj:`sgl.py`) and NCL's contrast a node with all users (or
+    all items) of the other view:
+
+    .. math::
+        \mathcal{L} = -\frac{1}{B}\sum_{b} \log \frac{\exp(s(a_b, c_{p_b})/\tau)}
+        {\sum_{j=1}^{N} \exp(s(a_b, c_j)/\tau)}
+
+    with :math:`s` the cosine similarity. The positive :math:`c_{p_b}` is one of the
+    candidates, so it is in the denominator too.
+
+    Args:
+        anchors (torch.Tensor): shape :obj:`[B, d]`.
+        candidates (torch.Tensor): e.g. every user of the other view, shape :obj:`[N, d]`.
+        positive (torch.Tensor): row of :obj:`candidates` that is each anchor's positive,
+            shape :obj:`[B]`.
+        temperature (float): :math:`\tau`. (default: :obj:`0.2`)
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    dtype = torch.promote_types(torch.promote_types(anchors.dtype, candidates.dtype),
+                                torch.float32)
+    a = F.normalize(anchors.to(dtype), dim=-1) / temperature
+    c = F.normalize(candidates.to(dtype), dim=-1)
+    logits = a @ c.T
+    return (torch.logsumexp(logits, dim=1) - (a * c[positive]).sum(-1)).mean()
+
+
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 1.0,
+            similarity: str = "dot") -> torch.Tensor:
+    r"""NT-Xent of SimCLR (Chen et al., ICML 2020) as CL4SRec's code in DuoRec's RecBole
+    (:obj:`cl4srec.py`, :obj:`info_nce`) computes it: the :math:`2B` rows of both views are
+    anchors, each with the other view of its row as positive and the other :math:`2B-2`
+    rows as negatives,
+
+    .. math::
+        \mathcal{L} = -\frac{1}{2B}\sum_{i=1}^{2B} \log \frac{\exp(s(z_i, z_{i'})/\tau)}
+        {\sum_{j \ne i} \exp(s(z_i, z_j)/\tau)}
+
+    with :math:`s` the dot product (:obj:`"dot"`, the reference's setting) or the cosine
+    similarity (:obj:`"cos"`).
+
+    Args:
+        z1 (torch.Tensor): first view, shape :obj:`[B, d]`.
+        z2 (torch.Tensor): second view, shape :obj:`[B, d]`.
+        temperature (float): :math:`\tau`. (default: :obj:`1.0`)
+        similarity (str): :obj:`"dot"` or :obj:`"cos"`. (default: :obj:`"dot"`)
+    """
+    if z1.shape != z2.shape:
+        raise ValueError(f"the two views must have the same shape, got {tuple(z1.shape)} "
+                         f"and {tuple(z2.shape)}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if similarity not in ("dot", "cos"):
+        raise ValueError(f"similarity must be 'dot' or 'cos', got {similarity!r}")
+    z = torch.cat([z1, z2]).to(torch.promote_types(z1.dtype, torch.float32))
+    if similarity == "cos":
+        z = F.normalize(z, dim=-1)
+    logits = z @ z.T / temperature
+    logits = logits.masked_fill(torch.eye(len(z), dtype=torch.bool, device=z.device), -math.inf)
+    b = len(z1)
+    partner = torch.cat([torch.arange(b, 2 * b), torch.arange(b)]).to(z.device)
+    return F.cross_entropy(logits, partner)
 
 
 def cross_layer(z_final: torch.Tensor, z_layer: torch.Tensor,

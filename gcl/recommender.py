@@ -99,8 +99,14 @@ class GraphCLRecommender:
         method (str): a name in :obj:`gcl.methods.METHODS`, e.g. :obj:`"lightgcn"`,
             :obj:`"pop"`. (default: :obj:`"lightgcn"`)
         dim (int): embedding size. (default: :obj:`64`)
-        layers (int): propagation layers. (default: :obj:`3`)
-        reg (float): L2 weight on the batch's layer-0 embeddings. (default: :obj:`1e-4`)
+        layers (int, optional): propagation layers; :obj:`None` takes the method's own
+            default (e.g. 3 for :obj:`"lightgcn"` and :obj:`"sgl-ed"`, 2 for
+            :obj:`"simgcl"`, :obj:`"xsimgcl"` and :obj:`"lightgcl"`, as their reference
+            code). (default: :obj:`None`)
+        reg (float, optional): the method's L2 weight (on the batch's layer-0 embeddings
+            for most methods); :obj:`None` takes the method's own default (e.g.
+            :obj:`1e-4`, or :obj:`1e-7` on the whole table for :obj:`"lightgcl"`).
+            (default: :obj:`None`)
         lr (float): Adam learning rate. (default: :obj:`1e-3`)
         batch_size (int): triples per step (per rank when trained under torchrun, see
             :mod:`gcl.distributed`). (default: :obj:`2048`)
@@ -135,9 +141,10 @@ class GraphCLRecommender:
         init_scale (float): with :obj:`init="svd"`, the standard deviation of the start's
             entries; against Adam's step size (:obj:`lr`) it decides whether the start
             survives the first epochs. (default: :obj:`1.0`)
-        cl_decay (tuple, optional): how :meth:`fit` lowers a contrastive method's
-            :obj:`cl_weight` when the valid metric stalls; :obj:`None` keeps it fixed (see
-            :class:`gcl.train.TrainConfig`). (default: :obj:`(0.1, 3)`)
+        cl_decay (tuple, optional): :obj:`(factor, evaluations)`: how :meth:`fit` lowers a
+            contrastive method's :obj:`cl_weight` when the valid metric stalls (a variant;
+            the papers keep the weight fixed); :obj:`None` keeps it fixed (see
+            :class:`gcl.train.TrainConfig`). (default: :obj:`None`)
         item_text (pd.Series, optional): item texts indexed by item id, for the text branch;
             data, so also accepted by :meth:`fit`, and never saved. (default: :obj:`None`)
         **method_kwargs: further hyperparameters of the method, and of the text branch
@@ -158,8 +165,8 @@ class GraphCLRecommender:
             :obj:`word_dim` (:obj:`64`) and :obj:`word_epochs` (:obj:`20`).
     """
 
-    def __init__(self, method: str = "lightgcn", dim: int = 64, layers: int = 3,
-                 reg: float = 1e-4, lr: float = 1e-3, batch_size: int = 2048,
+    def __init__(self, method: str = "lightgcn", dim: int = 64, layers: int | None = None,
+                 reg: float | None = None, lr: float = 1e-3, batch_size: int = 2048,
                  epochs: int = 1000, patience: int | None = 10, eval_every: int = 1,
                  metric: str = "ndcg@20", restore_best: bool = True,
                  backend: str = "torch", device: str = "auto",
@@ -228,8 +235,10 @@ class GraphCLRecommender:
         skip = {"method", "lr", "batch_size", "epochs", "patience", "eval_every", "metric",
                 "restore_best", "backend", "device", "seed", "progress", "budget_seconds",
                 "cl_decay", "precision", "num_threads", "init", "init_scale"}
+        # layers and reg left None: the method's own defaults
         return {k: v for k, v in self.params.items()
-                if k not in skip and not k.startswith(_TEXT_PREFIXES)}
+                if k not in skip and not k.startswith(_TEXT_PREFIXES)
+                and not (k in ("layers", "reg") and v is None)}
 
     def _text_params(self) -> dict[str, Any]:
         return {k: v for k, v in self.params.items() if k.startswith(_TEXT_PREFIXES)}

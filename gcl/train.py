@@ -79,9 +79,9 @@ class TrainConfig:
             :math:`\ln 2` for :obj:`collapse_epochs` epochs (the contrastive task is being
             learnt, the ranking is not), and go on from the best weights so far with
             early stopping's count and Adam's moments restarted; at most :obj:`CL_DECAYS`
-            times. The contrastive loss's uniformity helps on sparse data and can swamp the
-            ranking loss on dense data (ml-100k), where the papers' weights fail; this lets
-            one default serve both. :obj:`None` keeps the weight fixed. (default: :obj:`(0.1, 3)`)
+            times. A variant of the loop, not part of any paper's method: the papers train
+            with a fixed weight. It can rescue a contrastive weight too large for dense data
+            (e.g. :obj:`(0.1, 3)`). :obj:`None` keeps the weight fixed. (default: :obj:`None`)
     """
 
     epochs: int = 1000
@@ -97,7 +97,7 @@ class TrainConfig:
     progress: bool = True
     decline_warning: tuple[float, int] = (0.1, 3)
     collapse_epochs: int | None = 5
-    cl_decay: tuple[float, int] | None = (0.1, 3)
+    cl_decay: tuple[float, int] | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "num_neg", "eval_every"):

@@ -75,6 +75,8 @@ def assert_same_fit(a, b):
     ("xsimgcl", {}),
     ("lightgcn", {"encoder": "gat"}),
     pytest.param("lightgcl", {"rank": 3}),
+    ("ncl", {"warm_up": 2, "num_clusters": 4}),  # k-means per epoch from the generator
+    ("directau", {}),
 ])
 def test_resume_after_a_crash_equals_an_uninterrupted_fit(splits, tmp_path, method, kw):
     train, valid, _ = splits

@@ -83,10 +83,28 @@ def test_config_file_sets_flags_and_the_command_line_wins(log_csv, tmp_path):
     assert _parse(["train", "--config", str(cfg), "--dataset", "ml-100k"]).data is None
 
 
+def test_cl_decay_is_off_by_default_and_set_by_flag_or_file(log_csv, tmp_path):
+    assert _parse(["train", "--dataset", "ml-100k", "--out", "r"]).cl_decay is None
+    args = _parse(["train", "--dataset", "ml-100k", "--out", "r", "--cl-decay", "0.1", "3"])
+    assert args.cl_decay == [0.1, 3.0]
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("dataset: ml-100k\ncl_decay: [0.5, 2]\n")
+    assert _parse(["train", "--config", str(cfg), "--out", "r"]).cl_decay == [0.5, 2.0]
+    out = tmp_path / "run"
+    code = main(["train", "--interactions", str(log_csv), "--user-col", "uid",
+                 "--item-col", "iid", "--timestamp-col", "ts", "--split", "leave_one_out",
+                 "--method", "simgcl", "--dim", "8", "--epochs", "1", "--batch-size", "64",
+                 "--cl-decay", "0.1", "3", "--out", str(out), "--quiet", "--device", "cpu"])
+    assert code == 0
+    config = load_config(out / "config.yaml", _build()[1])
+    assert config["cl_decay"] == [0.1, 3.0] and config["layers"] is None
+
+
 @pytest.mark.parametrize("text, message", [
     ("dataset: ml-100k\nlearning_rate: 0.1\n", "unknown key 'learning_rate'"),
     ("dataset: ml-100k\nepochs: many\n", "key 'epochs' must be int, got 'many'"),
     ("dataset: ml-100k\nsplit: sideways\n", "key 'split' must be one of"),
+    ("dataset: ml-100k\ncl_decay: [0.1]\n", "key 'cl_decay' must hold 2 values"),
     ("- dataset\n", "must hold a mapping"),
 ])
 def test_config_file_errors_name_the_key(tmp_path, capsys, text, message):

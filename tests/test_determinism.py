@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 METHODS = [("pop", {}), ("lightgcn", {}), ("sgl-ed", {}), ("sgl-nd", {}), ("sgl-rw", {}),
            ("simgcl", {}), ("xsimgcl", {}), ("lightgcl", {"rank": 3}),
+           ("ncl", {"warm_up": 1, "num_clusters": 4}), ("directau", {}),
            ("lightgcn", {"encoder": "gcn"}),
            ("lightgcn", {"augment": {"type": "EdgeDrop", "kwargs": {"p": 0.2}}})]
 

@@ -81,3 +81,41 @@ def test_info_nce_with_a_queue_by_hand():
         info_nce(z1, z2, t).item(), rel=1e-12)
     with pytest.raises(ValueError, match="queue"):
         info_nce(z1, z2, t, queue=torch.zeros(3, 5, dtype=torch.float64))
+
+
+def test_info_nce_all_by_hand():
+    from gcl.losses import info_nce_all
+
+    anchors = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    candidates = torch.tensor([[3.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
+    positive = torch.tensor([0, 2])
+    tau = 0.5
+    # cosine: anchor 0 = (1, 0) -> 1, 0, 1/sqrt2; anchor 1 = (0, 1) -> 0, 1, 1/sqrt2
+    r = 1 / math.sqrt(2)
+    sims = [[1.0, 0.0, r], [0.0, 1.0, r]]
+    want = sum(-math.log(math.exp(row[p] / tau) / sum(math.exp(s / tau) for s in row))
+               for row, p in zip(sims, [0, 2])) / 2
+    assert info_nce_all(anchors, candidates, positive, tau).item() == pytest.approx(want)
+
+
+def test_nt_xent_is_duorecs_cl4srec_form_by_hand():
+    from gcl.losses import nt_xent
+
+    z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    z2 = torch.tensor([[2.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    rows = z1.tolist() + z2.tolist()  # 2B = 4 anchors, partner of i is i + 2 (mod 4)
+
+    def dot(a, b):
+        return sum(x * y for x, y in zip(a, b))
+
+    want = 0.0
+    for i, a in enumerate(rows):
+        logits = {j: dot(a, b) / 0.5 for j, b in enumerate(rows) if j != i}  # 2B - 1 terms
+        want -= math.log(math.exp(logits[(i + 2) % 4]) / sum(math.exp(v) for v in
+                                                              logits.values()))
+    assert nt_xent(z1, z2, 0.5).item() == pytest.approx(want / 4)
+    # Identical, well separated views drive it towards 0, unlike a cosine InfoNCE at tau 1.
+    z = torch.eye(4, dtype=torch.float64) * 10
+    assert nt_xent(z, z, 1.0).item() < 1e-6
+    with pytest.raises(ValueError, match="similarity"):
+        nt_xent(z1, z2, similarity="l2")

@@ -373,15 +373,19 @@ def test_cl_weight_decays_when_valid_stalls_and_goes_on_from_the_best(data):
 def test_cl_weight_decays_when_bpr_is_stuck_without_a_collapse_warning(data, recwarn):
     train, _, graph = data
     hist = Trainer(simgcl(train), graph, train,
-                   config(epochs=5, lr=1e-6, collapse_epochs=2)).fit()
+                   config(epochs=5, lr=1e-6, collapse_epochs=2, cl_decay=(0.1, 3))).fit()
     assert [h["cl_weight"] for h in hist] == pytest.approx([0.5, 0.5, 0.05, 0.05, 0.005])
     assert collapse_warnings(recwarn.list) == []
 
 
-def test_cl_decay_none_keeps_the_weight_and_lightgcn_has_none(data):
+def test_cl_decay_is_off_by_default_and_keeps_the_weight(data):
+    from gcl import GraphCLRecommender
+
+    assert TrainConfig().cl_decay is None
+    assert GraphCLRecommender(method="simgcl")._train_config().cl_decay is None
     train, _, graph = data
     method = simgcl(train)
-    hist = Trainer(method, graph, train, config(epochs=6, cl_decay=None),
+    hist = Trainer(method, graph, train, config(epochs=6),
                    evaluate=ScriptedEval(method, [0.1] * 6)).fit()
     assert {h["cl_weight"] for h in hist} == {0.5}
     plain_hist = Trainer(lightgcn(train), graph, train, config(epochs=2)).fit()
@@ -398,7 +402,7 @@ def test_resume_keeps_the_decayed_cl_weight(data, tmp_path):
         ev = ScriptedEval(method, [0.1] * epochs)
         if resume:
             ev.calls = 4  # the scores of the epochs already run are not asked again
-        Trainer(method, graph, train, config(epochs=epochs), evaluate=ev,
+        Trainer(method, graph, train, config(epochs=epochs, cl_decay=(0.1, 3)), evaluate=ev,
                 checkpoint_dir=tmp_path).fit(resume=resume)
         return method
 

@@ -111,11 +111,13 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       "format is a pickle and is refused")
     model = t.add_argument_group("model and training")
     model.add_argument("--method", default="lightgcn", metavar="NAME",
-                       help="lightgcn, simgcl, xsimgcl, sgl-ed, sgl-nd, sgl-rw, lightgcl, pop,"
-                       " or custom (with --augment)")
+                       help="lightgcn, simgcl, xsimgcl, sgl-ed, sgl-nd, sgl-rw, lightgcl, ncl,"
+                       " directau, seq-cl, seq-cl+graph, pop, or custom (with --augment)")
     model.add_argument("--dim", type=int, metavar="N", default=64, help="embedding size")
-    model.add_argument("--layers", type=int, metavar="N", default=3, help="propagation layers")
-    model.add_argument("--reg", type=float, metavar="X", default=1e-4, help="L2 weight")
+    model.add_argument("--layers", type=int, metavar="N",
+                       help="propagation layers (default: the method's own)")
+    model.add_argument("--reg", type=float, metavar="X",
+                       help="L2 weight (default: the method's own)")
     model.add_argument("--lr", type=float, metavar="X", default=1e-3, help="Adam learning rate")
     model.add_argument("--batch-size", type=int, metavar="N", default=2048, help="triples per step")
     model.add_argument("--epochs", type=int, metavar="N", default=1000, help="most epochs")
@@ -125,6 +127,10 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="epochs between evaluations")
     model.add_argument("--metric", default="ndcg@20", metavar="NAME",
                        help="valid metric for early stopping")
+    model.add_argument("--cl-decay", type=float, nargs=2, metavar=("FACTOR", "EVALS"),
+                       help="multiply a contrastive method's cl_weight by FACTOR when valid "
+                       "has not improved for EVALS evaluations (at most 3 times); a variant, "
+                       "off by default: the papers keep the weight fixed")
     model.add_argument("--budget-minutes", type=float, metavar="M",
                        help="stop after this much training")
     model.add_argument("--seed", type=int, metavar="N", default=0,

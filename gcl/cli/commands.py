@@ -220,7 +220,9 @@ def _train(args: argparse.Namespace, main: bool) -> int:
             eval_every=args.eval_every, metric=args.metric, backend=args.backend,
             device=args.device, seed=args.seed, progress=not args.quiet,
             precision=getattr(args, "precision", "fp32"),
-            num_threads=args.threads or "auto", **extra)
+            num_threads=args.threads or "auto",
+            **({} if getattr(args, "cl_decay", None) is None
+               else {"cl_decay": tuple(args.cl_decay)}), **extra)
     except HyperparameterError as e:  # named as the flag that set it
         message = str(e)
         if hasattr(args, e.name) and message.startswith(e.name):

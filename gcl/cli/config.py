@@ -66,6 +66,13 @@ _MEANING = {
     "p": "drop ratio of the augmentation",
     "rank": "rank of the SVD view",
     "temperature": "InfoNCE temperature",
+    "negatives": "all (the reference) or in-batch",
+    "readout": "sum (the reference) or mean of the layers",
+    "item_anchors": "pos+neg (the reference) or pos",
+    "cl_loss": "nt-xent (the reference) or info-nce",
+    "proto_weight": "weight of the prototype contrastive loss",
+    "num_clusters": "k-means prototypes per node type",
+    "gamma": "weight of the uniformity loss",
 }
 
 
@@ -145,10 +152,12 @@ def _convert(action: argparse.Action, value: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise ValueError(f"{where} must be true or false, got {value!r}")
         return value
-    if action.nargs in ("+", "*"):
+    if action.nargs in ("+", "*") or isinstance(action.nargs, int):
         values = value if isinstance(value, list) else [value]
         if not values and action.nargs == "+":
             raise ValueError(f"{where} must hold at least one value")
+        if isinstance(action.nargs, int) and len(values) != action.nargs:
+            raise ValueError(f"{where} must hold {action.nargs} values, got {value!r}")
         return [_convert_one(action, v, where) for v in values]
     return _convert_one(action, value, where)
 

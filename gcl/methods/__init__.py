@@ -5,9 +5,11 @@ from typing import Any
 
 from gcl.methods.base import Method
 from gcl.methods.contrastive import GraphCLMethod
+from gcl.methods.directau import DirectAU
 from gcl.methods.filters import BSPM, GFCF
 from gcl.methods.lightgcl import LightGCL
 from gcl.methods.lightgcn import LightGCNMethod
+from gcl.methods.ncl import NCL
 from gcl.methods.pop import Popularity
 from gcl.methods.sequence import SeqCL, SeqGraphCL
 from gcl.methods.sgl import SGLEdge, SGLNode, SGLWalk
@@ -16,7 +18,7 @@ from gcl.methods.xsimgcl import XSimGCL
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (
     Popularity, GFCF, BSPM, LightGCNMethod, SGLEdge, SGLNode, SGLWalk, SimGCL, XSimGCL, LightGCL,
-    GraphCLMethod, SeqCL, SeqGraphCL)}
+    GraphCLMethod, SeqCL, SeqGraphCL, NCL, DirectAU)}
 
 
 def build_method(name: str, num_users: int, num_items: int, **kwargs: Any) -> Method:
@@ -44,4 +46,4 @@ def build_method(name: str, num_users: int, num_items: int, **kwargs: Any) -> Me
 
 __all__ = ["METHODS", "Method", "GraphCLMethod", "LightGCNMethod", "Popularity", "GFCF", "BSPM",
            "SGLEdge", "SGLNode", "SGLWalk", "SimGCL", "XSimGCL", "LightGCL", "SeqCL", "SeqGraphCL",
-           "build_method"]
+           "NCL", "DirectAU", "build_method"]

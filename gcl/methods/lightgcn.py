@@ -65,15 +65,21 @@ class LightGCNMethod(Method):
         u = user_emb[users]
         s_pos = (u * item_emb[pos]).sum(-1)
         s_neg = (u.unsqueeze(1) * item_emb[neg.view(len(users), -1)]).sum(-1)
-        w = self.encoder.embedding.weight
-        reg = l2(w[users], w[self.num_users + pos], w[self.num_users + neg.view(-1)],
-                 batch_size=len(users))
+        reg = self.reg_loss(users, pos, neg)
         rec = bpr(s_pos, s_neg)
         out = {"loss": rec + self.reg * reg, "bpr": rec, "reg": reg}
         if self.text is not None and self.training:
             out.update(self.text.loss(user_emb, users, pos, neg, self.generator))
             out["loss"] = out["loss"] + out["text"]
         return out
+
+    def reg_loss(self, users: torch.Tensor, pos: torch.Tensor,
+                 neg: torch.Tensor) -> torch.Tensor:
+        """The regulariser that :obj:`reg` weighs: LightGCN's L2 on the batch's layer-0
+        rows (:func:`~gcl.losses.l2`)."""
+        w = self.encoder.embedding.weight
+        return l2(w[users], w[self.num_users + pos], w[self.num_users + neg.view(-1)],
+                  batch_size=len(users))
 
     def loss(self, graph: UIGraph, users: torch.Tensor, pos: torch.Tensor,
              neg: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -17,7 +17,7 @@ from gcl.augment.sequence import (
 from gcl.data.interactions import Interactions
 from gcl.data.sequence import user_sequences
 from gcl.graph import UIGraph
-from gcl.losses import info_nce, l2
+from gcl.losses import info_nce, l2, nt_xent
 from gcl.methods.base import Method
 from gcl.nn.lightgcn import LightGCN
 from gcl.nn.projection import ProjectionHead
@@ -48,9 +48,15 @@ class SeqCL(Method):
     A user's ranking vector is the encoding of the whole train sequence (after a fit with a
     valid log, train then valid: see :meth:`set_history`); items are the ID table. The
     trainer iterates over users (:meth:`epoch_rows`), one sequence each per epoch, in
-    batches of similar lengths. Defaults follow CL4SRec: 2 layers, 2 heads,
-    :math:`\lambda_{cl}=0.1`, :math:`\tau=1`, :math:`\eta=0.6`, :math:`\gamma=0.3`,
-    :math:`\beta=0.6`.
+    batches of similar lengths. Defaults follow CL4SRec as in DuoRec's RecBole code
+    (RuihongQiu/DuoRec, :obj:`recbole/model/sequential_recommender/cl4srec.py`,
+    :obj:`seq.yaml`): 2 layers, 2 heads, dropout 0.5, :math:`\lambda_{cl}=0.1`, :math:`\tau=1`,
+    :math:`\eta=0.6`, :math:`\gamma=0.3`, :math:`\beta=0.6`, and its contrastive loss,
+    NT-Xent with dot products over the :math:`2B` augmented sequences of the batch
+    (:func:`~gcl.losses.nt_xent`: each has its twin as positive and the other
+    :math:`2B-2` as negatives). :obj:`cl_loss="info-nce"`, a variant, is SELFRec's
+    (:obj:`model/sequential/CL4SRec.py`): cosine InfoNCE from the first view's :math:`B`
+    anchors against the second view only (:func:`~gcl.losses.info_nce`).
 
     Args:
         num_users (int): number of users.
@@ -60,23 +66,28 @@ class SeqCL(Method):
         reg (float): L2 weight :math:`\lambda`. (default: :obj:`0.0`)
         heads (int): attention heads. (default: :obj:`2`)
         max_len (int): most recent items kept per user. (default: :obj:`50`)
-        dropout (float): encoder dropout. (default: :obj:`0.2`)
+        dropout (float): encoder dropout. (default: :obj:`0.5`)
         causal (bool): causal attention. (default: :obj:`True`)
         crop (float): crop ratio :math:`\eta`. (default: :obj:`0.6`)
         mask (float): mask ratio :math:`\gamma`. (default: :obj:`0.3`)
         reorder (float): reorder ratio :math:`\beta`. (default: :obj:`0.6`)
         cl_weight (float): :math:`\lambda_{cl}`. (default: :obj:`0.1`)
         temperature (float): InfoNCE temperature :math:`\tau`. (default: :obj:`1.0`)
+        cl_loss (str): :obj:`"nt-xent"` or :obj:`"info-nce"`. (default: :obj:`"nt-xent"`)
     """
 
     name = "seq-cl"
     tuning_hint = "lower cl_weight or raise temperature, or milder crop / mask / reorder"
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 2,
-                 reg: float = 0.0, heads: int = 2, max_len: int = 50, dropout: float = 0.2,
+                 reg: float = 0.0, heads: int = 2, max_len: int = 50, dropout: float = 0.5,
                  causal: bool = True, crop: float = 0.6, mask: float = 0.3,
-                 reorder: float = 0.6, cl_weight: float = 0.1, temperature: float = 1.0) -> None:
+                 reorder: float = 0.6, cl_weight: float = 0.1, temperature: float = 1.0,
+                 cl_loss: str = "nt-xent") -> None:
         super().__init__(num_users, num_items)
+        if cl_loss not in ("nt-xent", "info-nce"):
+            raise ValueError(f"cl_loss must be 'nt-xent' or 'info-nce', got {cl_loss!r}")
+        self.cl_loss = cl_loss
         if cl_weight < 0 or temperature <= 0 or reg < 0:
             raise ValueError(f"cl_weight and reg must be >= 0 and temperature > 0, got "
                              f"cl_weight={cl_weight}, reg={reg}, temperature={temperature}")
@@ -122,10 +133,11 @@ class SeqCL(Method):
 
     def epoch_rows(self, train: Interactions, generator: torch.Generator,
                    batch_size: int) -> torch.Tensor:
-        """One train row per user with interactions (its first): the trainer's batches are
-        batches of users. Users are bucketed by sequence length (sorted by length plus
-        noise, so that a batch pads little) and the batches come in random order."""
-        first = np.flatnonzero(np.r_[True, train.users[1:] != train.users[:-1]])
+        """One train row per user with interactions (its first in the log, which need not be
+        grouped by user): the trainer's batches are batches of users. Users are bucketed by
+        sequence length (sorted by length plus noise, so that a batch pads little) and the
+        batches come in random order."""
+        first = np.unique(train.users, return_index=True)[1]
         lengths = (self.seqs != PAD).sum(1).cpu()[torch.from_numpy(train.users[first])]
         noise = torch.rand(len(first), generator=generator) * 2
         order = torch.argsort(lengths.float() + noise)
@@ -164,11 +176,13 @@ class SeqCL(Method):
 
     def contrast(self, seqs: torch.Tensor, item_emb: torch.Tensor,
                  graph_users: torch.Tensor | None) -> torch.Tensor:
-        """InfoNCE between the user vectors of two augmented views of :obj:`seqs`."""
+        """NT-Xent (or InfoNCE) between the user vectors of two augmented views of
+        :obj:`seqs`."""
         z1 = self.encode(self.augment(seqs, self.generator), item_emb)
         z2 = self.encode(self.augment(seqs, self.generator), item_emb)
         project = (lambda z: z) if self.head is None else self.head
-        return info_nce(project(z1), project(z2), self.temperature)
+        loss = nt_xent if self.cl_loss == "nt-xent" else info_nce
+        return loss(project(z1), project(z2), self.temperature)
 
     def loss(self, graph: UIGraph, users: torch.Tensor, pos: torch.Tensor,
              neg: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -1,19 +1,36 @@
 """SGL: self-supervised graph learning with edge drop, node drop or random walk views."""
 from __future__ import annotations
 
+import torch
+
 from gcl.augment.edge import EdgeDrop, NodeDrop, RandomWalk
+from gcl.losses import info_nce_all
 from gcl.methods.contrastive import GraphCLMethod
 
 
 class _SGL(GraphCLMethod):
     r"""SGL from `"Self-supervised Graph Learning for Recommendation"
-    <https://arxiv.org/abs/2010.10783>`_ (Wu et al., SIGIR 2021).
+    <https://arxiv.org/abs/2010.10783>`_ (Wu et al., SIGIR 2021), following the authors'
+    code (wujcan/SGL-Torch, :obj:`model/general_recommender/SGL.py`, :obj:`conf/SGL.ini`).
 
     Two views of the train graph are made at the start of every epoch with the variant's
     augmentation; the loss is BPR on the full graph plus :obj:`cl_weight` times InfoNCE
-    between the views' embeddings of the batch's unique users and items (in-batch
-    negatives), plus L2. Defaults are the paper's: drop ratio 0.1, :math:`\lambda_{cl}=0.1`,
-    :math:`\tau=0.2`.
+    between the views, plus L2 on the batch's layer-0 rows. Each user of the batch (and
+    each positive item, one anchor per row) is contrasted with *all* users (items) of the
+    other view, cosine similarity at temperature :math:`\tau`
+    (:func:`~gcl.losses.info_nce_all`):
+
+    .. math::
+        \mathcal{L}_{cl} = -\frac{1}{B}\sum_{u \in \mathcal{B}} \log
+        \frac{e^{s(\mathbf{z}'_u, \mathbf{z}''_u)/\tau}}
+        {\sum_{v \in \mathcal{U}} e^{s(\mathbf{z}'_u, \mathbf{z}''_v)/\tau}}
+        + (\text{the same over the batch's items and all items})
+
+    (the reference sums BPR and InfoNCE over the batch; the means here keep their ratio).
+    Defaults are the reference's: 3 layers, Xavier-uniform start, drop ratio 0.1,
+    :math:`\lambda_{cl}=0.1`, :math:`\tau=0.2`, L2 1e-4. :obj:`negatives="in-batch"`, a
+    variant, contrasts the batch's unique users (items) with each other only (as SELFRec's
+    :obj:`SGL.py`); it is the one that composes with :obj:`moco`.
 
     Args:
         num_users (int): number of users.
@@ -25,17 +42,39 @@ class _SGL(GraphCLMethod):
         cl_weight (float): :math:`\lambda_{cl}`. (default: :obj:`0.1`)
         temperature (float): :math:`\tau`. (default: :obj:`0.2`)
         init_std (float or str): std of the normal initialisation of the ID table, or
-            :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`0.1`)
+            :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`"xavier"`)
+        negatives (str): :obj:`"all"` (all users / items of the other view) or
+            :obj:`"in-batch"` (the batch's unique users / items). (default: :obj:`"all"`)
     """
 
     tuning_hint = "lower cl_weight or the drop ratio p, or raise temperature"
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
                  reg: float = 1e-4, p: float = 0.1, cl_weight: float = 0.1,
-                 temperature: float = 0.2, init_std: float | str = 0.1) -> None:
+                 temperature: float = 0.2, init_std: float | str = "xavier",
+                 negatives: str = "all") -> None:
+        if negatives not in ("all", "in-batch"):
+            raise ValueError(f"negatives must be 'all' or 'in-batch', got {negatives!r}")
         super().__init__(num_users, num_items, dim, layers, reg, self.make_augment(p, layers),
                          cl_weight, temperature, init_std=init_std)
-        self.p = p
+        self.p, self.negatives = p, negatives
+
+    def add_momentum(self, moco) -> None:
+        if self.negatives == "all":
+            raise ValueError(f"{self.name} with negatives='all' contrasts each node with all "
+                             "users or items already, so a MoCo queue adds no negatives: "
+                             "pass negatives='in-batch' to use moco")
+        super().add_momentum(moco)
+
+    def contrast(self, z1: tuple[torch.Tensor, torch.Tensor], z2: tuple[torch.Tensor, torch.Tensor],
+                 users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """InfoNCE of the batch's users and positive items in view :obj:`z1` against all
+        users and items of view :obj:`z2` (or, with :obj:`negatives="in-batch"`,
+        :meth:`GraphCLMethod.contrast`)."""
+        if self.negatives == "in-batch":
+            return super().contrast(z1, z2, users, pos)
+        return sum(info_nce_all(self.project(a[idx]), self.project(b), idx, self.temperature)
+                   for a, b, idx in ((z1[0], z2[0], users), (z1[1], z2[1], pos)))
 
     @staticmethod
     def make_augment(p: float, layers: int):

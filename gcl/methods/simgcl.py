@@ -13,13 +13,15 @@ class SimGCL(GraphCLMethod):
     :obj:`eps` added in the embedding's orthant at every layer (:class:`EmbeddingNoise`),
     drawn anew for every batch. BPR is computed on the clean pass. The readout averages
     layers :math:`1..K`, without the input layer, as in the paper's code. Defaults are the
-    paper's: :math:`\epsilon=0.1`, :math:`\lambda_{cl}=0.5`, :math:`\tau=0.2`.
+    paper's and SELFRec's (:obj:`model/graph/SimGCL.py`, :obj:`conf/SimGCL.yaml`, the authors'
+    code, which this follows): 2 layers, Xavier-uniform start, :math:`\epsilon=0.1`,
+    :math:`\lambda_{cl}=0.5`, :math:`\tau=0.2`.
 
     Args:
         num_users (int): number of users.
         num_items (int): number of items.
         dim (int): embedding size. (default: :obj:`64`)
-        layers (int): propagation layers. (default: :obj:`3`)
+        layers (int): propagation layers. (default: :obj:`2`)
         reg (float): L2 weight. (default: :obj:`1e-4`)
         eps (float): noise norm :math:`\epsilon`. (default: :obj:`0.1`)
         cl_weight (float): :math:`\lambda_{cl}`. (default: :obj:`0.5`)
@@ -31,7 +33,7 @@ class SimGCL(GraphCLMethod):
     name = "simgcl"
     tuning_hint = "lower cl_weight or eps, or raise temperature"
 
-    def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
+    def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 2,
                  reg: float = 1e-4, eps: float = 0.1, cl_weight: float = 0.5,
                  temperature: float = 0.2, init_std: float | str = "xavier") -> None:
         super().__init__(num_users, num_items, dim, layers, reg, EmbeddingNoise(eps),

@@ -16,8 +16,10 @@ class XSimGCL(GraphCLMethod):
     One LightGCN pass with SimGCL's noise (norm :obj:`eps`, new every batch) gives the final
     embeddings (mean of layers :math:`1..K`) for BPR, and the contrastive loss is InfoNCE
     between those and the embeddings of layer :math:`l^*` of the same pass
-    (:func:`~gcl.losses.cross_layer`). Ranking uses a clean pass. Defaults are the paper's:
-    :math:`\epsilon=0.2`, :math:`\lambda_{cl}=0.2`, :math:`\tau=0.15`, :math:`l^*=1`.
+    (:func:`~gcl.losses.cross_layer`). Ranking uses a clean pass. Defaults are the paper's
+    and SELFRec's (:obj:`model/graph/XSimGCL.py`, :obj:`conf/XSimGCL.yaml`, the authors'
+    code, which this follows): 2 layers, Xavier-uniform start, :math:`\epsilon=0.2`,
+    :math:`\lambda_{cl}=0.2`, :math:`\tau=0.15`, :math:`l^*=1`.
 
     With a MoCo momentum encoder (:obj:`moco=...`), the queries are layer :math:`l^*` of
     this pass and the keys the key encoder's final embeddings under the same noise draws:
@@ -27,7 +29,7 @@ class XSimGCL(GraphCLMethod):
         num_users (int): number of users.
         num_items (int): number of items.
         dim (int): embedding size. (default: :obj:`64`)
-        layers (int): propagation layers. (default: :obj:`3`)
+        layers (int): propagation layers. (default: :obj:`2`)
         reg (float): L2 weight. (default: :obj:`1e-4`)
         eps (float): noise norm. (default: :obj:`0.2`)
         cl_weight (float): :math:`\lambda_{cl}`. (default: :obj:`0.2`)
@@ -35,16 +37,16 @@ class XSimGCL(GraphCLMethod):
         cl_layer (int): :math:`l^*`, the layer contrasted with the final embeddings.
             (default: :obj:`1`)
         init_std (float or str): std of the normal initialisation of the ID table, or
-            :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`0.1`)
+            :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`"xavier"`)
     """
 
     name = "xsimgcl"
     tuning_hint = "lower cl_weight or eps, or raise temperature"
 
-    def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
+    def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 2,
                  reg: float = 1e-4, eps: float = 0.2, cl_weight: float = 0.2,
                  temperature: float = 0.15, cl_layer: int = 1,
-                 init_std: float | str = 0.1) -> None:
+                 init_std: float | str = "xavier") -> None:
         super().__init__(num_users, num_items, dim, layers, reg, EmbeddingNoise(eps),
                          cl_weight, temperature, init_std=init_std)
         if not 1 <= cl_layer <= layers:

@@ -29,9 +29,9 @@ class MethodContract:
     @pytest.fixture(scope="class")
     def fitted(self, splits):
         train, valid, _ = splits
-        rec = GraphCLRecommender(method=self.method, dim=16, layers=2, lr=0.01, batch_size=64,
-                                 epochs=8, patience=None, device="cpu", progress=False,
-                                 **self.kwargs)
+        settings = dict(dim=16, layers=2, lr=0.01, batch_size=64, epochs=8, patience=None,
+                        device="cpu", progress=False)
+        rec = GraphCLRecommender(method=self.method, **{**settings, **self.kwargs})
         return rec.fit(train, valid=valid)
 
     def test_loss_decreases(self, fitted):

@@ -12,6 +12,8 @@ def test_paper_defaults_and_layer_check():
 
     m = XSimGCL(10, 10)
     assert (m.eps, m.cl_weight, m.temperature, m.cl_layer) == (0.2, 0.2, 0.15, 1)
+    assert m.encoder.layers == 2  # SELFRec's conf/XSimGCL.yaml
+    assert m.encoder.embedding.weight[:10].abs().max() <= (6 / (10 + 64)) ** 0.5  # Xavier
     with pytest.raises(ValueError, match="cl_layer"):
         XSimGCL(10, 10, layers=2, cl_layer=3)
 
