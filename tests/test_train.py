@@ -421,3 +421,14 @@ def test_adam_is_fused_where_torch_has_it_and_steps_like_plain_adam():
             ((w - step) ** 2).sum().backward()
             opt.step()
     torch.testing.assert_close(w1, w2)
+
+
+def test_on_epoch_end_returning_true_stops_after_that_epoch_and_keeps_the_best(data):
+    train, _, graph = data
+    method = lightgcn(train)
+    ev = ScriptedEval(method, [0.5, 1.0, 0.9, 0.8, 0.7, 0.6])
+    trainer = Trainer(method, graph, train, config(epochs=6, patience=None), evaluate=ev,
+                      on_epoch_end=lambda history: len(history) == 3)
+    history = trainer.fit()
+    assert [r["epoch"] for r in history] == [1, 2, 3] and trainer.best_epoch == 2
+    assert same_state(state(method), ev.snapshots[1])

@@ -222,7 +222,7 @@ def _train(args: argparse.Namespace, main: bool) -> int:
             precision=getattr(args, "precision", "fp32"),
             num_threads=args.threads or "auto",
             **({} if getattr(args, "cl_decay", None) is None
-               else {"cl_decay": tuple(args.cl_decay)}), **extra)
+               else {"cl_decay": _cl_decay(args.cl_decay)}), **extra)
     except HyperparameterError as e:  # named as the flag that set it
         message = str(e)
         if hasattr(args, e.name) and message.startswith(e.name):
@@ -494,3 +494,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         for part, inter in ds.splits.items():
             print(f"  {part + ':':<12} {len(inter)} interactions")
     return 0
+
+
+def _cl_decay(values: list[float]) -> tuple:
+    """:obj:`--cl-decay FACTOR EVALS` as the recommender's tuple (a whole EVALS as an int;
+    anything else is left for its check to name)."""
+    factor, evals = values
+    return factor, int(evals) if float(evals).is_integer() else evals

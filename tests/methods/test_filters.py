@@ -137,3 +137,19 @@ def test_gf_cf_without_low_pass_needs_no_svd():
     method = build_method("gf-cf", 30, 20, alpha=0.0)
     assert method.rank == 0 and isinstance(method, GFCF)
     assert isinstance(build_method("bspm", 30, 20, idl_beta=0.0), BSPM)
+
+
+def test_svd_start_through_the_recommender_beats_the_random_start_before_training(splits):
+    train, valid, test = splits
+    scores = {}
+    for init in ("random", "svd"):
+        rec = GraphCLRecommender(method="lightgcn", dim=8, layers=2, epochs=1, lr=1e-12,
+                                 init=init, device="cpu", progress=False)
+        scores[init] = rec.fit(train).evaluate(test)["ndcg@10"]
+    assert scores["svd"] > scores["random"]
+    with pytest.raises(ValueError, match="init must be"):
+        GraphCLRecommender(init="spectral")
+    with pytest.raises(ValueError, match="not trained"):
+        GraphCLRecommender(method="gf-cf", init="svd")
+    with pytest.raises(ValueError, match="init_scale"):
+        GraphCLRecommender(init="svd", init_scale=0)

@@ -147,3 +147,60 @@ def test_layer_mean_is_the_mean_with_equal_gradients():
     out.sum().backward()
     for h in layers:
         torch.testing.assert_close(h.grad, torch.full((5, 3), 0.25))
+
+
+def _block(graph):
+    a = dense_normalized(graph.num_users, graph.num_items, graph.users, graph.items)
+    return a[: graph.num_users, graph.num_users:]
+
+
+def test_graph_svd_is_the_direct_svd_and_computed_once():
+    from tests.methods.test_filters import random_log
+
+    graph = UIGraph.from_interactions(random_log(n_users=40, n_items=25))
+    u, s, v = graph.svd(6)
+    du, ds, dvt = np.linalg.svd(_block(graph))
+    np.testing.assert_allclose(s, ds[:6], rtol=1e-6)
+    # singular vectors are defined up to sign: compare the rank-6 reconstructions
+    np.testing.assert_allclose(u * s @ v.T, du[:, :6] * ds[:6] @ dvt[:6], atol=1e-6)
+    stored = graph._svd
+    graph.svd(4)
+    assert graph._svd is stored  # a smaller rank is cut from the stored factors
+    np.testing.assert_array_equal(graph.svd(4)[0], u[:, :4])
+    with pytest.raises(ValueError, match="SVD rank"):
+        graph.svd(25)
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0])
+def test_spectral_start_is_the_scaled_svd_and_scores_as_a_low_pass_filter(scale):
+    from gcl.nn.lightgcn import set_spectral_start
+    from tests.methods.test_filters import random_log
+
+    log = random_log(n_users=40, n_items=25)
+    graph = UIGraph.from_interactions(log)
+    enc = LightGCN(log.num_users, log.num_items, dim=5, layers=2)
+    set_spectral_start(enc, graph, scale)
+    w = enc.embedding.weight.detach().double().numpy()
+    assert w.std() == pytest.approx(scale, rel=1e-5)
+    du, ds, dvt = np.linalg.svd(_block(graph))
+    # the sign convention of UIGraph.svd: each v column's largest entry is positive
+    flip = np.sign(dvt[np.arange(5), np.abs(dvt[:5]).argmax(1)])
+    u5, v5, s5 = du[:, :5] * flip, dvt[:5].T * flip, ds[:5]
+    table = np.concatenate([u5, v5]) * np.sqrt(s5)
+    c = scale / table.std()
+    np.testing.assert_allclose(w, c * table, atol=1e-5)
+    # propagation scales each pair by its singular value: the readout's scores are a filter
+    with torch.no_grad():
+        users, items = enc(graph)
+    mean = (1 + s5 + s5 ** 2) / 3
+    want = c ** 2 * u5 * (s5 * mean ** 2) @ v5.T
+    np.testing.assert_allclose((users @ items.T).double().numpy(), want, atol=1e-5)
+
+
+def test_spectral_start_needs_a_lightgcn_and_a_good_scale(small_log, graph):
+    from gcl.nn.lightgcn import set_spectral_start
+
+    with pytest.raises(ValueError, match="LightGCN encoder"):
+        set_spectral_start(torch.nn.Linear(2, 2), graph)
+    with pytest.raises(ValueError, match="init_scale"):
+        set_spectral_start(LightGCN(small_log.num_users, small_log.num_items), graph, -1.0)
