@@ -48,6 +48,21 @@ class _SymmetricSpMM(torch.autograd.Function):
         return None, ctx.fn(grad.contiguous())
 
 
+class _RowSpMM(torch.autograd.Function):
+    """:math:`\\hat{\\mathbf{A}}_{S,:}\\mathbf{X}` with backward
+    :math:`\\hat{\\mathbf{A}}_{S,:}^\top\\mathbf{G}`, both as CSR products."""
+
+    @staticmethod
+    def forward(ctx, rows_mat: torch.Tensor, cols_mat: torch.Tensor,  # type: ignore[override]
+                x: torch.Tensor) -> torch.Tensor:
+        ctx.cols_mat = cols_mat
+        return rows_mat @ x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        return None, None, ctx.cols_mat @ grad.contiguous()
+
+
 class TorchCSR:
     """Propagation with a :obj:`torch.sparse_csr_tensor` (the default backend)."""
 
@@ -276,6 +291,21 @@ class UIGraph:
             self._svd = (u * flip, s, v * flip)
         u, s, v = self._svd
         return u[:, :rank], s[:rank], v[:, :rank]
+
+    def propagate_rows(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        r"""The rows :obj:`rows` of one step, :math:`(\hat{\mathbf{A}}\mathbf{X})_S =
+        \hat{\mathbf{A}}_{S,:}\mathbf{X}`, shape :obj:`[len(rows), d]`, at the cost of those
+        rows' edges forward and backward (the gradient reaches every row of :obj:`x` they
+        touch). Float32 only."""
+        sub = self.adj[rows.cpu().numpy()]
+        fwd = TorchCSR(sub, self.device).mat
+        bwd = TorchCSR(sub.T.tocsr(), self.device).mat
+        return _RowSpMM.apply(fwd, bwd, x)
+
+    def row_edges(self, rows: torch.Tensor) -> int:
+        """Number of directed edges leaving the nodes :obj:`rows` (the cost of
+        :meth:`propagate_rows`)."""
+        return int(np.diff(self.adj.indptr)[rows.cpu().numpy()].sum())
 
     def propagate(self, x: torch.Tensor) -> torch.Tensor:
         r"""One step :math:`\hat{\mathbf{A}}\mathbf{X}`, shape :obj:`[U+I, d]` in and out."""

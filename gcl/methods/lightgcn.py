@@ -10,6 +10,11 @@ from gcl.methods.base import Method
 from gcl.nn.lightgcn import LightGCN
 from gcl.nn.text_tower import TextBranch, TextInput
 
+#: The largest share of the graph's edges a batch's rows may hold for :meth:`LightGCNMethod.loss`
+#: to propagate its last layer for those rows only (more, and slicing them costs more than
+#: the full product: see ``benchmarks/results/step_cost.md``).
+ROWS_ONLY_MAX = 0.5
+
 
 class LightGCNMethod(Method):
     r"""LightGCN (He et al., SIGIR 2020) with the BPR loss and L2 on the batch's layer-0
@@ -62,16 +67,21 @@ class LightGCNMethod(Method):
     def rec_loss(self, user_emb: torch.Tensor, item_emb: torch.Tensor, users: torch.Tensor,
                  pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
         """BPR on the final embeddings plus L2 on the layer-0 rows of the batch."""
-        u = user_emb[users]
-        s_pos = (u * item_emb[pos]).sum(-1)
-        s_neg = (u.unsqueeze(1) * item_emb[neg.view(len(users), -1)]).sum(-1)
-        reg = self.reg_loss(users, pos, neg)
-        rec = bpr(s_pos, s_neg)
-        out = {"loss": rec + self.reg * reg, "bpr": rec, "reg": reg}
+        out = self.ranking_loss(user_emb[users], item_emb[pos],
+                                item_emb[neg.view(len(users), -1)], users, pos, neg)
         if self.text is not None and self.training:
             out.update(self.text.loss(user_emb, users, pos, neg, self.generator))
             out["loss"] = out["loss"] + out["text"]
         return out
+
+    def ranking_loss(self, u: torch.Tensor, i_pos: torch.Tensor, i_neg: torch.Tensor,
+                     users: torch.Tensor, pos: torch.Tensor,
+                     neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        """BPR of the batch's final rows (:obj:`[B, d]`, :obj:`[B, d]`, :obj:`[B, N, d]`)
+        plus :obj:`reg` times :meth:`reg_loss`."""
+        rec = bpr((u * i_pos).sum(-1), (u.unsqueeze(1) * i_neg).sum(-1))
+        reg = self.reg_loss(users, pos, neg)
+        return {"loss": rec + self.reg * reg, "bpr": rec, "reg": reg}
 
     def reg_loss(self, users: torch.Tensor, pos: torch.Tensor,
                  neg: torch.Tensor) -> torch.Tensor:
@@ -83,8 +93,24 @@ class LightGCNMethod(Method):
 
     def loss(self, graph: UIGraph, users: torch.Tensor, pos: torch.Tensor,
              neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        nodes = torch.cat([users, self.num_users + pos, self.num_users + neg.reshape(-1)])
+        rows, at = torch.unique(nodes, return_inverse=True)
+        if self.rows_only(graph) and graph.row_edges(rows) < ROWS_ONLY_MAX * graph.num_edges:
+            h = self.encoder.readout_rows(graph, rows)[at]
+            b = len(users)
+            return self.ranking_loss(h[:b], h[b:2 * b], h[2 * b:].view(b, -1, h.shape[1]),
+                                     users, pos, neg)
         user_emb, item_emb = self.encoder(graph)
         return self.rec_loss(user_emb, item_emb, users, pos, neg)
+
+    def rows_only(self, graph: UIGraph) -> bool:
+        """Whether :meth:`loss` may propagate the last layer for the batch's rows only
+        (:meth:`gcl.nn.LightGCN.readout_rows`; the same loss and gradients): plain LightGCN
+        over a plain graph in float32, without a text branch. It does so when those rows
+        hold fewer than :obj:`ROWS_ONLY_MAX` of the graph's edges, where it pays."""
+        enc = self.encoder
+        return (type(self).rec_loss is LightGCNMethod.rec_loss and isinstance(graph, UIGraph)
+                and isinstance(enc, LightGCN) and enc.layers > 0 and enc.compute_dtype is None)
 
     def embeddings(self, graph: UIGraph) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encoder(graph)

@@ -85,3 +85,31 @@ def test_defaults_and_registry():
     assert method.encoder.embedding.weight.shape == (12, 8) and method.reg == 0.1
     with pytest.raises(ValueError, match="unknown method 'nope'"):
         build_method("nope", 5, 7)
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+def test_rows_only_last_layer_gives_the_full_propagations_loss_and_gradients(small_log, layers,
+                                                                            monkeypatch):
+    torch.manual_seed(0)
+    graph = UIGraph.from_interactions(small_log)
+    method = LightGCNMethod(small_log.num_users, small_log.num_items, dim=6, layers=layers)
+    assert method.rows_only(graph)
+    monkeypatch.setattr("gcl.methods.lightgcn.ROWS_ONLY_MAX", 2.0)  # a tiny graph: always
+    calls = []
+    readout_rows = method.encoder.readout_rows
+    monkeypatch.setattr(method.encoder, "readout_rows",
+                        lambda *a: calls.append(1) or readout_rows(*a))
+    users = torch.tensor([0, 1, 1, 3])
+    pos = torch.tensor([0, 2, 2, 1])
+    neg = torch.tensor([[3, 1], [0, 0], [1, 3], [2, 0]])
+    rows = method.loss(graph, users, pos, neg)
+    rows["loss"].backward()
+    assert calls == [1]
+    grad_rows = method.encoder.embedding.weight.grad.clone()
+    method.encoder.embedding.weight.grad = None
+    full = method.rec_loss(*method.encoder(graph), users, pos, neg)
+    full["loss"].backward()
+    for key in ("loss", "bpr", "reg"):
+        torch.testing.assert_close(rows[key], full[key], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(grad_rows, method.encoder.embedding.weight.grad,
+                               rtol=1e-5, atol=1e-7)
