@@ -47,14 +47,10 @@ SGL = dict(type="ED", drop_ratio=0.1, ssl_weight=0.1, ssl_tau=0.2)
 
 def venv_python() -> Path:
     """RecBole's interpreter, after creating and filling its environment if missing."""
-    python = VENV / "bin" / "python"
-    if not (VENV / ".complete").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        pip = [str(python), "-m", "pip", "install", "-q"]
-        subprocess.run([*pip, "torch==2.13.0"], check=True)
-        subprocess.run([*pip, *PINS], check=True)
-        (VENV / ".complete").write_text("ok\n")
-    return python
+    sys.path.insert(0, str(HERE))
+    from peer_env import peer_python
+
+    return peer_python(VENV, PINS)
 
 
 def splits(dataset: str):

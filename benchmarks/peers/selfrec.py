@@ -41,14 +41,10 @@ def venv_python() -> Path:
     if not (SRC / "SELFRec.py").exists():
         subprocess.run(["git", "clone", URL, str(SRC)], check=True)
         subprocess.run(["git", "-C", str(SRC), "checkout", COMMIT], check=True)
-    python = VENV / "bin" / "python"
-    if not (VENV / ".complete").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        pip = [str(python), "-m", "pip", "install", "-q"]
-        subprocess.run([*pip, "torch==2.13.0"], check=True)
-        subprocess.run([*pip, *REQUIREMENTS], check=True)
-        (VENV / ".complete").write_text("ok\n")
-    return python
+    sys.path.insert(0, str(HERE))
+    from peer_env import peer_python
+
+    return peer_python(VENV, REQUIREMENTS)
 
 
 def write_files(dataset: str, train, test) -> tuple[Path, Path]:
