@@ -17,7 +17,7 @@ ORDER = ["ml-100k", "amazon-beauty", "gowalla"]
 
 
 #: Files of results/ that are not a dataset's run.py table.
-OTHER = {"ablation", "speed", "gpu", "reproduce"}
+OTHER = {"ablation", "speed", "gpu", "reproduce", "time_to_quality", "step_cost"}
 
 
 def table(dataset: str, results: dict) -> str:
@@ -63,7 +63,7 @@ def ablation(results: dict) -> str:
 
 def section() -> str:
     # speed.json and gpu.json are the speed benchmark's (its tables: benchmarks/speed.py);
-    # reproduce.json is benchmarks/reproduce.py's.
+    # reproduce.json, time_to_quality.json and step_cost.json are their scripts' own.
     files = sorted((p for p in RESULTS.glob("*.json") if p.stem not in OTHER),
                    key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
     parts = [table(p.stem, json.loads(p.read_text())) for p in files]

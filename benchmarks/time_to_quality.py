@@ -217,7 +217,7 @@ def write_tables(results: dict) -> None:
              "one per point. Test metrics, full ranking, train (and valid) items masked.", ""]
     for dataset, rows in results.items():
         ths = THRESHOLDS.get(dataset, ())
-        lines += [f"## {dataset}", "",
+        lines += [f"**{dataset}**", "",
                   "| contender | Recall@20 | NDCG@20 | best Recall@20 | CPU s (fit) | epochs | "
                   + "".join(f"s to R@20 {t} | " for t in ths),
                   "|---|---|---|---|---|---|" + "---|" * len(ths)]
@@ -225,13 +225,29 @@ def write_tables(results: dict) -> None:
             best = max(p["recall@20"] for p in r["curve"])
             lines.append(
                 f"| {name} | {r['final']['recall@20']:.4f} | {r['final']['ndcg@20']:.4f} | "
-                f"{best:.4f} | {r['fit_cpu_s']:.0f} | {r['epochs']} | "
+                f"{best:.4f} | {r['fit_cpu_s']:.1f} | {r['epochs']} | "
                 + "".join(f"{_s(reached(r['curve'], t))} | " for t in ths))
         any_r = next(iter(rows.values()))
-        lines += ["", f"Split: {any_r['split']}. Threads: {any_r['threads']}. Final metrics: "
-                  "the last epoch where there is no valid split, else the best valid "
-                  "epoch's weights.", ""]
-    (RESULTS / "time_to_quality.md").write_text("\n".join(lines))
+        runs: dict[tuple, list[str]] = {}
+        for name, r in rows.items():
+            runs.setdefault((r["budget_cpu_s"], r["threads"]), []).append(name)
+        commands = [f"python benchmarks/time_to_quality.py --datasets {dataset} --contenders "
+                    f"{','.join(sorted(names, key=list(CONTENDERS).index))} --budget {b:g} "
+                    f"--threads {t}" for (b, t), names in runs.items()]
+        commits = sorted({r["env"]["commit"] for r in rows.values()})
+        lines += ["", f"Split: {any_r['split']}. Final metrics: the last epoch where there is "
+                  "no valid split, else the best valid epoch's weights. Commit "
+                  f"{', '.join(commits)}, {any_r['env']['cpu']}, {any_r['threads']} thread(s); "
+                  "made by " + ", ".join(f"`{c}`" for c in commands) + ".", ""]
+    text = "\n".join(lines)
+    (RESULTS / "time_to_quality.md").write_text(text)
+    readme = HERE.parent / "README.md"
+    start, end = "<!-- time-to-quality:start -->", "<!-- time-to-quality:end -->"
+    page = readme.read_text()
+    if start in page and end in page:
+        body = text.split("\n", 2)[2]  # without the page's title
+        head, rest = page.split(start, 1)
+        readme.write_text(head + start + "\n" + body + "\n" + end + rest.split(end, 1)[1])
 
 
 def _s(x: float | None) -> str:
@@ -269,18 +285,25 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=1800.0,
                         help="CPU seconds per trained contender")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tables-only", action="store_true",
+                        help="rewrite the .md, .png and the README's table from the JSON")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
     parser.add_argument("--contender", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
+    path = RESULTS / "time_to_quality.json"
+    if args.tables_only:
+        results = json.loads(path.read_text())
+        write_tables(results)
+        plot(results)
+        return
     names = args.contenders.split(",")
     unknown = sorted(set(names) - set(CONTENDERS))
     if unknown:
         raise SystemExit(f"unknown contender(s) {unknown}; choose from {list(CONTENDERS)}")
     env = environment(args.threads)
-    path = RESULTS / "time_to_quality.json"
     for dataset in args.datasets.split(","):
         for name in names:
             cmd = [sys.executable, __file__, "--child", "--dataset", dataset, "--contender",

@@ -316,3 +316,13 @@ def test_nproc_is_stripped_before_relaunching_through_torchrun_and_never_saved()
     argv = ["train", "--nproc", "2", "--dataset", "ml-100k", "--nproc=3", "--out", "RUN"]
     assert _without_nproc(argv) == ["train", "--dataset", "ml-100k", "--out", "RUN"]
     assert "nproc" in NOT_SAVED
+
+
+def test_init_svd_is_a_flag_and_a_config_key(tmp_path):
+    assert _parse(["train", "--dataset", "ml-100k", "--out", "r"]).init == "random"
+    args = _parse(["train", "--dataset", "ml-100k", "--out", "r", "--init", "svd",
+                   "--init-scale", "0.5"])
+    assert (args.init, args.init_scale) == ("svd", 0.5)
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("dataset: ml-100k\ninit: svd\n")
+    assert _parse(["train", "--config", str(cfg), "--out", "r"]).init == "svd"

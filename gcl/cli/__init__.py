@@ -131,6 +131,11 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="multiply a contrastive method's cl_weight by FACTOR when valid "
                        "has not improved for EVALS evaluations (at most 3 times); a variant, "
                        "off by default: the papers keep the weight fixed")
+    model.add_argument("--init", choices=("random", "svd"), default="random",
+                       help="start of a LightGCN-based method's ID table: random, or svd, "
+                       "the top singular vectors of the normalised train matrix")
+    model.add_argument("--init-scale", type=float, metavar="X", default=1.0,
+                       help="with --init svd, the standard deviation of the start's entries")
     model.add_argument("--budget-minutes", type=float, metavar="M",
                        help="stop after this much training")
     model.add_argument("--seed", type=int, metavar="N", default=0,

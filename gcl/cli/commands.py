@@ -220,6 +220,7 @@ def _train(args: argparse.Namespace, main: bool) -> int:
             eval_every=args.eval_every, metric=args.metric, backend=args.backend,
             device=args.device, seed=args.seed, progress=not args.quiet,
             precision=getattr(args, "precision", "fp32"),
+            init=getattr(args, "init", "random"), init_scale=getattr(args, "init_scale", 1.0),
             num_threads=args.threads or "auto",
             **({} if getattr(args, "cl_decay", None) is None
                else {"cl_decay": _cl_decay(args.cl_decay)}), **extra)
