@@ -102,7 +102,7 @@ def run_gcl(settings: dict, train, valid, test, budget: float, threads: int) -> 
     import torch
 
     from gcl import GraphCLRecommender
-    from gcl.metrics import evaluate, evaluate_scores
+    from gcl.metrics import evaluate
 
     clock = Clock()
     rec = GraphCLRecommender(**settings, epochs=100000, patience=10, eval_every=1,
@@ -130,8 +130,7 @@ def run_gcl(settings: dict, train, valid, test, budget: float, threads: int) -> 
 
     rec.fit(train, valid=valid, on_epoch_end=on_epoch_end)
     fit_cpu = clock.now()
-    final = point(clock, lambda: evaluate_scores(rec._score_fn(), rec._csr(test), exclude(),
-                                                 k=[20]), epoch=len(rec.history_))
+    final = point(clock, lambda: rec.evaluate(test, k=[20]), epoch=len(rec.history_))
     if rec.method_.trainable:
         best = getattr(rec, "best_epoch_", None)
         final["best_epoch"] = best

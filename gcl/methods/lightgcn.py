@@ -93,13 +93,14 @@ class LightGCNMethod(Method):
 
     def loss(self, graph: UIGraph, users: torch.Tensor, pos: torch.Tensor,
              neg: torch.Tensor) -> dict[str, torch.Tensor]:
-        nodes = torch.cat([users, self.num_users + pos, self.num_users + neg.reshape(-1)])
-        rows, at = torch.unique(nodes, return_inverse=True)
-        if self.rows_only(graph) and graph.row_edges(rows) < ROWS_ONLY_MAX * graph.num_edges:
-            h = self.encoder.readout_rows(graph, rows)[at]
-            b = len(users)
-            return self.ranking_loss(h[:b], h[b:2 * b], h[2 * b:].view(b, -1, h.shape[1]),
-                                     users, pos, neg)
+        if self.rows_only(graph):
+            nodes = torch.cat([users, self.num_users + pos, self.num_users + neg.reshape(-1)])
+            rows, at = torch.unique(nodes, return_inverse=True)
+            if graph.row_edges(rows) < ROWS_ONLY_MAX * graph.num_edges:
+                h = self.encoder.readout_rows(graph, rows)[at]
+                b = len(users)
+                return self.ranking_loss(h[:b], h[b:2 * b], h[2 * b:].view(b, -1, h.shape[1]),
+                                         users, pos, neg)
         user_emb, item_emb = self.encoder(graph)
         return self.rec_loss(user_emb, item_emb, users, pos, neg)
 
