@@ -50,6 +50,11 @@ class GraphCLMethod(LightGCNMethod):
             (default: :obj:`None`, LightGCN)
         init_std (float or str): std of the normal initialisation of the ID table, or
             :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`0.1`)
+        cl_anchors (int, optional): contrast at most this many of the batch's unique users
+            (and as many items) per step, drawn at random without replacement, so that the
+            in-batch InfoNCE costs at most :math:`O(\text{cl\_anchors}^2)` whatever the
+            batch size; a variant for large batches, not part of any paper's method.
+            :obj:`None` contrasts them all, as the papers do. (default: :obj:`None`)
     """
 
     name = "custom"
@@ -58,14 +63,18 @@ class GraphCLMethod(LightGCNMethod):
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
                  reg: float = 1e-4, augment: Augmenter | None = None, cl_weight: float = 0.1,
                  temperature: float = 0.2, encoder: Any = None,
-                 init_std: float | str = 0.1) -> None:
+                 init_std: float | str = 0.1, cl_anchors: int | None = None) -> None:
         super().__init__(num_users, num_items, dim, layers, reg, init_std)
         if encoder is not None:
             self.encoder = build_encoder(encoder, num_users, num_items, dim, layers)
         if cl_weight < 0 or temperature <= 0:
             raise ValueError(f"cl_weight must be >= 0 and temperature > 0, got "
                              f"cl_weight={cl_weight}, temperature={temperature}")
+        if cl_anchors is not None and (isinstance(cl_anchors, bool)
+                                       or not isinstance(cl_anchors, int) or cl_anchors < 2):
+            raise ValueError(f"cl_anchors must be an int >= 2 or None, got {cl_anchors!r}")
         self.augment, self.cl_weight, self.temperature = augment, cl_weight, temperature
+        self.cl_anchors = cl_anchors
         self.generator: torch.Generator | None = None
         self._views: tuple[View, View] | None = None
         self.head: ProjectionHead | None = None
@@ -131,15 +140,26 @@ class GraphCLMethod(LightGCNMethod):
             return self.make_views(graph)
         return self._views
 
+    def anchors(self, ids: torch.Tensor) -> torch.Tensor:
+        """The unique ids of :obj:`ids` that the contrastive loss takes as anchors: all of
+        them, or :obj:`cl_anchors` of them drawn with the method's generator."""
+        idx = ids.unique()
+        if self.cl_anchors is None or idx.numel() <= self.cl_anchors:
+            return idx
+        gen = self.generator if self.generator is not None else torch.default_generator
+        pick = torch.randperm(idx.numel(), generator=gen, device=gen.device)
+        return idx[pick[: self.cl_anchors].to(idx.device)]
+
     def contrast(self, z1: tuple[torch.Tensor, torch.Tensor], z2: tuple[torch.Tensor, torch.Tensor],
                  users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """InfoNCE between two views' (user, item) embeddings over the batch's unique users
-        and positive items, through the projection head if any. With a momentum encoder,
-        :obj:`z2` is its output (the keys), its queues add negatives (past keys of nodes
-        not in this batch), and this batch's keys join the queues afterwards."""
+        and positive items (see :meth:`anchors`), through the projection head if any. With
+        a momentum encoder, :obj:`z2` is its output (the keys), its queues add negatives
+        (past keys of nodes not in this batch), and this batch's keys join the queues
+        afterwards."""
         loss = torch.zeros((), device=z1[0].device)
-        for side, a, b, idx in (("user", z1[0], z2[0], users.unique()),
-                                ("item", z1[1], z2[1], pos.unique())):
+        for side, a, b, idx in (("user", z1[0], z2[0], self.anchors(users)),
+                                ("item", z1[1], z2[1], self.anchors(pos))):
             if self.momentum is None:
                 loss = loss + info_nce(self.project(a[idx]), self.project(b[idx]),
                                        self.temperature)

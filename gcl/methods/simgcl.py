@@ -28,6 +28,10 @@ class SimGCL(GraphCLMethod):
         temperature (float): :math:`\tau`. (default: :obj:`0.2`)
         init_std (float or str): std of the normal initialisation of the ID table, or
             :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`"xavier"`)
+        cl_anchors (int, optional): at most this many users (and items) of the batch
+            contrasted per step, a variant for large batches (see
+            :meth:`GraphCLMethod.anchors`); :obj:`None` contrasts all, as the paper.
+            (default: :obj:`None`)
     """
 
     name = "simgcl"
@@ -35,8 +39,9 @@ class SimGCL(GraphCLMethod):
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 2,
                  reg: float = 1e-4, eps: float = 0.1, cl_weight: float = 0.5,
-                 temperature: float = 0.2, init_std: float | str = "xavier") -> None:
+                 temperature: float = 0.2, init_std: float | str = "xavier",
+                 cl_anchors: int | None = None) -> None:
         super().__init__(num_users, num_items, dim, layers, reg, EmbeddingNoise(eps),
-                         cl_weight, temperature, init_std=init_std)
+                         cl_weight, temperature, init_std=init_std, cl_anchors=cl_anchors)
         self.encoder.include_input = False
         self.eps = eps

@@ -38,6 +38,10 @@ class XSimGCL(GraphCLMethod):
             (default: :obj:`1`)
         init_std (float or str): std of the normal initialisation of the ID table, or
             :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`"xavier"`)
+        cl_anchors (int, optional): at most this many users (and items) of the batch
+            contrasted per step, a variant for large batches (see
+            :meth:`GraphCLMethod.anchors`); :obj:`None` contrasts all, as the paper.
+            (default: :obj:`None`)
     """
 
     name = "xsimgcl"
@@ -46,9 +50,10 @@ class XSimGCL(GraphCLMethod):
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 2,
                  reg: float = 1e-4, eps: float = 0.2, cl_weight: float = 0.2,
                  temperature: float = 0.15, cl_layer: int = 1,
-                 init_std: float | str = "xavier") -> None:
+                 init_std: float | str = "xavier",
+                 cl_anchors: int | None = None) -> None:
         super().__init__(num_users, num_items, dim, layers, reg, EmbeddingNoise(eps),
-                         cl_weight, temperature, init_std=init_std)
+                         cl_weight, temperature, init_std=init_std, cl_anchors=cl_anchors)
         if not 1 <= cl_layer <= layers:
             raise ValueError(f"cl_layer must be in 1..layers={layers}, got {cl_layer}")
         self.encoder.include_input = False
@@ -66,7 +71,7 @@ class XSimGCL(GraphCLMethod):
         out = self.rec_loss(user_emb, item_emb, users, pos, neg)
         if self.head is None and self.momentum is None:
             lu, li = self.encoder.split(layers[self.cl_layer])
-            u, i = users.unique(), pos.unique()
+            u, i = self.anchors(users), self.anchors(pos)
             cl = (cross_layer(user_emb[u], lu[u], self.temperature)
                   + cross_layer(item_emb[i], li[i], self.temperature))
             return self.add_cl(out, cl)
