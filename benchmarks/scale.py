@@ -17,6 +17,16 @@ Measured: seconds per step, the per-epoch set-up (permutation and negative sampl
 pairs), and each rank's peak resident memory (VmHWM, reset after the log is generated, so it
 holds the graph, the weights, Adam's state, the epoch state and the steps' peak).
 Derived, not measured: the epoch time, set-up + ceil(E / (ranks x batch)) x seconds per step.
+
+With ``--steps-per-epoch N`` the batch grows with the log instead (ceil(E / (ranks x N))
+triples per rank, so an epoch is N steps at every size; the learning rate is the user's to
+scale), ``--layers`` sets the depth, and ``--cl-anchors`` caps the users and items XSimGCL
+contrasts per step (``cl_anchors``); each run records its batch, depth and cap, and the
+fits give the exponent of epoch seconds against interactions (a least-squares slope in
+log-log). Step seconds are CPU seconds of the rank's process (``time.process_time()``).
+
+    nice -n 5 python benchmarks/scale.py --name scale_fixed_steps --ranks 1 --half-sizes \
+        --layers 2 --steps-per-epoch 489 --cl-anchors 2048 --steps 5
 """
 from __future__ import annotations
 
@@ -71,7 +81,11 @@ def worker(args: argparse.Namespace) -> None:
 
     seed_everything(0)
     graph = UIGraph.from_interactions(log)
-    method = build_method(args.method, log.num_users, log.num_items, dim=DIM, layers=LAYERS)
+    batch = (args.batch_size if args.steps_per_epoch is None
+             else math.ceil(len(log) / (world * args.steps_per_epoch)))
+    extra = {} if args.cl_anchors is None else {"cl_anchors": args.cl_anchors}
+    method = build_method(args.method, log.num_users, log.num_items, dim=DIM,
+                          layers=args.layers, **extra)
     set_precision(method, args.precision)
     # The state an epoch holds for all E pairs: sampler keys, permutation, users, items,
     # negatives (kept alive through the steps, as in a real epoch).
@@ -88,12 +102,13 @@ def worker(args: argparse.Namespace) -> None:
 
     def run(steps: int) -> float:
         """Seconds of one epoch of exactly :obj:`steps` global batches over the full graph."""
-        rows = np.random.default_rng(steps).choice(len(log), steps * world * args.batch_size,
+        rows = np.random.default_rng(steps).choice(len(log), steps * world * batch,
                                                    replace=False)
-        cfg = TrainConfig(epochs=1, batch_size=args.batch_size, patience=None, progress=False,
+        cfg = TrainConfig(epochs=1, batch_size=batch, patience=None, progress=False,
                           collapse_epochs=None, seed=0)
-        history = Trainer(method, graph, log.select(rows), cfg).fit()
-        return history[0]["seconds"]
+        cpu = time.process_time()
+        Trainer(method, graph, log.select(rows), cfg).fit()
+        return time.process_time() - cpu
 
     run(args.warmup)
     seconds = run(args.steps)
@@ -109,13 +124,15 @@ def worker(args: argparse.Namespace) -> None:
         gathered = [None] * world
         dist.all_gather_object(gathered, record)
     if distributed.is_main():
-        steps_per_epoch = math.ceil(len(log) / (world * args.batch_size))
+        steps_per_epoch = math.ceil(len(log) / (world * batch))
         slowest = max(r["step_seconds"] for r in gathered)
         result = {
             "method": args.method, "interactions": len(log), "users": log.num_users,
             "items": log.num_items, "directed_edges": graph.num_edges, "ranks": world,
-            "precision": args.precision, "batch_size_per_rank": args.batch_size,
-            "torch_threads_per_rank": torch.get_num_threads(), "dim": DIM, "layers": LAYERS,
+            "precision": args.precision, "batch_size_per_rank": batch,
+            "torch_threads_per_rank": torch.get_num_threads(), "dim": DIM,
+            "layers": args.layers, "cl_anchors": args.cl_anchors,
+            "step_clock": "process CPU seconds",
             "warmup_steps": args.warmup, "measured_steps": args.steps,
             "generate_seconds": gen_s, "sampler_build_seconds": sampler_s,
             "measured": {"step_seconds": slowest, "epoch_setup_seconds": epoch_setup_s,
@@ -145,7 +162,12 @@ def run_config(args: argparse.Namespace, method: str, size: int, ranks: int,
         result = Path(tmp) / "result.json"
         cmd = [__file__, "--worker", "--method", method, "--interactions", str(size),
                "--steps", str(args.steps), "--warmup", str(args.warmup), "--batch-size",
-               str(args.batch_size), "--precision", precision, "--result", str(result)]
+               str(args.batch_size), "--precision", precision, "--result", str(result),
+               "--layers", str(args.layers)]
+        if args.steps_per_epoch is not None:
+            cmd += ["--steps-per-epoch", str(args.steps_per_epoch)]
+        if args.cl_anchors is not None and method != "lightgcn":
+            cmd += ["--cl-anchors", str(args.cl_anchors)]
         if ranks > 1:
             cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                    "--nproc_per_node", str(ranks), *cmd]
@@ -169,8 +191,9 @@ def fit_line(xs: list[float], ys: list[float]) -> dict:
     pred = slope * x + intercept
     ss = ((y - y.mean()) ** 2).sum()
     r2 = 1.0 - ((y - pred) ** 2).sum() / ss if ss > 0 else 1.0
+    exponent = float(np.polyfit(np.log(x), np.log(y), 1)[0]) if (y > 0).all() else None
     return {"slope": float(slope), "intercept": float(intercept), "r2": float(r2),
-            "per_interaction_smallest": float(y[0] / x[0]),
+            "exponent": exponent, "per_interaction_smallest": float(y[0] / x[0]),
             "per_interaction_largest": float(y[-1] / x[-1])}
 
 
@@ -208,7 +231,8 @@ def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str]
     meta = meta or {"command": commands[-1] if commands else command, "commands": commands,
             "machine": platform.platform(),
             "cpus": os.cpu_count(), "torch_threads_per_rank": 1,
-            "batch_size_per_rank": args.batch_size, "dim": DIM, "layers": LAYERS,
+            "batch_size_per_rank": args.batch_size, "dim": DIM, "layers": args.layers,
+            "steps_per_epoch": args.steps_per_epoch, "cl_anchors": args.cl_anchors,
             "warmup_steps": args.warmup, "measured_steps": args.steps,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "skipped": skipped}
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -254,9 +278,14 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
         f"{meta['cpus']} CPU(s) shared with other work, **1 torch thread per rank**, gloo "
         "for 2 ranks). Synthetic power-law logs from "
         "`gcl.datasets.synthetic.power_law_interactions(E, seed=0)` (E/25 users, E/50 "
-        f"items); dim {meta['dim']}, {meta['layers']} layers, batch "
-        f"{meta['batch_size_per_rank']} per rank (a step of 2 ranks trains "
-        f"{2 * meta['batch_size_per_rank']} triples).",
+        f"items); dim {meta['dim']}, {meta['layers']} layers, "
+        + (f"batch {meta['batch_size_per_rank']} per rank (a step of 2 ranks trains "
+           f"{2 * meta['batch_size_per_rank']} triples)."
+           if not meta.get("steps_per_epoch") else
+           f"the batch grown with the log: {meta['steps_per_epoch']} steps per epoch at every "
+           "size (each run's batch is in the JSON)"
+           + (f", at most {meta['cl_anchors']} users and items contrasted per step "
+              "(`cl_anchors`)." if meta.get("cl_anchors") else ".")),
         "",
         "**Measured**: seconds per step (mean of "
         f"{meta['measured_steps']} steps after {meta['warmup_steps']} warm-up steps; with 2 "
@@ -282,14 +311,15 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
             f"{_mib(m['train_bytes_per_rank'])} | {_mib(model_bytes(r))} |")
     lines += ["", "## Linear fits (least squares over the sizes above)", "",
               "| method / ranks / precision | s/step per 1M interactions | R^2 "
-              "| epoch s per 1M interactions | R^2 | train bytes per interaction (slope) "
-              "| R^2 | intercept MiB |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| epoch s per 1M interactions | R^2 | epoch s exponent (log-log) "
+              "| train bytes per interaction (slope) | R^2 | intercept MiB |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for key, f in fits.items():
         s, e, b = f["step_seconds"], f["epoch_seconds"], f["train_bytes_per_rank"]
+        exponent = "-" if e.get("exponent") is None else f"{e['exponent']:.2f}"
         lines.append(f"| {key} | {s['slope'] * 1e6:.3f} | {s['r2']:.4f} | "
-                     f"{e['slope'] * 1e6:,.1f} | {e['r2']:.4f} | {b['slope']:.0f} | "
-                     f"{b['r2']:.4f} | {_mib(b['intercept'])} |")
+                     f"{e['slope'] * 1e6:,.1f} | {e['r2']:.4f} | {exponent} | "
+                     f"{b['slope']:.0f} | {b['r2']:.4f} | {_mib(b['intercept'])} |")
     lines += ["", "Seconds per step and bytes grow linearly in the interactions when R^2 is "
               "near 1 and the per-interaction cost at the largest size is not above that at "
               "the smallest (a fixed part makes the small sizes dearer per interaction):", ""]
@@ -370,6 +400,11 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10, help="measured steps per configuration")
     p.add_argument("--warmup", type=int, default=2, help="steps before the measured ones")
     p.add_argument("--batch-size", type=int, default=2048, help="per rank")
+    p.add_argument("--steps-per-epoch", type=int, default=None,
+                   help="grow the batch with the log: this many steps per epoch at every size")
+    p.add_argument("--layers", type=int, default=LAYERS, help="propagation layers")
+    p.add_argument("--cl-anchors", type=int, default=None,
+                   help="cl_anchors of the contrastive methods (users and items per step)")
     p.add_argument("--name", default="scale", help="results file stem")
     p.add_argument("--resume", action="store_true",
                    help="keep the runs already in the results file and run only the others")
