@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import time
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
-SETTINGS = dict(dim=64, layers=3, lr=1e-3, batch_size=2048, reg=1e-4, seed=0)
+from common import RESULTS, SETTINGS, command_line, environment, load_split
+
+SETTINGS = {**SETTINGS, "seed": 0}
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
@@ -33,10 +32,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from gcl import GraphCLRecommender, load_dataset
+    from gcl import GraphCLRecommender
 
-    ds = load_dataset("ml-100k")
-    train, valid, test = ds.interactions.split("random", ratios=(0.8, 0.1, 0.1), seed=0)
+    train, valid, test, _ = load_split("ml-100k")
+    command = command_line("precision.py", prefix="nice -n 5 python")
     runs = []
     for method, epochs in zip(args.methods, args.epochs):
         for precision in PRECISIONS:
@@ -51,12 +50,12 @@ def main() -> None:
             runs.append({"method": method, "precision": precision, "max_epochs": epochs,
                          "epochs": len(rec.history_), "best_epoch": rec.best_epoch_,
                          "train_seconds_per_epoch": train_s / len(rec.history_),
-                         "fit_seconds": seconds, "test": metrics})
+                         "fit_seconds": seconds, "test": metrics, "command": command,
+                         "env": environment(1, command)})
             print(f"{method} {precision}: recall@20 {metrics['recall@20']:.4f} ndcg@20 "
                   f"{metrics['ndcg@20']:.4f} ({len(rec.history_)} epochs, "
                   f"{seconds:.0f} s)", flush=True)
-    command = "nice -n 5 python benchmarks/precision.py " + " ".join(sys.argv[1:])
-    meta = {"command": command.strip(), "machine": platform.platform(),
+    meta = {"command": command, "machine": platform.platform(),
             "torch": torch.__version__, "torch_threads": 1, **SETTINGS,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
-DIM, LAYERS = 64, 3
+from common import RESULTS, SETTINGS, build_pipeline, command_line, environment, train_config
+
+DIM, LAYERS = SETTINGS["dim"], SETTINGS["layers"]
 
 
 # ---------------------------------------------------------------------------- one rank
@@ -53,10 +54,7 @@ def worker(args: argparse.Namespace) -> None:
     from gcl import distributed
     from gcl.data.sampler import NegativeSampler
     from gcl.datasets.synthetic import power_law_interactions
-    from gcl.graph import UIGraph
-    from gcl.methods import build_method
-    from gcl.nn.lightgcn import set_precision
-    from gcl.train import TrainConfig, Trainer, seed_everything
+    from gcl.train import Trainer
 
     torch.set_num_threads(1)
     distributed.init_from_env("gloo")
@@ -69,10 +67,8 @@ def worker(args: argparse.Namespace) -> None:
     with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current RSS
         f.write("5")
 
-    seed_everything(0)
-    graph = UIGraph.from_interactions(log)
-    method = build_method(args.method, log.num_users, log.num_items, dim=DIM, layers=LAYERS)
-    set_precision(method, args.precision)
+    method, graph = build_pipeline(log, args.method, precision=args.precision, dim=DIM,
+                                   layers=LAYERS)
     # The state an epoch holds for all E pairs: sampler keys, permutation, users, items,
     # negatives (kept alive through the steps, as in a real epoch).
     gen = torch.Generator().manual_seed(0)
@@ -90,8 +86,7 @@ def worker(args: argparse.Namespace) -> None:
         """Seconds of one epoch of exactly :obj:`steps` global batches over the full graph."""
         rows = np.random.default_rng(steps).choice(len(log), steps * world * args.batch_size,
                                                    replace=False)
-        cfg = TrainConfig(epochs=1, batch_size=args.batch_size, patience=None, progress=False,
-                          collapse_epochs=None, seed=0)
+        cfg = train_config(epochs=1, batch_size=args.batch_size, seed=0)
         history = Trainer(method, graph, log.select(rows), cfg).fit()
         return history[0]["seconds"]
 
@@ -203,7 +198,7 @@ def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str]
             "train_bytes_per_rank": fit_line(
                 e, [r["measured"]["train_bytes_per_rank"] for r in rs]),
         }
-    command = "nice -n 5 python benchmarks/scale.py " + " ".join(args.argv)
+    command = command_line("scale.py", args.argv, prefix="nice -n 5 python")
     commands = list(dict.fromkeys(r.get("command", command) for r in runs))
     meta = meta or {"command": commands[-1] if commands else command, "commands": commands,
             "machine": platform.platform(),
@@ -399,7 +394,7 @@ def main() -> None:
     configs = [(m, s, r, "fp32") for m in args.methods for r in args.ranks for s in args.sizes]
     configs += [("lightgcn", s, 1, "bf16") for s in args.half_sizes]
     runs, skipped, seen = [], [], {}
-    command = "nice -n 5 python benchmarks/scale.py " + " ".join(args.argv)
+    command = command_line("scale.py", args.argv, prefix="nice -n 5 python")
     saved_path = _json_path(args.name)
     if args.resume and saved_path.is_file():
         saved = json.loads(saved_path.read_text())
@@ -423,6 +418,7 @@ def main() -> None:
         print(f"{method} {precision} {ranks} rank(s), {size:,} interactions ...", flush=True)
         r = run_config(args, method, size, ranks, precision)
         r["command"] = command
+        r["env"] = environment(1, command)  # one torch thread per rank
         m = r["measured"]
         seen.setdefault((method, precision, ranks), []).append((size, m["peak_bytes_per_rank"]))
         print(f"  {m['step_seconds']:.3f} s/step, epoch {r['derived']['epoch_seconds']:.0f} s "
