@@ -31,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cold_start import RESULTS, cold_metrics, cold_split, pick  # noqa: E402
+from common import command_line, environment  # noqa: E402
 
 
 def knn(x, e, held, warm, k: int) -> np.ndarray:
@@ -122,10 +123,10 @@ def main() -> None:
         items[held] = emb
         rows[name] = pick(cold_metrics(u, items, test, held))
         print(name, rows[name], flush=True)
-    command = "python benchmarks/cold_start_ablation.py " + " ".join(sys.argv[1:])
+    command = command_line("cold_start_ablation.py")
     record = {"dataset": args.dataset, "epochs": args.epochs, "seed": args.seed, "threads": 1,
               "rows": rows, "seconds": round(time.perf_counter() - t0),
-              "command": command.strip()}
+              "command": command, "env": environment(1, command)}
     out = RESULTS / "cold_start"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.dataset}-ablation.json").write_text(json.dumps(record, indent=2) + "\n")
