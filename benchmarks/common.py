@@ -95,14 +95,13 @@ def peak_rss_mb() -> float:
 
 
 # ---------------------------------------------------------------------------- results files
-def write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any, indent: int = 2) -> None:
     """Writes :obj:`data` to :obj:`path` whole or not at all (a temporary file renamed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
+            json.dump(data, f, indent=indent)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

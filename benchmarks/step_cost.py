@@ -73,7 +73,7 @@ def main() -> None:
     commit, cpu = env["commit"], env["cpu"]
     record = {"dataset": args.dataset, "threads": args.threads, "commit": commit, "cpu": cpu,
               "command": command, "env": env, "rows": rows}
-    write_json(RESULTS / "step_cost.json", record)
+    write_json(RESULTS / "step_cost.json", record, indent=1)
     lines = ["# Step cost: the last layer for the whole graph or for the batch's rows", "",
              f"Made by `{record['command']}` at commit {commit}, {cpu}, {args.threads} "
              "thread(s). CPU seconds (`time.process_time()`) of one step (loss, backward, "

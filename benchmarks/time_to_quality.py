@@ -293,7 +293,7 @@ def main() -> None:
             print(f"  {record['final']}", file=sys.stderr, flush=True)
             results = json.loads(path.read_text()) if path.exists() else {}
             results.setdefault(dataset, {})[name] = record
-            write_json(path, results)
+            write_json(path, results, indent=1)
             write_tables(results)
             plot(results)
 
