@@ -38,7 +38,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 import torch
-from common import RESULTS, command_line, environment, load_split
+from common import RESULTS, command_line, environment, load_split, merge_result, read_records
 
 K = (10, 20)
 
@@ -249,9 +249,7 @@ def main(argv: list[str] | None = None) -> dict:
         "command": command_line("cold_start.py", argv),
     }
     record["env"] = environment(args.threads, record["command"])
-    out = RESULTS / "cold_start"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.dataset}.json").write_text(json.dumps(record, indent=2) + "\n")
+    merge_result(RESULTS / "cold_start" / f"{args.dataset}.json", args.dataset, record)
     (RESULTS / "cold_start.md").write_text(markdown(record))
     return record
 
@@ -279,7 +277,7 @@ def markdown(r: dict) -> str:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--markdown-only"]:  # rewrite the page from the JSON
-        rec = json.loads((RESULTS / "cold_start" / f"{sys.argv[2]}.json").read_text())
+        rec = read_records(RESULTS / "cold_start" / f"{sys.argv[2]}.json")[sys.argv[2]]
         (RESULTS / "cold_start.md").write_text(markdown(rec))
     else:
         main()

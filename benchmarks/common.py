@@ -111,8 +111,8 @@ def write_json(path: Path, data: Any, indent: int = 2) -> None:
 def merge_result(path: Path, key: str, record: dict) -> dict:
     """Stores :obj:`record` under :obj:`key` in the results file :obj:`path` and returns all
     its records. The file is read just before, as another run may have added records since
-    this one began."""
-    results = json.loads(path.read_text()) if path.exists() else {}
+    this one began; a file of an older layout is rewritten in this one (:func:`keyed`)."""
+    results = keyed(json.loads(path.read_text()), path.stem) if path.exists() else {}
     results[key] = record
     write_json(path, results)
     return results
@@ -132,44 +132,71 @@ def record_env(record: dict, parent: dict | None = None) -> dict[str, Any]:
         env["threads"] = parent.get("torch_threads", parent.get("torch_threads_per_rank"))
     if env.get("cpu") is None and parent.get("machine"):
         env["cpu"] = parent["machine"]
+    for key, old in (("when", "date"), ("torch", "torch")):
+        if env.get(key) is None and parent.get(old) is not None:
+            env[key] = parent[old]
     return env
 
 
-def read_records(path: Path) -> dict[str, dict]:
-    """The records of a results file as ``{key: record}``, each with a complete ``env``
-    (:func:`record_env`), whatever the file's layout:
+def _is_record(value: Any) -> bool:
+    return isinstance(value, dict) and ("command" in value or "env" in value)
+
+
+def keyed(data: Any, name: str) -> dict[str, dict]:
+    """The records of a results file's :obj:`data` as ``{key: record}``, whatever its
+    layout (:obj:`name`, the file's stem, keys a file of one record):
 
     * ``{key: record}`` (this module's layout): as is;
     * ``{dataset: {name: record}}`` (time to quality): keys ``dataset/name``;
     * ``[row, ...]`` (reproduce): keys ``dataset/model/seed``;
-    * ``{"meta": ..., "runs": [...]}`` (scale, precision): one key per run;
-    * one record (a file with a top-level ``command``): under its ``dataset`` or the file's
-      name.
+    * ``{"meta": ..., "runs": [...]}`` (scale, precision): one key per run, the file's meta
+      folded into each run's ``env``;
+    * one record (a file with a top-level ``command``): under its ``dataset`` or :obj:`name`.
     """
-    data = json.loads(Path(path).read_text())
     out: dict[str, dict] = {}
     if isinstance(data, list):
         for r in data:
-            peer = r.get("peer", {}).get("model", "")
-            out[f"{r.get('dataset')}/{peer}/{r.get('seed', 0)}"] = r
+            out[f"{r.get('dataset')}/{r.get('peer', {}).get('model', '')}/{r.get('seed', 0)}"] = r
     elif "runs" in data and "meta" in data:
         for n, r in enumerate(data["runs"]):
             key = "/".join(str(r[k]) for k in ("method", "precision", "ranks", "interactions")
                            if k in r) or str(n)
             out[key] = {**r, "env": record_env(r, data["meta"])}
-        return out
-    elif "command" in data:
-        out[str(data.get("dataset", Path(path).stem))] = data
+    elif "command" in data and not _is_record(next(iter(data.values()), None)):
+        out[str(data.get("dataset", name))] = data
     else:
         for key, value in data.items():
-            nested = isinstance(value, dict) and value and all(
-                isinstance(v, dict) and ("command" in v or "env" in v) for v in value.values())
-            if nested and "command" not in value and "env" not in value:
+            if (isinstance(value, dict) and value and not _is_record(value)
+                    and all(_is_record(v) for v in value.values())):
                 out.update({f"{key}/{k}": v for k, v in value.items()})
             else:
                 out[key] = value
+    return out
+
+
+def read_records(path: Path) -> dict[str, dict]:
+    """The records of the results file :obj:`path` as ``{key: record}`` (:func:`keyed`),
+    each with a complete ``env`` (:func:`record_env`)."""
+    path = Path(path)
     return {k: {**r, "env": record_env(r)} if isinstance(r, dict) else r
-            for k, r in out.items()}
+            for k, r in keyed(json.loads(path.read_text()), path.stem).items()}
+
+
+def provenance(records: list[dict]) -> str:
+    """``commit X, CPU, N thread(s)`` of :obj:`records`, each distinct value once."""
+    def distinct(key: str) -> list[str]:
+        return list(dict.fromkeys(str(r["env"].get(key)) for r in records
+                                  if r["env"].get(key) is not None))
+
+    commits = distinct("commit")
+    parts = ["commit " + ", ".join(commits) if commits else "commit not recorded"]
+    cpus = distinct("cpu")
+    if cpus:
+        parts.append(", ".join(cpus))
+    threads = distinct("threads")
+    if threads:
+        parts.append(", ".join(threads) + " thread(s)")
+    return "; ".join(parts)
 
 
 def spawn(script: Path, argv: list[str], threads: int, out_flag: str) -> dict:

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import RESULTS, ROOT, SETTINGS, command_line, environment, load_split
+from common import RESULTS, ROOT, SETTINGS, command_line, environment, load_split, merge_result
 
 CACHE = ROOT / "benchmarks" / ".cache"
 SETTINGS = {"method": "lightgcn", **SETTINGS}
@@ -235,8 +235,7 @@ def main() -> int:
               "machine": f"{platform.machine()}, {platform.python_version()}",
               "command": command_line("recall_index.py"), "results": results}
     record["env"] = environment(args.threads, record["command"])
-    (args.out / "recall_index").mkdir(parents=True, exist_ok=True)
-    (args.out / "recall_index" / "recall_index.json").write_text(json.dumps(record, indent=2))
+    merge_result(args.out / "recall_index" / "recall_index.json", args.dataset, record)
     (args.out / "recall_index.md").write_text(markdown(record))
     print(markdown(record))
     return 0

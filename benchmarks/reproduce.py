@@ -33,7 +33,16 @@ import json
 import sys
 import time
 
-from common import HERE, RESULTS, SETTINGS, command_line, environment, load_split, write_json
+from common import (
+    HERE,
+    RESULTS,
+    SETTINGS,
+    command_line,
+    environment,
+    load_split,
+    merge_result,
+    read_records,
+)
 
 sys.path.insert(0, str(HERE / "peers"))
 
@@ -128,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     path = RESULTS / "reproduce.json"
     if args.tables_only:
-        (RESULTS / "reproduce.md").write_text(table(json.loads(path.read_text())))
+        (RESULTS / "reproduce.md").write_text(table(list(read_records(path).values())))
         return
     import selfrec
     import torch
@@ -136,7 +145,6 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     command = command_line("reproduce.py")
     train, _, test, _ = load_split(args.dataset)
-    rows = json.loads(path.read_text()) if path.exists() else []
     for model, peer_settings, method, settings in PAIRS:
         if model not in args.models.split(","):
             continue
@@ -152,12 +160,8 @@ def main(argv: list[str] | None = None) -> None:
                "ratio_ndcg@20": g["ndcg@20"] / max(s["ndcg@20"], 1e-12),
                **{k: env[k] for k in ("commit", "cpu", "threads")}, "command": command,
                "env": env}
-        key = (args.dataset, model, args.seed)
-        rows = [r for r in rows if (r["dataset"], r["peer"]["model"], r.get("seed", 0)) != key]
-        rows.append(row)
-        RESULTS.mkdir(exist_ok=True)
-        write_json(path, rows)
-        (RESULTS / "reproduce.md").write_text(table(rows))
+        rows = merge_result(path, f"{args.dataset}/{model}/{args.seed}", row)
+        (RESULTS / "reproduce.md").write_text(table(list(rows.values())))
 
 
 if __name__ == "__main__":

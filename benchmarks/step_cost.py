@@ -14,7 +14,7 @@ import argparse
 import json
 import time
 
-from common import RESULTS, environment, write_json
+from common import RESULTS, environment, merge_result
 
 
 def main() -> None:
@@ -73,7 +73,7 @@ def main() -> None:
     commit, cpu = env["commit"], env["cpu"]
     record = {"dataset": args.dataset, "threads": args.threads, "commit": commit, "cpu": cpu,
               "command": command, "env": env, "rows": rows}
-    write_json(RESULTS / "step_cost.json", record, indent=1)
+    merge_result(RESULTS / "step_cost.json", args.dataset, record)
     lines = ["# Step cost: the last layer for the whole graph or for the batch's rows", "",
              f"Made by `{record['command']}` at commit {commit}, {cpu}, {args.threads} "
              "thread(s). CPU seconds (`time.process_time()`) of one step (loss, backward, "

@@ -18,28 +18,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from common import BENCH_README, README, RESULTS, read_records
+from common import BENCH_README, README, RESULTS, provenance, read_records
 
 ORDER = ["ml-100k", "amazon-beauty", "gowalla"]
 #: The JSON files directly in results/ that are not a dataset's ``run.py`` table.
 OTHER = {"ablation", "speed", "gpu", "reproduce", "time_to_quality", "step_cost"}
-
-
-def provenance(records: list[dict]) -> str:
-    """``commit X, CPU, N thread(s)`` of :obj:`records`, each distinct value once."""
-    def distinct(key: str) -> list[str]:
-        return list(dict.fromkeys(str(r["env"].get(key)) for r in records
-                                  if r["env"].get(key) is not None))
-
-    commits = distinct("commit")
-    parts = ["commit " + ", ".join(commits) if commits else "commit not recorded"]
-    cpus = distinct("cpu")
-    if cpus:
-        parts.append(", ".join(cpus))
-    threads = distinct("threads")
-    if threads:
-        parts.append(", ".join(threads) + " thread(s)")
-    return "; ".join(parts)
 
 
 # ---------------------------------------------------------------------------- quality
