@@ -438,10 +438,6 @@ def main(argv: list[str] | None = None) -> None:
                             "env": _env(args.threads, command, args.device),
                             "wall_seconds": time.perf_counter() - t,
                             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-            if part == "peer":
-                for model, r in record.items():
-                    results.setdefault("speedup_vs_recbole", {})[
-                        f"{args.peer_dataset}/{model}"] = r["speedup_vs_recbole"]
             if args.device == "cpu":
                 results["time_to_recall"] = time_to_recall()
             write_json(json_path, results)

@@ -93,3 +93,29 @@ def test_the_pipeline_builder_trains_through_the_public_loop():
     history = Trainer(method, graph, log, train_config(epochs=1, batch_size=512)).fit()
     assert len(history) == 1 and history[0]["loss"] > 0
     assert not all(torch.equal(a, b) for a, b in zip(first, method.parameters()))
+
+
+def test_merge_result_turns_a_file_of_an_older_layout_into_keyed_records(tmp_path):
+    import json
+
+    from common import merge_result
+
+    path = tmp_path / "reproduce.json"
+    old = {"dataset": "ml-100k", "seed": 0, "peer": {"model": "SGL"}, "command": "c"}
+    path.write_text(json.dumps([old]))
+    new = {**old, "seed": 1}
+    assert merge_result(path, "ml-100k/SGL/1", new) == {"ml-100k/SGL/0": old,
+                                                         "ml-100k/SGL/1": new}
+
+
+def test_every_results_record_names_the_command_that_made_it():
+    from common import RESULTS, read_records
+
+    # speed.json's speedup_vs_recbole is an older summary of its peer records, no run's own
+    summaries = {("speed", "speedup_vs_recbole")}
+    files = sorted(RESULTS.rglob("*.json"))
+    assert files
+    for path in files:
+        for key, record in read_records(path).items():
+            if (path.stem, key) not in summaries:
+                assert record["env"]["command"], f"{path.name}: {key} has no command"
