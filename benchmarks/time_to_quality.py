@@ -88,13 +88,15 @@ def run_gcl(settings: dict, train, valid, test, budget: float, threads: int) -> 
     from gcl import GraphCLRecommender
     from gcl.metrics import evaluate
 
+    # The curve's test ranking masks what rec.evaluate masks: train, and valid where given
+    # (one split, so the logs share their id maps).
+    target = test.to_csr()
+    exclude = train.to_csr() if valid is None else (train.to_csr() + valid.to_csr()).tocsr()
+    exclude.data[:] = 1
     clock = Clock()
     rec = GraphCLRecommender(**settings, epochs=100000, patience=10, eval_every=1,
                              num_threads=threads, progress=False, device="cpu")
     curve: list[dict] = []
-
-    def exclude():
-        return rec.seen_ if valid is None else rec._excluded(with_valid=True)
 
     def test_now() -> dict:
         method = rec.method_
@@ -102,7 +104,7 @@ def run_gcl(settings: dict, train, valid, test, budget: float, threads: int) -> 
         method.eval()
         with torch.no_grad():
             u, i = method.embeddings(rec.graph_)
-            out = evaluate(u, i, rec._csr(test), exclude(), k=[20])
+            out = evaluate(u, i, target, exclude, k=[20])
         method.train(was)
         return out
 
