@@ -190,6 +190,8 @@ def provenance(records: list[dict]) -> str:
 
     commits = distinct("commit")
     parts = ["commit " + ", ".join(commits) if commits else "commit not recorded"]
+    if commits and any(r["env"].get("commit") is None for r in records):
+        parts[0] += " (not recorded for older rows)"
     cpus = distinct("cpu")
     if cpus:
         parts.append(", ".join(cpus))

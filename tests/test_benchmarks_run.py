@@ -119,3 +119,23 @@ def test_every_results_record_names_the_command_that_made_it():
         for key, record in read_records(path).items():
             if (path.stem, key) not in summaries:
                 assert record["env"]["command"], f"{path.name}: {key} has no command"
+
+
+def test_tables_rewrite_only_between_their_markers():
+    from tables import render
+
+    page = "intro 0.5\n<!-- t:start -->\nold 0.1\n<!-- t:end -->\nafter\n"
+    assert render(page, {"t": lambda: "| new |"}) == \
+        "intro 0.5\n<!-- t:start -->\n| new |\n<!-- t:end -->\nafter\n"
+    with pytest.raises(ValueError, match="no <!-- missing:start -->"):
+        render(page, {"missing": lambda: ""})
+
+
+def test_provenance_says_when_no_commit_was_recorded():
+    from common import provenance
+
+    old = {"env": {"commit": None, "cpu": "x86_64", "threads": 1}}
+    new = {"env": {"commit": "abc1234", "cpu": "AMD EPYC", "threads": 1}}
+    assert provenance([old]) == "commit not recorded; x86_64; 1 thread(s)"
+    assert provenance([old, new]) == \
+        "commit abc1234 (not recorded for older rows); x86_64, AMD EPYC; 1 thread(s)"
