@@ -16,14 +16,21 @@ epoch.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from run import RESULTS, SETTINGS, fmt, merge_result
+from common import (
+    RESULTS,
+    SETTINGS,
+    command_line,
+    environment,
+    load_split,
+    merge_result,
+    spawn,
+    write_json,
+)
+from run import fmt
 
 VARIANTS = {"base": {}, "projection head": {"projection_head": 2},
             "moco": {"moco": {"size": 4096, "momentum": 0.99}}}
@@ -34,13 +41,9 @@ def run_one(args: argparse.Namespace, dataset: str, variant: str) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    from gcl import GraphCLRecommender, load_dataset
+    from gcl import GraphCLRecommender
 
-    ds = load_dataset(dataset)
-    train, test = ds.splits["train"], ds.splits["test"]
-    valid = None
-    if train.timestamp is not None:  # sequential data: leave-one-out valid, as run.py does
-        train, valid = train.split("leave_one_out", valid=False)
+    train, valid, test, _ = load_split(dataset)
     rec = GraphCLRecommender(method=args.method, **SETTINGS, epochs=args.epochs,
                              patience=args.patience if valid is not None else None,
                              eval_every=1, device="cpu", seed=args.seed, progress=False,
@@ -58,7 +61,8 @@ def run_one(args: argparse.Namespace, dataset: str, variant: str) -> dict:
             "fit_seconds": fit_s,
             "selection": "best valid NDCG@20" if valid is not None else "last epoch",
             "settings": {**SETTINGS, "budget_minutes": args.budget_minutes,
-                         "seed": args.seed, "threads": torch.get_num_threads()}}
+                         "seed": args.seed, "threads": torch.get_num_threads()},
+            "env": environment(torch.get_num_threads(), command_line("ablation.py", args.argv))}
 
 
 def rows(results: dict) -> list[dict]:
@@ -119,29 +123,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--single", help=argparse.SUPPRESS)
     p.add_argument("--single-json", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    if "--single" in args.argv:  # the child's own flags are not part of the command
+        args.argv = args.argv[:args.argv.index("--single")]
     if args.single:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
         dataset, variant = args.single.split("/")
-        Path(args.single_json).write_text(json.dumps(run_one(args, dataset, variant)))
+        write_json(Path(args.single_json), run_one(args, dataset, variant))
         return
-    argv = argv if argv is not None else sys.argv[1:]
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / "ablation.json"
     for dataset in args.datasets.split(","):
         for variant in args.variants.split(","):
             if variant not in VARIANTS:
                 raise SystemExit(f"unknown variant {variant!r}; choose from {list(VARIANTS)}")
-            tmp = args.out / f".ablation.{dataset}.{variant.replace(' ', '_')}.json"
             print(f"== {dataset} / {args.method} / {variant}", flush=True)
-            subprocess.run([sys.executable, __file__, *argv, "--single", f"{dataset}/{variant}",
-                            "--single-json", str(tmp)], check=True,
-                           env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
-            record = json.loads(tmp.read_text())
-            tmp.unlink()
-            record["command"] = "python benchmarks/ablation.py " + " ".join(
-                f"'{a}'" if " " in a else a for a in argv)
+            record = spawn(Path(__file__), [*args.argv, "--single", f"{dataset}/{variant}"],
+                           args.threads, "--single-json")
+            record["command"] = record["env"]["command"]
             results = merge_result(json_path, f"{dataset}/{args.method}/{variant}", record)
             m = record["metrics"]
             print(f"{variant}: recall@20 {m['recall@20']:.4f} ndcg@20 {m['ndcg@20']:.4f} "

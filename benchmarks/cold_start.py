@@ -34,13 +34,12 @@ import json
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+from common import RESULTS, command_line, environment, load_split, merge_result, read_records
 
-RESULTS = Path(__file__).resolve().parent / "results"
 K = (10, 20)
 
 
@@ -228,7 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     warm: dict[str, dict] = {}
     if not args.skip_warm:
-        tr, va, te = inter.split("random", ratios=(0.8, 0.1, 0.1), seed=0)
+        tr, va, te, _ = load_split(args.dataset)
         for name, text in ((args.method, None), (f"{args.method} + text branch", ds.item_text)):
             rec, info = fit(args.method, tr, va, args, text)
             warm[name] = {**pick(rec.evaluate(te, k=list(K))), **info}
@@ -247,11 +246,10 @@ def main(argv: list[str] | None = None) -> dict:
         "cold": cold, "warm": warm, "total_seconds": round(time.perf_counter() - t_start),
         "gcl_version": gcl.__version__, "torch": torch.__version__,
         "python": platform.python_version(),
-        "command": "python benchmarks/cold_start.py " + " ".join(argv or sys.argv[1:]),
+        "command": command_line("cold_start.py", argv),
     }
-    out = RESULTS / "cold_start"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.dataset}.json").write_text(json.dumps(record, indent=2) + "\n")
+    record["env"] = environment(args.threads, record["command"])
+    merge_result(RESULTS / "cold_start" / f"{args.dataset}.json", args.dataset, record)
     (RESULTS / "cold_start.md").write_text(markdown(record))
     return record
 
@@ -279,7 +277,7 @@ def markdown(r: dict) -> str:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--markdown-only"]:  # rewrite the page from the JSON
-        rec = json.loads((RESULTS / "cold_start" / f"{sys.argv[2]}.json").read_text())
+        rec = read_records(RESULTS / "cold_start" / f"{sys.argv[2]}.json")[sys.argv[2]]
         (RESULTS / "cold_start.md").write_text(markdown(rec))
     else:
         main()

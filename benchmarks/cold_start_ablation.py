@@ -20,7 +20,6 @@ embeddings, scored against the same user embeddings:
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cold_start import RESULTS, cold_metrics, cold_split, pick  # noqa: E402
+from common import command_line, environment, merge_result  # noqa: E402
 
 
 def knn(x, e, held, warm, k: int) -> np.ndarray:
@@ -122,13 +122,11 @@ def main() -> None:
         items[held] = emb
         rows[name] = pick(cold_metrics(u, items, test, held))
         print(name, rows[name], flush=True)
-    command = "python benchmarks/cold_start_ablation.py " + " ".join(sys.argv[1:])
+    command = command_line("cold_start_ablation.py")
     record = {"dataset": args.dataset, "epochs": args.epochs, "seed": args.seed, "threads": 1,
               "rows": rows, "seconds": round(time.perf_counter() - t0),
-              "command": command.strip()}
-    out = RESULTS / "cold_start"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.dataset}-ablation.json").write_text(json.dumps(record, indent=2) + "\n")
+              "command": command, "env": environment(1, command)}
+    merge_result(RESULTS / "cold_start" / f"{args.dataset}-ablation.json", args.dataset, record)
     lines = [f"# Cold items from text: {args.dataset}", "",
              f"Made by `{record['command']}` in {record['seconds']} s (1 torch thread). One "
              f"LightGCN without a text branch, {args.epochs} epochs on the cold split of "

@@ -12,15 +12,22 @@ measured at scale by ``benchmarks/scale.py`` (its bf16 rows).
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import sys
 import time
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
-SETTINGS = dict(dim=64, layers=3, lr=1e-3, batch_size=2048, reg=1e-4, seed=0)
+from common import (
+    RESULTS,
+    SETTINGS,
+    command_line,
+    environment,
+    load_split,
+    merge_result,
+    provenance,
+    read_records,
+)
+
+SETTINGS = {**SETTINGS, "seed": 0}
 PRECISIONS = ("fp32", "bf16", "fp16")
+PATH = RESULTS / "precision" / "precision.json"
 
 
 def main() -> None:
@@ -29,15 +36,19 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", default=["lightgcn", "xsimgcl"])
     p.add_argument("--epochs", type=int, nargs="+", default=[60, 30],
                    help="most epochs, one per method")
+    p.add_argument("--tables-only", action="store_true",
+                   help="rewrite precision.md from precision/precision.json")
     args = p.parse_args()
+    if args.tables_only:
+        write_page(list(read_records(PATH).values()))
+        return
     import torch
 
     torch.set_num_threads(1)
-    from gcl import GraphCLRecommender, load_dataset
+    from gcl import GraphCLRecommender
 
-    ds = load_dataset("ml-100k")
-    train, valid, test = ds.interactions.split("random", ratios=(0.8, 0.1, 0.1), seed=0)
-    runs = []
+    train, valid, test, _ = load_split("ml-100k")
+    command = command_line("precision.py", prefix="nice -n 5 python")
     for method, epochs in zip(args.methods, args.epochs):
         for precision in PRECISIONS:
             rec = GraphCLRecommender(method=method, epochs=epochs, patience=10,
@@ -48,34 +59,37 @@ def main() -> None:
             seconds = time.perf_counter() - t0
             metrics = rec.evaluate(test, k=[10, 20])
             train_s = rec.history_[-1]["train_seconds"]
-            runs.append({"method": method, "precision": precision, "max_epochs": epochs,
-                         "epochs": len(rec.history_), "best_epoch": rec.best_epoch_,
-                         "train_seconds_per_epoch": train_s / len(rec.history_),
-                         "fit_seconds": seconds, "test": metrics})
+            merge_result(PATH, f"{method}/{precision}", {
+                "method": method, "precision": precision, "max_epochs": epochs,
+                "epochs": len(rec.history_), "best_epoch": rec.best_epoch_,
+                "train_seconds_per_epoch": train_s / len(rec.history_),
+                "fit_seconds": seconds, "test": metrics, "settings": SETTINGS,
+                "command": command, "env": environment(1, command)})
+            write_page(list(read_records(PATH).values()))
             print(f"{method} {precision}: recall@20 {metrics['recall@20']:.4f} ndcg@20 "
                   f"{metrics['ndcg@20']:.4f} ({len(rec.history_)} epochs, "
                   f"{seconds:.0f} s)", flush=True)
-    command = "nice -n 5 python benchmarks/precision.py " + " ".join(sys.argv[1:])
-    meta = {"command": command.strip(), "machine": platform.platform(),
-            "torch": torch.__version__, "torch_threads": 1, **SETTINGS,
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    # In a subfolder: the *.json files directly in results/ are the README's dataset tables.
-    (RESULTS / "precision").mkdir(parents=True, exist_ok=True)
-    (RESULTS / "precision" / "precision.json").write_text(
-        json.dumps({"meta": meta, "runs": runs}, indent=1))
+    print(f"wrote {RESULTS / 'precision.md'}")
+
+
+def write_page(records: list[dict]) -> None:
+    """``results/precision.md`` from the runs' records."""
+    env = records[-1]["env"]
+    commands = " then ".join(f"`{c}`" for c in dict.fromkeys(r["env"]["command"]
+                                                             for r in records))
     lines = [
         "# Half-precision propagation: quality cost on ml-100k", "",
-        f"Written by `{meta['command']}` on {meta['date']} ({meta['machine']}, torch "
-        f"{meta['torch']}, **1 torch thread**). Same split and settings as `ml-100k.md`, at "
+        f"Written by {commands} on {env.get('when')} ({env.get('cpu')}, torch "
+        f"{env.get('torch')}, **1 torch thread**; {provenance(records).split(';')[0]}). Same "
+        "split and settings as `ml-100k.md`, at "
         "most the epochs shown, early stopping on valid NDCG@20 (patience 10); test metrics "
         "of the best epoch. bf16 / fp16 hold each propagated layer in 2 bytes; the weights, "
         "Adam's state and the losses stay fp32 (see `docs/scaling.md`).", "",
         "| method | precision | epochs (max) | best epoch | Recall@20 | NDCG@20 | "
         "Recall@20 vs fp32 | s/epoch |",
         "|---|---|---|---:|---:|---:|---:|---:|"]
-    base = {r["method"]: r["test"]["recall@20"] for r in runs if r["precision"] == "fp32"}
-    for r in runs:
+    base = {r["method"]: r["test"]["recall@20"] for r in records if r["precision"] == "fp32"}
+    for r in records:
         rel = r["test"]["recall@20"] / base[r["method"]] - 1
         lines.append(f"| {r['method']} | {r['precision']} | {r['epochs']} ({r['max_epochs']}) | "
                      f"{r['best_epoch']} | {r['test']['recall@20']:.4f} | "
@@ -83,7 +97,6 @@ def main() -> None:
                      f"{r['train_seconds_per_epoch']:.2f} |")
     lines.append("")
     (RESULTS / "precision.md").write_text("\n".join(lines))
-    print(f"wrote {RESULTS / 'precision.md'}")
 
 
 if __name__ == "__main__":

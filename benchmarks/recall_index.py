@@ -32,11 +32,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import RESULTS, ROOT, SETTINGS, command_line, environment, load_split, merge_result
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 CACHE = ROOT / "benchmarks" / ".cache"
-SETTINGS = dict(method="lightgcn", dim=64, layers=3, lr=1e-3, batch_size=2048, reg=1e-4)
+SETTINGS = {"method": "lightgcn", **SETTINGS}
 
 
 def rss_mb() -> float:
@@ -52,13 +51,11 @@ def rss_mb() -> float:
 
 def model_for(args: argparse.Namespace):
     """(recommender, train, test, description) of the embeddings to index."""
-    from gcl import GraphCLRecommender, load_dataset
+    from gcl import GraphCLRecommender
 
-    ds = load_dataset(args.dataset)
-    if ds.splits:
-        train, test = ds.splits["train"], ds.splits["test"]
-    else:
-        train, _, test = ds.interactions.split("random", ratios=(0.8, 0.1, 0.1), seed=0)
+    # The train part only: the served lists leave out the train items, as a model trained
+    # without a valid split would.
+    train, _, test, _ = load_split(args.dataset)
     if args.model:
         rec = GraphCLRecommender.load(args.model)
         return rec, train, test, {"source": str(args.model)}
@@ -236,10 +233,9 @@ def main() -> int:
               "dim": int(item_emb.shape[1]), "threads": args.threads, "batch": args.batch,
               "model": model_info, "faiss": faiss.__version__, "torch": torch.__version__,
               "machine": f"{platform.machine()}, {platform.python_version()}",
-              "command": "python benchmarks/recall_index.py " + " ".join(sys.argv[1:]),
-              "results": results}
-    (args.out / "recall_index").mkdir(parents=True, exist_ok=True)
-    (args.out / "recall_index" / "recall_index.json").write_text(json.dumps(record, indent=2))
+              "command": command_line("recall_index.py"), "results": results}
+    record["env"] = environment(args.threads, record["command"])
+    merge_result(args.out / "recall_index" / "recall_index.json", args.dataset, record)
     (args.out / "recall_index.md").write_text(markdown(record))
     print(markdown(record))
     return 0

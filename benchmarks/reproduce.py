@@ -30,15 +30,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import shlex
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+from common import (
+    HERE,
+    RESULTS,
+    SETTINGS,
+    command_line,
+    environment,
+    load_split,
+    merge_result,
+    read_records,
+)
+
 sys.path.insert(0, str(HERE / "peers"))
 
 #: (SELFRec model, its configuration section, gcl method, gcl settings of the same values).
@@ -54,34 +59,7 @@ PAIRS = [
                  "temperature": 0.15}),
     ("DirectAU", {"gamma": 2, "n_layers": 3}, "directau", {"layers": 3, "gamma": 2.0}),
 ]
-COMMON = dict(dim=64, lr=1e-3, batch_size=2048, reg=1e-4)
-
-
-def splits(dataset: str):
-    """gcl's (train, valid or None, test): the published split, else random 80/10/10 per
-    user, seed 0."""
-    from gcl import load_dataset
-
-    ds = load_dataset(dataset)
-    if ds.splits:
-        return ds.splits["train"], ds.splits.get("valid"), ds.splits["test"]
-    return ds.interactions.split("random", ratios=(0.8, 0.1, 0.1), seed=0)
-
-
-def environment(threads: int) -> dict:
-    """The commit, CPU model and thread count a row was measured with."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=HERE).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "gcl"], capture_output=True,
-                           text=True, cwd=HERE).stdout.strip()
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in
-                   Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"commit": commit + ("-dirty" if dirty else ""), "cpu": cpu, "threads": threads}
+COMMON = {k: v for k, v in SETTINGS.items() if k != "layers"}  # each pair gives its depth
 
 
 def run_gcl(method: str, settings: dict, epochs: int, train, test, threads: int,
@@ -159,18 +137,18 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     path = RESULTS / "reproduce.json"
     if args.tables_only:
-        (RESULTS / "reproduce.md").write_text(table(json.loads(path.read_text())))
+        (RESULTS / "reproduce.md").write_text(table(list(read_records(path).values())))
         return
     import selfrec
     import torch
 
     torch.set_num_threads(args.threads)
-    command = "python benchmarks/reproduce.py " + " ".join(map(shlex.quote, sys.argv[1:]))
-    train, _, test = splits(args.dataset)
-    rows = json.loads(path.read_text()) if path.exists() else []
+    command = command_line("reproduce.py")
+    train, _, test, _ = load_split(args.dataset)
     for model, peer_settings, method, settings in PAIRS:
         if model not in args.models.split(","):
             continue
+        env = environment(args.threads, command)
         g = run_gcl(method, settings, args.epochs, train, test, args.threads, args.seed)
         print(json.dumps(g), flush=True)
         s = selfrec.run(args.dataset, model, peer_settings, args.epochs, train, test,
@@ -180,13 +158,10 @@ def main(argv: list[str] | None = None) -> None:
                "gcl": g, "peer": s,
                "ratio_recall@20": g["recall@20"] / max(s["recall@20"], 1e-12),
                "ratio_ndcg@20": g["ndcg@20"] / max(s["ndcg@20"], 1e-12),
-               **environment(args.threads), "command": command}
-        key = (args.dataset, model, args.seed)
-        rows = [r for r in rows if (r["dataset"], r["peer"]["model"], r.get("seed", 0)) != key]
-        rows.append(row)
-        RESULTS.mkdir(exist_ok=True)
-        path.write_text(json.dumps(rows, indent=2) + "\n")
-        (RESULTS / "reproduce.md").write_text(table(rows))
+               **{k: env[k] for k in ("commit", "cpu", "threads")}, "command": command,
+               "env": env}
+        rows = merge_result(path, f"{args.dataset}/{model}/{args.seed}", row)
+        (RESULTS / "reproduce.md").write_text(table(list(rows.values())))
 
 
 if __name__ == "__main__":

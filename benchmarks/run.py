@@ -16,16 +16,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
-SETTINGS = dict(dim=64, layers=3, lr=1e-3, batch_size=2048, reg=1e-4)
+from common import (
+    LARGE,
+    RESULTS,
+    SETTINGS,
+    command_line,
+    environment,
+    load_split,
+    merge_result,
+    peak_rss_mb,
+    spawn,
+    write_json,
+)
+
 # The sequence methods step once per batch of users (one sequence each), not per batch of
 # interactions: CL4SRec's batch of 256 users and its 2 Transformer layers (seq-cl+graph's
 # `layers` are its LightGCN layers; its Transformer has 2).
@@ -47,24 +54,11 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    import gcl
-    from gcl import GraphCLRecommender, load_dataset
+    from gcl import GraphCLRecommender
 
     t0 = time.perf_counter()
-    ds = load_dataset(args.dataset)
+    train, valid, test, split = load_split(args.dataset)
     load_s = time.perf_counter() - t0
-    if ds.splits:
-        train, test = ds.splits["train"], ds.splits["test"]
-        valid = ds.splits.get("valid")
-        split = "given"
-        if valid is None and train.timestamp is not None:
-            # Sequential data (amazon-beauty): the usual leave-one-out protocol holds out
-            # each user's last train item as valid.
-            train, valid = train.split("leave_one_out", valid=False)
-            split = "given leave-one-out test; valid = each user's last train item"
-    else:
-        train, valid, test = ds.interactions.split("random", ratios=(0.8, 0.1, 0.1), seed=0)
-        split = "random 80/10/10 per user, seed 0"
     early_stop = valid is not None
     settings = {**SETTINGS, **METHOD_SETTINGS.get(method, {})}
     overrides = method_overrides(args.set, method)
@@ -101,7 +95,7 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
         "seconds_per_epoch": train_s / epochs if epochs else 0.0,
         "train_seconds": train_s, "fit_seconds": fit_s, "load_seconds": load_s,
         "test_eval_seconds": eval_s,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "curve": curve, "recall@20_reached_at_s": crossed,
         "selection": f"best valid NDCG@20 (patience {args.patience})" if early_stop
         else "last epoch (no valid split)",
@@ -110,9 +104,8 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
                      "patience": args.patience if early_stop else None,
                      "budget_minutes": args.budget_minutes, "seed": args.seed,
                      "threads": args.threads, "device": args.device},
-        "env": {"gcl": gcl.__version__, "torch": torch.__version__,
-                "python": platform.python_version(), "cpu": platform.processor() or
-                platform.machine(), "threads": torch.get_num_threads()},
+        "env": environment(torch.get_num_threads(), command_line("run.py", args.argv),
+                           args.device),
     }
 
 
@@ -135,16 +128,6 @@ def method_overrides(pairs: list[str], method: str) -> dict:
         except (ValueError, SyntaxError):
             out[name] = raw
     return out
-
-
-def merge_result(path: Path, key: str, record: dict) -> dict:
-    """Stores :obj:`record` under :obj:`key` in the results JSON at :obj:`path` and returns
-    all its results. The file is read just before, as another run of these scripts may
-    have added entries since this one began."""
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results[key] = record
-    path.write_text(json.dumps(results, indent=2))
-    return results
 
 
 def fmt(x: float | None, digits: int = 4) -> str:
@@ -282,8 +265,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--single", help=argparse.SUPPRESS)
     p.add_argument("--single-json", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.argv = [a for a in (sys.argv[1:] if argv is None else argv)]
+    if "--single" in args.argv:  # the child's own flags are not part of the command
+        args.argv = args.argv[:args.argv.index("--single")]
     if args.eval_every is None:
-        args.eval_every = 5 if args.dataset in ("gowalla", "yelp2018", "amazon-book") else 1
+        args.eval_every = 5 if args.dataset in LARGE else 1
     if args.plot_only:  # and the page: both are drawn from the JSON alone
         results = json.loads((args.out / f"{args.dataset}.json").read_text())
         (args.out / f"{args.dataset}.md").write_text(write_markdown(args.dataset, results))
@@ -293,22 +279,15 @@ def main(argv: list[str] | None = None) -> None:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-        record = run_one(args, args.single)
-        Path(args.single_json).write_text(json.dumps(record))
+        write_json(Path(args.single_json), run_one(args, args.single))
         return
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / f"{args.dataset}.json"
     for method in args.methods.split(","):
-        tmp = args.out / f".{args.dataset}.{method}.json"
-        cmd = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]),
-               "--single", method, "--single-json", str(tmp)]
-        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
         print(f"== {args.dataset} / {method}", flush=True)
-        subprocess.run(cmd, check=True, env=env)
-        record = json.loads(tmp.read_text())
-        tmp.unlink()
-        record["command"] = ("python benchmarks/run.py " + " ".join(
-            a for a in (argv if argv is not None else sys.argv[1:])))
+        record = spawn(Path(__file__), [*args.argv, "--single", method], args.threads,
+                       "--single-json")
+        record["command"] = record["env"]["command"]
         results = merge_result(json_path, method, record)
         m = record["metrics"]
         print(f"{method}: recall@20 {m['recall@20']:.4f} ndcg@20 {m['ndcg@20']:.4f} "

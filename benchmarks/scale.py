@@ -35,15 +35,25 @@ import gc
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
-DIM, LAYERS = 64, 3
+from common import (
+    RESULTS,
+    SETTINGS,
+    build_pipeline,
+    command_line,
+    environment,
+    provenance,
+    read_records,
+    train_config,
+    write_json,
+)
+
+DIM, LAYERS = SETTINGS["dim"], SETTINGS["layers"]
 
 
 # ---------------------------------------------------------------------------- one rank
@@ -63,10 +73,7 @@ def worker(args: argparse.Namespace) -> None:
     from gcl import distributed
     from gcl.data.sampler import NegativeSampler
     from gcl.datasets.synthetic import power_law_interactions
-    from gcl.graph import UIGraph
-    from gcl.methods import build_method
-    from gcl.nn.lightgcn import set_precision
-    from gcl.train import TrainConfig, Trainer, seed_everything
+    from gcl.train import Trainer
 
     torch.set_num_threads(1)
     distributed.init_from_env("gloo")
@@ -79,14 +86,11 @@ def worker(args: argparse.Namespace) -> None:
     with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current RSS
         f.write("5")
 
-    seed_everything(0)
-    graph = UIGraph.from_interactions(log)
     batch = (args.batch_size if args.steps_per_epoch is None
              else math.ceil(len(log) / (world * args.steps_per_epoch)))
     extra = {} if args.cl_anchors is None else {"cl_anchors": args.cl_anchors}
-    method = build_method(args.method, log.num_users, log.num_items, dim=DIM,
-                          layers=args.layers, **extra)
-    set_precision(method, args.precision)
+    method, graph = build_pipeline(log, args.method, precision=args.precision, dim=DIM,
+                                   layers=args.layers, **extra)
     # The state an epoch holds for all E pairs: sampler keys, permutation, users, items,
     # negatives (kept alive through the steps, as in a real epoch).
     gen = torch.Generator().manual_seed(0)
@@ -104,8 +108,7 @@ def worker(args: argparse.Namespace) -> None:
         """Seconds of one epoch of exactly :obj:`steps` global batches over the full graph."""
         rows = np.random.default_rng(steps).choice(len(log), steps * world * batch,
                                                    replace=False)
-        cfg = TrainConfig(epochs=1, batch_size=batch, patience=None, progress=False,
-                          collapse_epochs=None, seed=0)
+        cfg = train_config(epochs=1, batch_size=batch, seed=0)
         cpu = time.process_time()
         Trainer(method, graph, log.select(rows), cfg).fit()
         return time.process_time() - cpu
@@ -132,6 +135,7 @@ def worker(args: argparse.Namespace) -> None:
             "precision": args.precision, "batch_size_per_rank": batch,
             "torch_threads_per_rank": torch.get_num_threads(), "dim": DIM,
             "layers": args.layers, "cl_anchors": args.cl_anchors,
+            "steps_per_epoch": args.steps_per_epoch,
             "step_clock": "process CPU seconds",
             "warmup_steps": args.warmup, "measured_steps": args.steps,
             "generate_seconds": gen_s, "sampler_build_seconds": sampler_s,
@@ -212,9 +216,7 @@ def _groups(runs: list[dict]) -> dict[tuple, list[dict]]:
     return groups
 
 
-def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str],
-                  meta: dict | None = None) -> None:
-    groups = _groups(runs)
+def _fits(groups: dict) -> dict:
     fits = {}
     for key, rs in groups.items():
         if len(rs) < 2:
@@ -226,21 +228,61 @@ def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str]
             "train_bytes_per_rank": fit_line(
                 e, [r["measured"]["train_bytes_per_rank"] for r in rs]),
         }
-    command = "nice -n 5 python benchmarks/scale.py " + " ".join(args.argv)
-    commands = list(dict.fromkeys(r.get("command", command) for r in runs))
-    meta = meta or {"command": commands[-1] if commands else command, "commands": commands,
-            "machine": platform.platform(),
-            "cpus": os.cpu_count(), "torch_threads_per_rank": 1,
-            "batch_size_per_rank": args.batch_size, "dim": DIM, "layers": args.layers,
-            "steps_per_epoch": args.steps_per_epoch, "cl_anchors": args.cl_anchors,
-            "warmup_steps": args.warmup, "measured_steps": args.steps,
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "skipped": skipped}
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    return fits
+
+
+def _key(r: dict) -> str:
+    return f"{r['method']}/{r['precision']}/{r['ranks']}/{r['interactions']}"
+
+
+def load_saved(name: str) -> tuple[list[dict], list[str]]:
+    """(runs, skipped configurations) of the results file, in either layout: keyed records
+    (a skipped configuration is a record with ``skipped``), or the older ``{"meta", "runs",
+    "fits"}``, whose meta goes into each run's ``env``."""
+    path = _json_path(name)
+    raw = json.loads(path.read_text())
+    records = list(read_records(path).values())
+    skipped = raw["meta"].get("skipped", []) if "meta" in raw else [
+        r["skipped"] for r in records if "skipped" in r]
+    runs = [r for r in records if "skipped" not in r]
+    for r in runs:
+        r.setdefault("command", r["env"]["command"])
+    return runs, skipped
+
+
+def page_meta(runs: list[dict], skipped: list[str]) -> dict:
+    """What the page says of all runs, from their records."""
+    envs = [r["env"] for r in runs]
+    first = runs[0] if runs else {}
+    return {"commands": list(dict.fromkeys(r["command"] for r in runs)),
+            "date": max((e.get("when") or "" for e in envs), default=""),
+            "machine": ", ".join(dict.fromkeys(str(e.get("cpu")) for e in envs)),
+            "cpus": next((e["cpus"] for e in envs if e.get("cpus")), os.cpu_count()),
+            "dim": first.get("dim", DIM), "layers": first.get("layers", LAYERS),
+            "batch_size_per_rank": first.get("batch_size_per_rank"),
+            "steps_per_epoch": first.get("steps_per_epoch",
+                                         first.get("env", {}).get("steps_per_epoch")),
+            "cl_anchors": first.get("cl_anchors"),
+            "warmup_steps": first.get("warmup_steps"),
+            "measured_steps": first.get("measured_steps"), "skipped": skipped,
+            "commits": provenance(runs).split(";")[0]}
+
+
+def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str],
+                  save: bool = True) -> None:
+    """The JSON (keyed records: the runs, and one per skipped configuration), the page and
+    the plot."""
+    if save:
+        command = command_line("scale.py", args.argv, prefix="nice -n 5 python")
+        records = {_key(r): r for r in runs}
+        records.update({f"skipped/{n}": {"skipped": text, "command": command,
+                                         "env": environment(1, command)}
+                        for n, text in enumerate(skipped)})
+        write_json(_json_path(args.name), records, indent=1)
+    groups = _groups(runs)
     stem = RESULTS / args.name
-    _json_path(args.name).parent.mkdir(exist_ok=True)
-    _json_path(args.name).write_text(json.dumps(
-        {"meta": meta, "runs": runs, "fits": fits}, indent=1))
-    stem.with_suffix(".md").write_text(_markdown(meta, runs, fits))
+    stem.with_suffix(".md").write_text(_markdown(page_meta(runs, skipped), runs,
+                                                 _fits(groups)))
     _plot(stem.with_suffix(".png"), groups)
 
 
@@ -271,9 +313,9 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
     lines = [
         "# Scale: time and memory against interactions",
         "",
-        "Written by " + " then ".join(f"`{c}`" for c in meta.get("commands",
-                                                               [meta["command"]]))
-        + f" (each run's command is in scale/scale.json), last on {meta['date']} "
+        "Written by " + " then ".join(f"`{c}`" for c in meta["commands"])
+        + f" (each run's command is in scale/scale.json; {meta['commits']}), last on "
+        f"{meta['date']} "
         f"({meta['machine']}, "
         f"{meta['cpus']} CPU(s) shared with other work, **1 torch thread per rank**, gloo "
         "for 2 ranks). Synthetic power-law logs from "
@@ -425,22 +467,15 @@ def main() -> None:
         return
     args.argv = sys.argv[1:]
     if args.render:
-        saved = json.loads(_json_path(args.name).read_text())
-        args.argv = saved["meta"]["command"].split("scale.py", 1)[1].split()
-        args.batch_size = saved["meta"]["batch_size_per_rank"]
-        args.steps, args.warmup = saved["meta"]["measured_steps"], saved["meta"]["warmup_steps"]
-        write_results(args, saved["runs"], saved["meta"]["skipped"], saved["meta"])
+        write_results(args, *load_saved(args.name), save=False)
         return
     configs = [(m, s, r, "fp32") for m in args.methods for r in args.ranks for s in args.sizes]
     configs += [("lightgcn", s, 1, "bf16") for s in args.half_sizes]
     runs, skipped, seen = [], [], {}
-    command = "nice -n 5 python benchmarks/scale.py " + " ".join(args.argv)
+    command = command_line("scale.py", args.argv, prefix="nice -n 5 python")
     saved_path = _json_path(args.name)
     if args.resume and saved_path.is_file():
-        saved = json.loads(saved_path.read_text())
-        for r in saved["runs"]:
-            r.setdefault("command", saved["meta"]["command"])
-        runs, skipped = saved["runs"], saved["meta"]["skipped"]
+        runs, skipped = load_saved(args.name)
     done = {(r["method"], r["interactions"], r["ranks"], r["precision"]) for r in runs}
     for method, size, ranks, precision in configs:
         if (method, size, ranks, precision) in done:
@@ -458,6 +493,7 @@ def main() -> None:
         print(f"{method} {precision} {ranks} rank(s), {size:,} interactions ...", flush=True)
         r = run_config(args, method, size, ranks, precision)
         r["command"] = command
+        r["env"] = environment(1, command)  # one torch thread per rank
         m = r["measured"]
         seen.setdefault((method, precision, ranks), []).append((size, m["peak_bytes_per_rank"]))
         print(f"  {m['step_seconds']:.3f} s/step, epoch {r['derived']['epoch_seconds']:.0f} s "

@@ -37,18 +37,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-SETTINGS = dict(dim=64, layers=3, lr=1e-3, batch_size=2048, reg=1e-4)
+from common import (
+    HERE,
+    RESULTS,
+    SETTINGS,
+    build_pipeline,
+    command_line,
+    environment,
+    peak_rss_mb,
+    spawn,
+    train_config,
+    write_json,
+)
+
 METHODS = ["lightgcn", "sgl-ed", "sgl-nd", "sgl-rw", "simgcl", "xsimgcl", "lightgcl"]
 PEERS = {"LightGCN": "lightgcn", "SGL": "sgl-ed"}
 
@@ -86,17 +92,14 @@ def _gowalla():
     return ds.splits["train"], ds.splits["test"]
 
 
-def _env(threads: int, device: str = "cpu") -> dict:
+def _env(threads: int, command: str, device: str = "cpu") -> dict:
     import torch
 
-    import gcl
+    import gcl  # noqa: F401 - its version goes into the record
 
     gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else None
-    return {"device": device, "gpu": gpu, "cuda": torch.version.cuda if gpu else None,
-            "gcl": gcl.__version__, "torch": torch.__version__,
-            "python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
-            "threads_asked": threads}
+    return {**environment(torch.get_num_threads(), command, device), "gpu": gpu,
+            "cuda": torch.version.cuda if gpu else None, "threads_asked": threads}
 
 
 # ---------------------------------------------------------------------------- parts
@@ -146,23 +149,16 @@ def method_worker(args: argparse.Namespace, method: str, batch: int) -> dict:
     import numpy as np
     import torch
 
-    from gcl.graph import UIGraph
-    from gcl.methods import build_method
-    from gcl.train import TrainConfig, Trainer, seed_everything
+    from gcl.train import Trainer
 
     train, _ = _gowalla()
-    seed_everything(0)
-    graph = UIGraph.from_interactions(train, device=args.device)
-    m = build_method(method, train.num_users, train.num_items, dim=64, layers=3, reg=1e-4)
-    m = m.to(args.device)
-    m.prepare(train, graph)
+    m, graph = build_pipeline(train, method, device=args.device, **_model())
     rng = np.random.default_rng(0)
     lr = SETTINGS["lr"] * batch / SETTINGS["batch_size"]
 
     def batches(n: int) -> tuple[float, float]:
         sample = train.select(np.sort(rng.choice(len(train), n * batch, replace=False)))
-        cfg = TrainConfig(epochs=1, batch_size=batch, lr=lr, patience=None, progress=False,
-                          collapse_epochs=None)
+        cfg = train_config(epochs=1, batch_size=batch, lr=lr)
         return _timed(Trainer(m, graph, sample, cfg).fit)
 
     batches(args.warmup)
@@ -179,7 +175,7 @@ def method_worker(args: argparse.Namespace, method: str, batch: int) -> dict:
             "new_epoch_cpu_seconds": views_cpu, "batches_per_epoch": n_epoch,
             "seconds_per_epoch_derived": views + n_epoch * per_batch,
             "cpu_seconds_per_epoch_derived": views_cpu + n_epoch * per_batch_cpu,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": peak_rss_mb(),
             "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20
             if graph.device.type == "cuda" else None}
 
@@ -225,19 +221,13 @@ def ours_epochs(args: argparse.Namespace, dataset: str, method: str, epochs: int
     import torch
     from peers.recbole import splits
 
-    from gcl.graph import UIGraph
-    from gcl.methods import build_method
     from gcl.metrics import evaluate
-    from gcl.train import TrainConfig, Trainer, seed_everything
+    from gcl.train import Trainer
 
     train, valid, test = splits(dataset)
     lr = SETTINGS["lr"] * batch / SETTINGS["batch_size"]
-    seed_everything(0)
-    graph = UIGraph.from_interactions(train)
-    m = build_method(method, train.num_users, train.num_items, dim=64, layers=3, reg=1e-4)
-    m.prepare(train, graph)
-    cfg = TrainConfig(epochs=epochs, batch_size=batch, lr=lr, patience=None, progress=False,
-                      collapse_epochs=None)
+    m, graph = build_pipeline(train, method, device=args.device, **_model())
+    cfg = train_config(epochs=epochs, batch_size=batch, lr=lr)
     marks = [time.process_time()]
     hist = Trainer(m, graph, train, cfg,
                    on_epoch_end=lambda h: marks.append(time.process_time())).fit()
@@ -252,7 +242,7 @@ def ours_epochs(args: argparse.Namespace, dataset: str, method: str, epochs: int
             "seconds_per_epoch": sum(seconds) / len(seconds), "epoch_seconds": seconds,
             "cpu_seconds_per_epoch": sum(cpu) / len(cpu),
             "recall@20": res["recall@20"], "ndcg@20": res["ndcg@20"],
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def peer(args: argparse.Namespace) -> dict:
@@ -264,7 +254,7 @@ def peer(args: argparse.Namespace) -> dict:
     if timed and args.peer_dataset != "gowalla":
         raise ValueError("--peer-timed-models is for gowalla (the methods part's data)")
     out = {}
-    command = "python benchmarks/speed.py " + " ".join(sys.argv[1:])
+    command = command_line("speed.py")
     for model in args.peer_models.split(","):
         method = PEERS[model]
         if model in timed:
@@ -355,28 +345,24 @@ def time_to_recall() -> dict:
 
 
 # ---------------------------------------------------------------------------- plumbing
+def _model() -> dict:
+    """The model settings of every gcl run here (the learning rate and batch go to the loop)."""
+    return {k: SETTINGS[k] for k in ("dim", "layers", "reg")}
+
+
 def _spawn(args: argparse.Namespace, extra: list[str]) -> dict:
     """Runs a worker of this script in its own process (its own peak memory)."""
-    out = RESULTS / ".speed-worker.json"
-    cmd = [sys.executable, __file__, "--device", args.device, "--threads", str(args.threads),
-           "--batches",
-           str(args.batches), "--warmup", str(args.warmup), "--peer-dataset",
-           args.peer_dataset, "--peer-epochs", str(args.peer_epochs), "--quality-budget",
-           str(args.quality_budget), *extra, "--worker-json", str(out)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    subprocess.run(cmd, check=True, env=env)
-    rec = json.loads(out.read_text())
-    out.unlink()
-    return rec
+    return spawn(Path(__file__), [
+        "--device", args.device, "--threads", str(args.threads), "--batches", str(args.batches),
+        "--warmup", str(args.warmup), "--peer-dataset", args.peer_dataset, "--peer-epochs",
+        str(args.peer_epochs), "--quality-budget", str(args.quality_budget), *extra],
+        args.threads, "--worker-json")
 
 
 def worker(args: argparse.Namespace) -> None:
     import torch
 
-    from gcl.export import atomic_write
-
     torch.set_num_threads(args.threads)
-    sys.path.insert(0, str(HERE))
     if args.worker == "method":
         rec = method_worker(args, args.method, args.batch)
     elif args.worker == "ours":
@@ -384,8 +370,7 @@ def worker(args: argparse.Namespace) -> None:
     else:
         rec = quality_worker(args, args.method, args.batch)
     rec["threads"] = torch.get_num_threads()
-    with atomic_write(args.worker_json, "w") as f:
-        json.dump(rec, f)
+    write_json(args.worker_json, rec)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -422,9 +407,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker:
         worker(args)
         return
-    from gcl.export import atomic_write
-
-    sys.path.insert(0, str(HERE))
     from speed_tables import write_markdown
 
     json_path = args.out / f"{args.name}.json"
@@ -433,14 +415,12 @@ def main(argv: list[str] | None = None) -> None:
         args.tables_only = True
     elif args.tables_only and results and args.device == "cpu":
         results["time_to_recall"] = time_to_recall()  # the gowalla runs may be newer
-        with atomic_write(json_path, "w") as f:
-            json.dump(results, f, indent=2)
+        write_json(json_path, results)
     if not args.tables_only:
         import torch
 
         torch.set_num_threads(args.threads)
-        command = "python benchmarks/speed.py " + " ".join(argv if argv is not None
-                                                           else sys.argv[1:])
+        command = command_line("speed.py", argv)
         parts = {"micro": micro, "methods": methods, "eval": evaluation, "peer": peer,
                  "batch": batch_quality}
         for part in args.parts.split(","):
@@ -455,32 +435,22 @@ def main(argv: list[str] | None = None) -> None:
                     r.setdefault("command", earlier["command"])
                 record = {**earlier.get("results", {}), **record}
             results[key] = {"results": record, "command": command,
-                            "env": _env(args.threads, args.device),
+                            "env": _env(args.threads, command, args.device),
                             "wall_seconds": time.perf_counter() - t,
                             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-            if part == "peer":
-                for model, r in record.items():
-                    results.setdefault("speedup_vs_recbole", {})[
-                        f"{args.peer_dataset}/{model}"] = r["speedup_vs_recbole"]
             if args.device == "cpu":
                 results["time_to_recall"] = time_to_recall()
-            with atomic_write(json_path, "w") as f:
-                json.dump(results, f, indent=2)
+            write_json(json_path, results)
     if not args.check:
-        with atomic_write(args.out / f"{args.name}.md", "w") as f:
-            f.write(write_markdown(results))
-    if args.name == "speed" and args.out == RESULTS and args.tables_only:
-        from speed_tables import readme_block, replace_readme_block
+        (args.out / f"{args.name}.md").write_text(write_markdown(results))
+    if args.name == "speed" and args.out == RESULTS:
+        import tables  # the READMEs' tables are drawn from speed.json too
 
-        readme = HERE.parent / "README.md"
-        new = replace_readme_block(readme.read_text(), readme_block(results))
         if args.check:
-            if new != readme.read_text():
-                sys.exit("the README's Performance tables are stale: run "
-                         "python benchmarks/speed.py --tables-only")
+            if tables.stale():
+                sys.exit("the README tables are stale: run python benchmarks/tables.py")
             return
-        with atomic_write(readme, "w") as f:
-            f.write(new)
+        tables.update()
 
 
 if __name__ == "__main__":

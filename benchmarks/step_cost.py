@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import time
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from common import RESULTS, environment, merge_result
 
 
 def main() -> None:
@@ -70,16 +67,13 @@ def main() -> None:
                          "epoch_s_full": full * len(train) / batch,
                          "epoch_s_rows": part * len(train) / batch})
             print(json.dumps(rows[-1]), flush=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=RESULTS).stdout.strip()
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine())
+    command = (f"python benchmarks/step_cost.py --dataset {args.dataset} --threads "
+               f"{args.threads} --batches {args.batches} --rounds {args.rounds}")
+    env = environment(args.threads, command)
+    commit, cpu = env["commit"], env["cpu"]
     record = {"dataset": args.dataset, "threads": args.threads, "commit": commit, "cpu": cpu,
-              "command": f"python benchmarks/step_cost.py --dataset {args.dataset} "
-                         f"--threads {args.threads} --batches {args.batches} "
-                         f"--rounds {args.rounds}", "rows": rows}
-    (RESULTS / "step_cost.json").write_text(json.dumps(record, indent=1))
+              "command": command, "env": env, "rows": rows}
+    merge_result(RESULTS / "step_cost.json", args.dataset, record)
     lines = ["# Step cost: the last layer for the whole graph or for the batch's rows", "",
              f"Made by `{record['command']}` at commit {commit}, {cpu}, {args.threads} "
              "thread(s). CPU seconds (`time.process_time()`) of one step (loss, backward, "

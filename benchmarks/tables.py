@@ -1,26 +1,33 @@
-"""Writes the README's results section from the JSON files in benchmarks/results/.
+"""Writes the results tables of ``benchmarks/README.md`` (and the short summary of the top
+README) from the results files in ``benchmarks/results/``.
 
-    python benchmarks/tables.py          # rewrite README.md between the results markers
-    python benchmarks/tables.py --check  # exit 1 if README.md is out of date
+    python benchmarks/tables.py          # rewrite every generated block
+    python benchmarks/tables.py --check  # exit 1 if a README is out of date
+
+A generated block sits between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``; everything
+outside the markers is written by hand and kept. Every table names the command that made its
+rows and the commit, CPU and thread count its records hold (``commit not recorded`` for
+records written before the results held one).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-START, END = "<!-- results:start -->", "<!-- results:end -->"
+from common import BENCH_README, README, RESULTS, provenance, read_records
+
 ORDER = ["ml-100k", "amazon-beauty", "gowalla"]
-
-
-#: Files of results/ that are not a dataset's run.py table.
+#: The JSON files directly in results/ that are not a dataset's ``run.py`` table.
 OTHER = {"ablation", "speed", "gpu", "reproduce", "time_to_quality", "step_cost"}
 
 
-def table(dataset: str, results: dict) -> str:
+# ---------------------------------------------------------------------------- quality
+def quality_table(dataset: str, results: dict) -> str:
+    """One dataset's ``run.py`` table."""
     first = next(iter(results.values()))
     cmd = f"python benchmarks/run.py --dataset {dataset} --methods {','.join(results)}"
     if first["settings"].get("budget_minutes"):
@@ -28,7 +35,8 @@ def table(dataset: str, results: dict) -> str:
     # Leave-one-out data is read by HitRate@10 / NDCG@10, as the sequential papers report.
     loo = "leave-one-out" in first["split"]
     extra = " HitRate@10 | NDCG@10 |" if loo else ""
-    lines = [f"**{dataset}** ({first['split']}), made by `{cmd}`:", "",
+    lines = [f"**{dataset}** ({first['split']}), made by `{cmd}` "
+             f"({provenance(list(results.values()))}):", "",
              f"| method | Recall@20 | NDCG@20 |{extra} epochs | s/epoch | total s |",
              "|---|---|---|" + ("---|---|" if loo else "") + "---|---|---|"]
     for name, r in results.items():
@@ -45,14 +53,15 @@ def table(dataset: str, results: dict) -> str:
     return "\n".join(lines)
 
 
-def ablation(results: dict) -> str:
+def ablation_table(results: dict) -> str:
+    from ablation import rows
+
     cmds = sorted({r["command"] for r in results.values()})
     lines = ["**Projection head and MoCo ablation**, made by "
-             + " and ".join(f"`{c}`" for c in cmds) + ":", "",
+             + " and ".join(f"`{c}`" for c in cmds)
+             + f" ({provenance(list(results.values()))}):", "",
              "| dataset | method | variant | Recall@20 | NDCG@20 | HitRate@10 | epochs | "
              "budget min |", "|---|---|---|---|---|---|---|---|"]
-    from ablation import rows  # this folder is on sys.path when the script runs
-
     for r in rows(results):
         m = r["metrics"]
         lines.append(f"| {r['dataset']} | {r['method']} | {r['variant']} | "
@@ -61,28 +70,125 @@ def ablation(results: dict) -> str:
     return "\n".join(lines)
 
 
-def section() -> str:
-    # speed.json and gpu.json are the speed benchmark's (its tables: benchmarks/speed.py);
-    # reproduce.json, time_to_quality.json and step_cost.json are their scripts' own.
-    files = sorted((p for p in RESULTS.glob("*.json") if p.stem not in OTHER),
-                   key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
-    parts = [table(p.stem, json.loads(p.read_text())) for p in files]
+def quality_files() -> list[Path]:
+    return sorted((p for p in RESULTS.glob("*.json") if p.stem not in OTHER),
+                  key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
+
+
+def quality_block() -> str:
+    parts = [quality_table(p.stem, read_records(p)) for p in quality_files()]
     if (RESULTS / "ablation.json").exists():
-        parts.append(ablation(json.loads((RESULTS / "ablation.json").read_text())))
-    return "\n\n".join([START, *parts, END])
+        parts.append(ablation_table(read_records(RESULTS / "ablation.json")))
+    return "\n\n".join(parts)
 
 
-def main() -> int:
+# ---------------------------------------------------------------------------- the others
+def time_to_quality_block() -> str:
+    from time_to_quality import markdown
+
+    results = json.loads((RESULTS / "time_to_quality.json").read_text())
+    return markdown(results).split("\n", 2)[2].strip()  # without the page's title
+
+
+def speed_block() -> str:
+    from speed_tables import readme_block
+
+    return readme_block(json.loads((RESULTS / "speed.json").read_text())).strip()
+
+
+def cold_start_block() -> str:
+    r = next(iter(read_records(RESULTS / "cold_start" / "ml-100k.json").values()))
+    lines = [f"Made by `{r['command']}` ({provenance([r])}); page: "
+             "[results/cold_start.md](results/cold_start.md).", "",
+             "| cold items | Recall@20 | NDCG@20 |", "|---|---|---|"]
+    lines += [f"| {name} | {v['recall@20']:.4f} | {v['ndcg@20']:.4f} |"
+              for name, v in r["cold"].items()]
+    if r.get("warm"):
+        lines += ["", "Warm items (random 80/10/10 split), the same method with and without "
+                  "the text branch:", "", "| warm items | Recall@20 | NDCG@20 |", "|---|---|---|"]
+        lines += [f"| {name} | {v['recall@20']:.4f} | {v['ndcg@20']:.4f} |"
+                  for name, v in r["warm"].items()]
+    return "\n".join(lines)
+
+
+def summary_block() -> str:
+    """The top README's short summary: per dataset, the best trained and the best
+    training-free contender of the time-to-quality runs, by test NDCG@20."""
+    results = json.loads((RESULTS / "time_to_quality.json").read_text())
+    lines = ["| dataset | CPU budget s | best trained (NDCG@20, CPU s) | best without training "
+             "(NDCG@20, CPU s) |", "|---|---|---|---|"]
+    records = []
+    for dataset, rows in results.items():
+        trained = {n: r for n, r in rows.items() if r["epochs"] and not n.startswith("als")}
+        free = {n: r for n, r in rows.items() if n not in trained}
+
+        def best(group: dict) -> str:
+            if not group:
+                return "-"
+            name, r = max(group.items(), key=lambda kv: kv[1]["final"]["ndcg@20"])
+            return f"`{name}` ({r['final']['ndcg@20']:.4f}, {r['fit_cpu_s']:.1f})"
+
+        budget = max(r["budget_cpu_s"] for r in rows.values())
+        lines.append(f"| {dataset} | {budget:g} | {best(trained)} | {best(free)} |")
+        records += rows.values()
+    records = [{**r, "env": r.get("env") or {}} for r in records]
+    lines += ["", "One thread; test metrics with full ranking. From "
+              "`benchmarks/results/time_to_quality.json`, made by "
+              "`python benchmarks/time_to_quality.py` (each row's command is in the file; "
+              f"{provenance(records)}). \"Without training\" are the graph filters and ALS; "
+              "every table is in [benchmarks/README.md](benchmarks/README.md)."]
+    return "\n".join(lines)
+
+
+#: Which blocks each README holds, by marker name.
+BLOCKS: dict[Path, dict[str, Callable[[], str]]] = {
+    README: {"summary": summary_block},
+    BENCH_README: {"results": quality_block, "time-to-quality": time_to_quality_block,
+                   "speed": speed_block, "cold-start": cold_start_block},
+}
+
+
+def render(text: str, blocks: dict[str, Callable[[], str]]) -> str:
+    """:obj:`text` with every ``<!-- NAME:start -->`` ... ``<!-- NAME:end -->`` block of
+    :obj:`blocks` rewritten; a block named there but missing from the text is an error."""
+    for name, make in blocks.items():
+        pattern = re.compile(rf"(<!-- {re.escape(name)}:start -->).*?(<!-- "
+                             rf"{re.escape(name)}:end -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"no <!-- {name}:start --> ... <!-- {name}:end --> block")
+        body = make()
+        text = pattern.sub(lambda m, body=body: f"{m.group(1)}\n{body}\n{m.group(2)}", text,
+                           count=1)
+    return text
+
+
+def stale() -> list[Path]:
+    """The READMEs whose generated blocks differ from what the results files give."""
+    return [path for path, blocks in BLOCKS.items()
+            if path.exists() and render(path.read_text(), blocks) != path.read_text()]
+
+
+def update() -> None:
+    """Rewrites every generated block of every README."""
+    for path, blocks in BLOCKS.items():
+        if path.exists():
+            old = path.read_text()
+            new = render(old, blocks)
+            if new != old:
+                path.write_text(new)
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--check", action="store_true")
-    args = p.parse_args()
-    readme = (ROOT / "README.md").read_text()
-    head, rest = readme.split(START)
-    _, tail = rest.split(END)
-    new = head + section() + tail
+    p.add_argument("--check", action="store_true", help="exit 1 if a README is out of date")
+    args = p.parse_args(argv)
     if args.check:
-        return 0 if new == readme else 1
-    (ROOT / "README.md").write_text(new)
+        old = stale()
+        for path in old:
+            print(f"{path.name} is out of date: run python benchmarks/tables.py",
+                  file=sys.stderr)
+        return 1 if old else 0
+    update()
     return 0
 
 

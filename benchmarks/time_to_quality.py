@@ -25,17 +25,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-OUT = RESULTS / "time_to_quality"
-# Every trained contender: dim 64, Adam at lr 1e-3, batch 2048, L2 1e-4 (LightGCN's).
-BASE = dict(dim=64, lr=1e-3, batch_size=2048, reg=1e-4)
+from common import RESULTS, SETTINGS, environment, load_split, write_json
+
+# Every trained contender: dim 64, Adam at lr 1e-3, batch 2048, L2 1e-4 (LightGCN's), and
+# its method's reference depth.
+BASE = {k: v for k, v in SETTINGS.items() if k != "layers"}
 SVD = dict(init="svd", init_scale=1.0)
 # name -> (kind, settings). Reference forms: SELFRec's SimGCL/XSimGCL configs use 2 layers.
 CONTENDERS: dict[str, tuple[str, dict]] = {
@@ -61,22 +59,6 @@ CONTENDERS: dict[str, tuple[str, dict]] = {
 }
 THRESHOLDS = {"gowalla": (0.17, 0.18, 0.1849, 0.19, 0.195)}
 ALS = dict(regularization=0.1, alpha=20.0, iterations=15)
-
-
-def load(dataset: str):
-    """(train, valid or None, test, split description) as every benchmark splits them."""
-    from gcl import load_dataset
-
-    ds = load_dataset(dataset)
-    if ds.splits:
-        train, test = ds.splits["train"], ds.splits["test"]
-        valid, split = ds.splits.get("valid"), "given"
-        if valid is None and train.timestamp is not None:
-            train, valid = train.split("leave_one_out", valid=False)
-            split = "given leave-one-out test; valid = each user's last train item"
-        return train, valid, test, split
-    train, valid, test = ds.interactions.split("random", ratios=(0.8, 0.1, 0.1), seed=0)
-    return train, valid, test, "random 80/10/10 per user, seed 0"
 
 
 class Clock:
@@ -109,13 +91,15 @@ def run_gcl(settings: dict, train, valid, test, budget: float, threads: int) -> 
     from gcl import GraphCLRecommender
     from gcl.metrics import evaluate
 
+    # The curve's test ranking masks what rec.evaluate masks: train, and valid where given
+    # (one split, so the logs share their id maps).
+    target = test.to_csr()
+    exclude = train.to_csr() if valid is None else (train.to_csr() + valid.to_csr()).tocsr()
+    exclude.data[:] = 1
     clock = Clock()
     rec = GraphCLRecommender(**settings, epochs=100000, patience=10, eval_every=1,
                              num_threads=threads, progress=False, device="cpu")
     curve: list[dict] = []
-
-    def exclude():
-        return rec.seen_ if valid is None else rec._excluded(with_valid=True)
 
     def test_now() -> dict:
         method = rec.method_
@@ -123,7 +107,7 @@ def run_gcl(settings: dict, train, valid, test, budget: float, threads: int) -> 
         method.eval()
         with torch.no_grad():
             u, i = method.embeddings(rec.graph_)
-            out = evaluate(u, i, rec._csr(test), exclude(), k=[20])
+            out = evaluate(u, i, target, exclude, k=[20])
         method.train(was)
         return out
 
@@ -179,7 +163,7 @@ def child(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     kind, settings = CONTENDERS[args.contender]
-    train, valid, test, split = load(args.dataset)
+    train, valid, test, split = load_split(args.dataset)
     run = run_gcl if kind == "gcl" else run_als
     record = run(dict(settings), train, valid, test, args.budget, args.threads)
     record.update(split=split, settings={**settings, **(ALS if kind == "als" else {})},
@@ -194,28 +178,20 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def environment(threads: int) -> dict:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
-                            capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "gcl", "benchmarks"],
-                           cwd=HERE, capture_output=True, text=True).stdout.strip()
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"commit": commit + ("+changes" if dirty else ""), "cpu": cpu, "threads": threads,
-            "python": platform.python_version()}
-
-
 def reached(curve: list[dict], threshold: float) -> float | None:
     return next((p["cpu_s"] for p in curve if p["recall@20"] >= threshold), None)
 
 
 def write_tables(results: dict) -> None:
+    """Writes ``results/time_to_quality.md`` and the READMEs' tables drawn from it."""
+    (RESULTS / "time_to_quality.md").write_text(markdown(results))
+    import tables
+
+    tables.update()
+
+
+def markdown(results: dict) -> str:
+    """The page of the time-to-quality results (its title, then the tables)."""
     lines = ["# Time to quality", "",
              "Made by `benchmarks/time_to_quality.py` (each row's command, commit, CPU and "
              "thread count are in `time_to_quality.json`). CPU seconds of the contender's "
@@ -246,15 +222,7 @@ def write_tables(results: dict) -> None:
                   "no valid split, else the best valid epoch's weights. Commit "
                   f"{', '.join(commits)}, {any_r['env']['cpu']}, {any_r['threads']} thread(s); "
                   "made by " + ", ".join(f"`{c}`" for c in commands) + ".", ""]
-    text = "\n".join(lines)
-    (RESULTS / "time_to_quality.md").write_text(text)
-    readme = HERE.parent / "README.md"
-    start, end = "<!-- time-to-quality:start -->", "<!-- time-to-quality:end -->"
-    page = readme.read_text()
-    if start in page and end in page:
-        body = text.split("\n", 2)[2]  # without the page's title
-        head, rest = page.split(start, 1)
-        readme.write_text(head + start + "\n" + body + "\n" + end + rest.split(end, 1)[1])
+    return "\n".join(lines)
 
 
 def _s(x: float | None) -> str:
@@ -310,7 +278,6 @@ def main() -> None:
     unknown = sorted(set(names) - set(CONTENDERS))
     if unknown:
         raise SystemExit(f"unknown contender(s) {unknown}; choose from {list(CONTENDERS)}")
-    env = environment(args.threads)
     for dataset in args.datasets.split(","):
         for name in names:
             cmd = [sys.executable, __file__, "--child", "--dataset", dataset, "--contender",
@@ -324,14 +291,14 @@ def main() -> None:
                 print(out.stderr[-3000:], file=sys.stderr)
                 continue
             record = json.loads(out.stdout.strip().splitlines()[-1])
-            record.update(env=env, command=" ".join(
-                ["python benchmarks/time_to_quality.py", "--datasets", dataset,
-                 "--contenders", name, "--budget", f"{args.budget:g}", "--threads",
-                 str(args.threads)]))
+            command = " ".join(["python benchmarks/time_to_quality.py", "--datasets", dataset,
+                                "--contenders", name, "--budget", f"{args.budget:g}",
+                                "--threads", str(args.threads)])
+            record.update(env=environment(args.threads, command), command=command)
             print(f"  {record['final']}", file=sys.stderr, flush=True)
             results = json.loads(path.read_text()) if path.exists() else {}
             results.setdefault(dataset, {})[name] = record
-            path.write_text(json.dumps(results, indent=1))
+            write_json(path, results, indent=1)
             write_tables(results)
             plot(results)
 

@@ -41,7 +41,9 @@ HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-recbole"
 CACHE = HERE.parent / ".cache" / "recbole"
 PINS = ["recbole==1.2.1", "numpy<2", "pandas<3", "scipy<1.12", "setuptools>=77,<81"]
-SETTINGS = dict(dim=64, layers=3, lr=1e-3, batch_size=2048, reg=1e-4)
+sys.path.insert(0, str(HERE.parent))
+from common import SETTINGS  # noqa: E402 - stdlib only, so it imports in RecBole's environment
+
 SGL = dict(type="ED", drop_ratio=0.1, ssl_weight=0.1, ssl_tau=0.2)
 
 

@@ -155,9 +155,10 @@ def main(argv: list[str] | None = None) -> None:
         inside(args)
         return
     sys.path.insert(0, str(HERE.parent))
-    from reproduce import PAIRS, splits
+    from common import load_split
+    from reproduce import PAIRS
 
-    train, _, test = splits(args.dataset)
+    train, _, test, _ = load_split(args.dataset)
     settings = next(s for m, s, *_ in PAIRS if m == args.model)
     print(json.dumps(run(args.dataset, args.model, settings, args.epochs, train, test,
                          args.threads, args.seed), indent=2))
