@@ -45,6 +45,72 @@ from gcl.data.interactions import Interactions
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 INDEX_FILE = "items.faiss"
+#: The fold-in item matrix of an export (see :mod:`gcl.foldin`).
+FOLDIN_FILE = "item_foldin.npy"
+
+
+def item_rows(item_index: pd.Index, item_ids: Any,
+              missing: str = "raise") -> tuple[list[np.ndarray], bool]:
+    """The item rows of new users given by their items: one user as a list of item ids, or
+    several as a list of lists. Returns one sorted array of distinct rows per user and
+    whether one user was given.
+
+    Args:
+        item_index (pd.Index): the items' own ids, in row order.
+        item_ids (list or list of lists): the users' items, in their own ids.
+        missing (str): what an id not in :obj:`item_index` does: :obj:`"raise"` a
+            :class:`KeyError` naming them, or :obj:`"skip"` it with a warning naming them.
+            (default: :obj:`"raise"`)
+    """
+    if missing not in ("raise", "skip"):
+        raise ValueError(f"missing must be 'raise' or 'skip', got {missing!r}")
+
+    def is_list(x: Any) -> bool:
+        return not isinstance(x, (str, bytes)) and isinstance(x, Iterable)
+
+    if not is_list(item_ids):
+        raise TypeError("item_ids must be a list of item ids (one user) or a list of lists "
+                        "(several users), e.g. ['242', '302']")
+    given = list(item_ids)
+    single = not (given and all(is_list(x) for x in given))
+    lists = [given] if single else [list(x) for x in given]
+    rows, unknown = [], []
+    for n, items in enumerate(lists):
+        if not items:
+            raise ValueError(f"user {n} of item_ids has no items: a new user is folded in "
+                             "from at least one item")
+        pos = item_index.get_indexer(pd.Index(items))
+        unknown += [i for i, p in zip(items, pos) if p < 0]
+        rows.append(np.unique(pos[pos >= 0]).astype(np.int64))
+    if unknown:
+        shown = f"{unknown[:5]}" + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        if missing == "raise":
+            raise KeyError(f"unknown item id(s): {shown}; pass missing='skip' to leave them "
+                           "out")
+        import warnings
+
+        warnings.warn(f"item id(s) not in the model, left out: {shown}", RuntimeWarning,
+                      stacklevel=3)
+        empty = [n for n, r in enumerate(rows) if len(r) == 0]
+        if empty:
+            raise ValueError(f"user(s) {empty[:5]} of item_ids have no known item left: "
+                             "there is nothing to fold in")
+    return rows, single
+
+
+def fold_in(item_foldin: np.ndarray, rows: Sequence[np.ndarray]) -> np.ndarray:
+    r"""New users' vectors from their items, :obj:`[len(rows), d]` float32: for a user with
+    items :math:`S`, :math:`|S|^{-1/2} \sum_{i \in S} \mathbf{F}_i` with
+    :math:`\mathbf{F}` the fold-in item matrix (see :mod:`gcl.foldin`).
+
+    Args:
+        item_foldin (np.ndarray): :math:`\mathbf{F}`, :obj:`[I, d]`.
+        rows (sequence of np.ndarray): each user's distinct item rows.
+    """
+    out = np.zeros((len(rows), item_foldin.shape[1]), dtype=np.float32)
+    for n, r in enumerate(rows):
+        out[n] = item_foldin[r].sum(0, dtype=np.float64) / np.sqrt(len(r))
+    return out
 
 
 def import_faiss() -> Any:
