@@ -33,7 +33,7 @@ import scipy.sparse as sp
 import torch
 
 from gcl.graph import UIGraph
-from gcl.index import fold_in, item_rows
+from gcl.index import fold_in, item_rows, rows_matrix
 from gcl.methods.base import Method
 from gcl.methods.lightgcl import LightGCL
 from gcl.methods.lightgcn import LightGCNMethod
@@ -166,9 +166,7 @@ def recommend_for_items(rec: Any, item_ids: Sequence[Hashable] | Sequence[Sequen
     rows, single = item_rows(rec.item_ids_, item_ids, missing)
     method, n = rec.method_, len(rec.item_ids_)
     check_foldin(method)
-    given = sp.csr_matrix((np.ones(sum(len(r) for r in rows), np.float32),
-                           np.concatenate([r for r in rows] + [np.zeros(0, np.int64)]),
-                           np.cumsum([0] + [len(r) for r in rows])), shape=(len(rows), n))
+    given = rows_matrix(rows, n)
     if not method.dot_scores:  # a graph filter scores the user's row itself: exact
         def scorer(b: np.ndarray) -> torch.Tensor:
             return method.scores(given[b])

@@ -406,22 +406,52 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         index = RecallIndex.load(args.export)
         if args.ef_search is not None or args.nprobe is not None:
             index.set_search_params(ef_search=args.ef_search, nprobe=args.nprobe)
+        if args.items:
+            keys, lists = _item_lists(args.items, index.item_ids)
+            items, scores = index.recommend_for_items(lists, k=args.k,
+                                                      exclude_given=not args.include_seen)
+            _print_lists(args, "item", keys, items, scores, "items")
+            return 0
         users = coerce_ids(args.user, index.user_ids, "user")
         items, scores = index.search(users, k=args.k, exclude_seen=not args.include_seen)
     else:
         if args.ef_search is not None or args.nprobe is not None:
             raise ValueError("--ef-search and --nprobe apply to --export (a recall index)")
         _, rec = _load_model(args.run)
+        if args.items:
+            keys, lists = _item_lists(args.items, rec.item_ids)
+            items, scores = rec.recommend_for_items(lists, k=args.k,
+                                                    filter_seen=not args.include_seen)
+            _print_lists(args, "item", keys, items, scores, "items")
+            return 0
         users = coerce_ids(args.user, rec.user_ids, "user")
         items, scores = rec.recommend(users, k=args.k, filter_seen=not args.include_seen)
     _print_lists(args, "item", users, items, scores, "user")
     return 0
 
 
+def _item_lists(values: Sequence[str], index: pd.Index) -> tuple[list[str], list[list]]:
+    """:obj:`--items A,B,C ...` as (one key per user, the user's items in the model's id
+    type)."""
+    lists = [[v.strip() for v in value.split(",") if v.strip()] for value in values]
+    empty = [value for value, items in zip(values, lists) if not items]
+    if empty:
+        raise ValueError(f"--items {empty[0]!r} names no item: give comma-separated item ids, "
+                         "e.g. --items 50,172,181")
+    return list(values), [coerce_ids(items, index, "item") for items in lists]
+
+
 def cmd_similar(args: argparse.Namespace) -> int:
-    _, rec = _load_model(args.run)
-    queries = coerce_ids(args.item, rec.item_ids, "item")
-    items, scores = rec.similar_items(queries, k=args.k)
+    if args.export:
+        from gcl.index import RecallIndex
+
+        index = RecallIndex.load(args.export)
+        queries = coerce_ids(args.item, index.item_ids, "item")
+        items, scores = index.similar_items(queries, k=args.k)
+    else:
+        _, rec = _load_model(args.run)
+        queries = coerce_ids(args.item, rec.item_ids, "item")
+        items, scores = rec.similar_items(queries, k=args.k)
     _print_lists(args, "similar", queries, items, scores, "item")
     return 0
 
