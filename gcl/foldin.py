@@ -18,9 +18,9 @@ summed over the user's items,
     \mathbf{e}_u - \alpha_0 \mathbf{e}_u^{(0)} = d_u^{-1/2} \sum_{i \in S_u} w_{ui}
     \mathbf{F}_i,
 
-and a new user, who has no layer-0 row, gets the right-hand side over the items given
-(:func:`gcl.index.fold_in`). The items' embeddings and degrees stay those of the trained
-graph (the new user is not added to it).
+and a new user, who has no layer-0 row, gets the right-hand side over the items given,
+each with weight 1 (:func:`gcl.index.fold_in`). The items' embeddings and degrees stay
+those of the trained graph (the new user is not added to it).
 """
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def item_foldin(rec: Any) -> np.ndarray | None:
     float32 (see :func:`foldin_matrix`), or :obj:`None` for a method that folds in otherwise
     or not at all (graph filters, popularity, sequence methods, ...). Computed once per
     fitted model and kept. A model read by :meth:`~gcl.GraphCLRecommender.load` has no
-    graph: it is rebuilt from the saved train matrix."""
+    graph: it is rebuilt from the saved train matrix (and edge weights, if any)."""
     method = rec.method_
     if not method.dot_scores or isinstance(method, Popularity):
         return None
@@ -153,7 +153,8 @@ def item_foldin(rec: Any) -> np.ndarray | None:
     if graph is None:
         seen = sp.coo_matrix(rec.seen_)
         graph = UIGraph(seen.shape[0], seen.shape[1], seen.row, seen.col,
-                        device=rec._item_emb.device)
+                        device=rec._item_emb.device,
+                        weights=getattr(rec, "seen_weights_", None))
     out = foldin_matrix(method, graph).cpu().numpy()
     _CACHE[method] = (weakref.ref(rec._item_emb), out)
     return out

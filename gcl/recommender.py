@@ -421,7 +421,7 @@ class GraphCLRecommender:
             return train
         return Interactions(train.users, train.items, train.user_ids,
                             train.item_ids.append(pd.Index(new)), train.rating,
-                            train.timestamp, train.item_text)
+                            train.timestamp, train.item_text, train.weights)
 
     def _text_branch(self, train: Interactions, text: Any) -> Any:
         """The text branch of a fit: word vectors (a file's, or word2vec trained on the
@@ -735,6 +735,11 @@ class GraphCLRecommender:
         }
         if getattr(self, "text_words_", None) is not None:
             state["text_words"] = list(self.text_words_)
+        graph = getattr(self, "graph_", None)
+        if graph is not None and graph.weights is not None:  # fold-in needs the edge weights
+            w = sp.csr_matrix((graph.weights, (graph.users, graph.items)), shape=seen.shape)
+            w.sort_indices()
+            state["seen_weights"] = torch.from_numpy(w.tocoo().data.astype(np.float64))
         if self.valid_seen_ is not None:
             v = sp.coo_matrix(self.valid_seen_)
             state["valid_seen"] = torch.from_numpy(np.stack([v.row, v.col]).astype(np.int64))
@@ -789,6 +794,7 @@ class GraphCLRecommender:
         if not rec.method_.dot_scores:
             rec.method_.serve(rec.seen_)
         rec.history_ = list(state["history"])
+        rec.seen_weights_ = state["seen_weights"].numpy() if "seen_weights" in state else None
         rec.graph_ = None
         return rec
 

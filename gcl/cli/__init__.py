@@ -85,7 +85,16 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     data.add_argument("--item-col", default="item", metavar="COL",
                       help="column of item ids in --data")
     data.add_argument("--rating-col", metavar="COL", help="column of ratings in --data")
-    data.add_argument("--timestamp-col", metavar="COL", help="column of times in --data")
+    data.add_argument("--timestamp-col", metavar="COL",
+                      help="column of times in --data: numbers, or date-times as ISO 8601 text "
+                      "(2024-05-01T13:45:00Z)")
+    data.add_argument("--time-format", metavar="FMT",
+                      help="strptime format of --timestamp-col text that is not ISO 8601, "
+                      "e.g. '%%d/%%m/%%Y %%H:%%M'")
+    data.add_argument("--weights", choices=("count",),
+                      help="count: keep how often each user clicked each item (rows of --data "
+                      "folded into one) as edge weights of the graph; by default each pair "
+                      "counts once")
     data.add_argument("--min-rating", type=float, metavar="X", help="keep rows rated at least this")
     data.add_argument("--k-core", type=int, metavar="K", help="keep the k-core of users and items")
     data.add_argument("--split", choices=SPLITS, default="auto",

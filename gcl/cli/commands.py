@@ -37,6 +37,7 @@ def load_interactions(cfg: dict[str, Any]) -> tuple[str, Any, dict]:
         inter = reader(path, user=cfg["user_col"], item=cfg["item_col"],
                        rating=cfg.get("rating_col"), timestamp=cfg.get("timestamp_col"),
                        min_rating=cfg.get("min_rating"), k_core=cfg.get("k_core"),
+                       time_format=cfg.get("time_format"), weights=cfg.get("weights"),
                        **({"sep": cfg["sep"]} if cfg.get("sep") and path.suffix != ".parquet"
                           else {}))
         name, given, own_text = path.stem, {}, None
