@@ -32,6 +32,7 @@ Needs the :obj:`ann` extra: :obj:`pip install 'gcl[ann]'`.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from os import PathLike
 from pathlib import Path
@@ -87,8 +88,6 @@ def item_rows(item_index: pd.Index, item_ids: Any,
         if missing == "raise":
             raise KeyError(f"unknown item id(s): {shown}; pass missing='skip' to leave them "
                            "out")
-        import warnings
-
         warnings.warn(f"item id(s) not in the model, left out: {shown}", RuntimeWarning,
                       stacklevel=3)
         empty = [n for n, r in enumerate(rows) if len(r) == 0]

@@ -36,7 +36,8 @@ def test_foldin_of_a_trained_user_is_their_vector_less_layer0(log, method, kw):
     rec = _fit(method, log, **kw)
     f = foldin_matrix(rec.method_, rec.graph_)
     alphas = readout_weights(rec.method_)
-    layer0 = rec.method_.encoder.embedding.weight[: log.num_users].detach()
+    with torch.no_grad():
+        layer0 = rec.method_.encoder.propagate(rec.graph_)[0][: log.num_users]
     seen = rec.seen_
     rows = [seen.indices[seen.indptr[u]:seen.indptr[u + 1]] for u in range(log.num_users)]
     folded = torch.from_numpy(fold_in(f.numpy(), rows))
@@ -45,6 +46,26 @@ def test_foldin_of_a_trained_user_is_their_vector_less_layer0(log, method, kw):
     if method in ("simgcl", "xsimgcl"):  # no layer-0 term: the user's own vector
         assert alphas[0] == 0.0
         torch.testing.assert_close(folded, rec._user_emb, rtol=1e-4, atol=1e-5)
+
+
+def test_foldin_with_a_text_branch(log):
+    pytest.importorskip("gensim")
+    text = pd.Series({i: f"word{n % 5} common" for n, i in enumerate(log.item_ids)})
+    rec = _fit("lightgcn", log, item_text=text, word_epochs=1, word_dim=8)
+    f = foldin_matrix(rec.method_, rec.graph_)
+    seen = rec.seen_
+    rows = [seen.indices[seen.indptr[u]:seen.indptr[u + 1]] for u in range(log.num_users)]
+    with torch.no_grad():
+        layer0 = rec.method_.encoder.propagate(rec.graph_)[0][: log.num_users]
+    torch.testing.assert_close(torch.from_numpy(fold_in(f.numpy(), rows)),
+                               rec._user_emb - readout_weights(rec.method_)[0] * layer0,
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_sequence_methods_cannot_fold_in(log):
+    rec = _fit("seq-cl", log)
+    with pytest.raises(ValueError, match="'seq-cl' cannot fold in"):
+        rec.recommend_for_items(["i1"])
 
 
 def test_readout_weights_by_method(log):
