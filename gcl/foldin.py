@@ -164,9 +164,9 @@ def recommend_for_items(rec: Any, item_ids: Sequence[Hashable] | Sequence[Sequen
                         k: int = 10, filter_seen: bool = True,
                         missing: str = "raise") -> tuple[np.ndarray, np.ndarray]:
     """:meth:`gcl.GraphCLRecommender.recommend_for_items` of a fitted recommender."""
-    rows, single = item_rows(rec.item_ids_, item_ids, missing)
     method, n = rec.method_, len(rec.item_ids_)
     check_foldin(method)
+    rows, single = item_rows(rec.item_ids_, item_ids, missing)
     given = rows_matrix(rows, n)
     if not method.dot_scores:  # a graph filter scores the user's row itself: exact
         def scorer(b: np.ndarray) -> torch.Tensor:

@@ -85,6 +85,8 @@ def test_cli_train_reads_iso_times_and_counts(tmp_path, capsys):
             "--epochs", "1", "--dim", "8", "--quiet", "--out", str(tmp_path / "run")]
     assert main(args) == 2
     assert "'ts'" in capsys.readouterr().err  # day-first text is not ISO 8601
-    assert main(args + ["--time-format", "%d/%m/%Y %H:%M", "--weights", "count"]) == 0
+    loud = [a for a in args if a != "--quiet"]
+    assert main(loud + ["--time-format", "%d/%m/%Y %H:%M", "--weights", "count"]) == 0
+    assert "repeated clicks folded" in capsys.readouterr().err
     config = (tmp_path / "run" / "config.yaml").read_text()
     assert "weights: count" in config and "time_format: '%d/%m/%Y %H:%M'" in config

@@ -256,6 +256,11 @@ def _train_into(out: Path, args: argparse.Namespace, main: bool, rec: Any,
     _say(args, f"loading {args.data or args.dataset} ...")
     name, inter, given = load_interactions(cfg)
     train, valid, test = split_data(cfg, inter, given)
+    if getattr(inter, "duplicates_folded", 0):
+        _say(args, f"{inter.duplicates_folded} repeated clicks folded into "
+                   f"{len(inter)} interactions" + (
+                       ": their counts are kept as edge weights" if cfg.get("weights")
+                       else " (--weights count keeps the counts as edge weights)"))
     _say(args, f"{name}: {inter} in {time.perf_counter() - t0:.1f}s; "
                + ("resuming " if resume else "training ")
                + f"{rec.params['method']} on {len(train)} interactions"
