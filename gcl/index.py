@@ -46,8 +46,6 @@ from gcl.data.interactions import Interactions
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 INDEX_FILE = "items.faiss"
-#: The fold-in item matrix of an export (see :mod:`gcl.foldin`).
-FOLDIN_FILE = "item_foldin.npy"
 
 
 def item_rows(item_index: pd.Index, item_ids: Any,
@@ -106,10 +104,9 @@ def fold_in(item_foldin: np.ndarray, rows: Sequence[np.ndarray]) -> np.ndarray:
         item_foldin (np.ndarray): :math:`\mathbf{F}`, :obj:`[I, d]`.
         rows (sequence of np.ndarray): each user's distinct item rows.
     """
-    out = np.zeros((len(rows), item_foldin.shape[1]), dtype=np.float32)
-    for n, r in enumerate(rows):
-        out[n] = item_foldin[r].sum(0, dtype=np.float64) / np.sqrt(len(r))
-    return out
+    sizes = np.array([len(r) for r in rows], dtype=np.float64)
+    sums = rows_matrix(rows, len(item_foldin)) @ np.asarray(item_foldin, dtype=np.float64)
+    return (sums / np.sqrt(sizes)[:, None]).astype(np.float32)
 
 
 def import_faiss() -> Any:

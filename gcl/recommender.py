@@ -740,6 +740,8 @@ class GraphCLRecommender:
             w = sp.csr_matrix((graph.weights, (graph.users, graph.items)), shape=seen.shape)
             w.sort_indices()
             state["seen_weights"] = torch.from_numpy(w.tocoo().data.astype(np.float64))
+        elif graph is None and getattr(self, "seen_weights_", None) is not None:
+            state["seen_weights"] = torch.from_numpy(self.seen_weights_)
         if self.valid_seen_ is not None:
             v = sp.coo_matrix(self.valid_seen_)
             state["valid_seen"] = torch.from_numpy(np.stack([v.row, v.col]).astype(np.int64))

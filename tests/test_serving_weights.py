@@ -60,9 +60,12 @@ def test_count_weights_reach_the_training_graph_and_foldin(tmp_path):
     # the weights travel with the saved model, so fold-in after loading is the same
     before = rec.recommend_for_items(["1", "2", "3"], k=5)
     rec.save(tmp_path / "m.pt")
-    after = GraphCLRecommender.load(tmp_path / "m.pt").recommend_for_items(["1", "2", "3"], k=5)
-    np.testing.assert_array_equal(before[0], after[0])
-    np.testing.assert_allclose(before[1], after[1], rtol=1e-5)
+    loaded = GraphCLRecommender.load(tmp_path / "m.pt")
+    loaded.save(tmp_path / "again.pt")  # a loaded model keeps the weights when saved again
+    for model in (loaded, GraphCLRecommender.load(tmp_path / "again.pt")):
+        after = model.recommend_for_items(["1", "2", "3"], k=5)
+        np.testing.assert_array_equal(before[0], after[0])
+        np.testing.assert_allclose(before[1], after[1], rtol=1e-5)
 
 
 def test_count_weights_change_the_model():
