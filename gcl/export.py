@@ -80,7 +80,7 @@ def best_valid_metrics(history: list[dict[str, Any]], metric: str) -> dict[str, 
 def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None = None,
            dataset: str | None = None, index: str | None = None,
            index_options: dict[str, Any] | None = None, hetero: bool = False,
-           progress: bool = False) -> dict[str, str]:
+           progress: bool = False, item_foldin: np.ndarray | None = None) -> dict[str, str]:
     r"""Writes a fitted :class:`~gcl.GraphCLRecommender`'s embeddings to :obj:`directory`:
 
     * :obj:`user_embeddings.npy`, :obj:`item_embeddings.npy`: float32, row :math:`i` belongs
@@ -91,6 +91,9 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
       recall stage can leave out what each user already has;
     * with :obj:`index`, :obj:`items.faiss`: a Faiss index over the item embeddings (see
       :mod:`gcl.index`; load it with :meth:`gcl.RecallIndex.load`);
+    * with :obj:`item_foldin`, :obj:`item_foldin.npy`: the fold-in item matrix
+      :obj:`[num_items, dim]` float32 that serves new users from their items
+      (:meth:`gcl.RecallIndex.recommend_for_items`; see :mod:`gcl.foldin`);
     * with :obj:`hetero`, :obj:`graph.pt`: the train graph as a PyG
       :class:`~torch_geometric.data.HeteroData` (see
       :meth:`~gcl.Interactions.to_hetero_data`) with the embeddings as :obj:`x` of each node
@@ -121,6 +124,9 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
             :obj:`{"nlist": 256, "nprobe": 16}`. (default: :obj:`None`)
         hetero (bool): also write :obj:`graph.pt`. (default: :obj:`False`)
         progress (bool): progress bar while the index is built. (default: :obj:`False`)
+        item_foldin (np.ndarray, optional): the fold-in item matrix to write
+            (:meth:`GraphCLRecommender.export` passes it for the methods that fold in).
+            (default: :obj:`None`)
 
     Returns:
         dict from file role to path.
@@ -157,7 +163,7 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
         os.chmod(tmp, where.stat().st_mode & 0o7777 if where.is_dir() else 0o777 & ~current_umask())
         try:
             names = _write_export(rec, tmp, metrics, dataset, index, index_options, hetero,
-                                  progress)
+                                  progress, item_foldin)
             clash = sorted(set(names.values()) & set(keep))
             if clash:
                 raise FileExistsError(
@@ -217,7 +223,7 @@ def _carry(src: Path, dst: Path) -> None:
 
 def _write_export(rec: Any, out: Path, metrics: dict[str, float] | None, dataset: str | None,
                   index: str | None, index_options: dict[str, Any] | None, hetero: bool,
-                  progress: bool) -> dict[str, str]:
+                  progress: bool, item_foldin: np.ndarray | None = None) -> dict[str, str]:
     """Writes every file of an export into the empty folder :obj:`out`, :obj:`meta.json`
     last; returns the file name of each role."""
     import time
@@ -234,6 +240,13 @@ def _write_export(rec: Any, out: Path, metrics: dict[str, float] | None, dataset
         files[role] = out / f"{role}.npy"
         with atomic_write(files[role]) as f:
             np.save(f, arr)
+    if item_foldin is not None:
+        if np.shape(item_foldin) != item_emb.shape:
+            raise ValueError(f"item_foldin has shape {np.shape(item_foldin)}, the item "
+                             f"embeddings {item_emb.shape}")
+        files["item_foldin"] = out / "item_foldin.npy"
+        with atomic_write(files["item_foldin"]) as f:
+            np.save(f, np.ascontiguousarray(item_foldin, dtype=np.float32))
     files["users"] = _write_ids(rec.user_ids, out / "users", "user")
     files["items"] = _write_ids(rec.item_ids, out / "items", "item")
     files["seen"] = out / "seen.npz"

@@ -16,18 +16,50 @@ import torch
 from gcl.data.interactions import Interactions
 
 
+def _edges(num_users: int, num_items: int, users: np.ndarray, items: np.ndarray,
+           weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each distinct user–item pair once, as (user index, item node index, weight): weight 1,
+    or with :obj:`weights` the sum of the weights of the pair's rows."""
+    keys = users.astype(np.int64) * num_items + items
+    if weights is None:
+        pairs = np.unique(keys)
+        val = np.ones(len(pairs))
+    else:
+        pairs, at = np.unique(keys, return_inverse=True)
+        val = np.bincount(at.ravel(), weights=np.asarray(weights, dtype=np.float64),
+                          minlength=len(pairs))
+    return pairs // num_items, pairs % num_items + num_users, val
+
+
+def node_degrees(num_users: int, num_items: int, users: np.ndarray, items: np.ndarray,
+                 weights: np.ndarray | None = None) -> np.ndarray:
+    r"""The degree :math:`d` of every node of the graph :func:`normalized_adjacency` builds,
+    shape :obj:`[U+I]` float64: distinct neighbours, or with :obj:`weights` the sum of the
+    edge weights."""
+    u, i, val = _edges(num_users, num_items, users, items, weights)
+    return np.bincount(np.concatenate([u, i]), weights=np.concatenate([val, val]),
+                       minlength=num_users + num_items).astype(np.float64)
+
+
 def normalized_adjacency(num_users: int, num_items: int, users: np.ndarray,
-                         items: np.ndarray) -> sp.csr_matrix:
+                         items: np.ndarray, weights: np.ndarray | None = None) -> sp.csr_matrix:
     r"""The symmetric normalised adjacency :math:`\mathbf{D}^{-1/2}\mathbf{A}\mathbf{D}^{-1/2}`
     of the bipartite graph, shape :obj:`[U+I, U+I]`, with :math:`1/\sqrt{d_u d_i}` on each
-    user–item edge in both directions (isolated nodes get an empty row)."""
+    user–item edge in both directions (isolated nodes get an empty row).
+
+    With :obj:`weights` (one per row of :obj:`users`, e.g. click counts, summed over a
+    pair's rows) :math:`\mathbf{A}` holds them, :math:`a_{ui} = w_{ui}`, the degrees are
+    weighted, :math:`d_u = \sum_i w_{ui}`, and each edge carries :math:`w_{ui} /
+    \sqrt{d_u d_i}`; without, every distinct pair weighs 1."""
     n = num_users + num_items
-    pairs = np.unique(users.astype(np.int64) * num_items + items)
-    u, i = pairs // num_items, pairs % num_items + num_users
-    deg = np.bincount(np.concatenate([u, i]), minlength=n).astype(np.float64)
+    u, i, val = _edges(num_users, num_items, users, items, weights)
+    deg = np.bincount(np.concatenate([u, i]), weights=np.concatenate([val, val]), minlength=n)
     inv = np.zeros(n)
     inv[deg > 0] = deg[deg > 0] ** -0.5
-    w = (inv[u] * inv[i]).astype(np.float32)
+    w = inv[u] * inv[i]
+    if weights is not None:
+        w = val * w
+    w = w.astype(np.float32)
     adj = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([u, i]), np.concatenate([i, u]))),
                         shape=(n, n))
     adj.sort_indices()
@@ -210,18 +242,28 @@ class UIGraph:
             would change results by float rounding.
             (default: :obj:`"torch"`)
         device (torch.device or str): where propagation runs. (default: :obj:`"cpu"`)
+        weights (np.ndarray, optional): a weight per edge, shape :obj:`[E]` (e.g. click
+            counts, see :func:`normalized_adjacency`); :obj:`None` weighs every distinct
+            pair 1. (default: :obj:`None`)
     """
 
     def __init__(self, num_users: int, num_items: int, users: np.ndarray, items: np.ndarray,
-                 backend: str = "torch", device: torch.device | str = "cpu") -> None:
+                 backend: str = "torch", device: torch.device | str = "cpu",
+                 weights: np.ndarray | None = None) -> None:
         if backend not in BACKENDS and backend != "auto":
             raise ValueError(f"unknown propagation backend {backend!r}; "
                              f"choose one of {sorted([*BACKENDS, 'auto'])}")
         self.num_users, self.num_items = num_users, num_items
         self.users = np.asarray(users, dtype=np.int64)
         self.items = np.asarray(items, dtype=np.int64)
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+        if self.weights is not None and (self.weights.shape != self.users.shape
+                                         or not np.isfinite(self.weights).all()
+                                         or (self.weights <= 0).any()):
+            raise ValueError("edge weights must be finite numbers > 0, one per edge")
         self.device = torch.device(device)
-        self.adj = normalized_adjacency(num_users, num_items, self.users, self.items)
+        self.adj = normalized_adjacency(num_users, num_items, self.users, self.items,
+                                        self.weights)
         if backend == "auto":
             backend = pick_backend(self.adj, self.device)
         self.backend = backend
@@ -231,12 +273,21 @@ class UIGraph:
     @classmethod
     def from_interactions(cls, inter: Interactions, backend: str = "torch",
                           device: torch.device | str = "cpu") -> UIGraph:
-        """The graph of a log's interactions (usually the train split)."""
-        return cls(inter.num_users, inter.num_items, inter.users, inter.items, backend, device)
+        """The graph of a log's interactions (usually the train split), weighted by its
+        :attr:`~gcl.data.interactions.Interactions.weights` where it has them."""
+        return cls(inter.num_users, inter.num_items, inter.users, inter.items, backend, device,
+                   getattr(inter, "weights", None))
 
     @property
     def num_nodes(self) -> int:
         return self.num_users + self.num_items
+
+    @property
+    def degrees(self) -> np.ndarray:
+        """The degree of every node, :obj:`[U+I]` float64 (weighted with :attr:`weights`),
+        as the normalisation of :attr:`adj` uses it."""
+        return node_degrees(self.num_users, self.num_items, self.users, self.items,
+                            self.weights)
 
     @property
     def num_edges(self) -> int:
@@ -247,7 +298,8 @@ class UIGraph:
         """The graph with only the interactions where :obj:`edge_mask` is true, renormalised
         (both directions of an edge are kept or dropped together)."""
         return UIGraph(self.num_users, self.num_items, self.users[edge_mask],
-                       self.items[edge_mask], self.backend, self.device)
+                       self.items[edge_mask], self.backend, self.device,
+                       None if self.weights is None else self.weights[edge_mask])
 
     @property
     def interactions(self) -> sp.csr_matrix:

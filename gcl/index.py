@@ -32,6 +32,7 @@ Needs the :obj:`ann` extra: :obj:`pip install 'gcl[ann]'`.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from os import PathLike
 from pathlib import Path
@@ -45,6 +46,67 @@ from gcl.data.interactions import Interactions
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 INDEX_FILE = "items.faiss"
+
+
+def item_rows(item_index: pd.Index, item_ids: Any,
+              missing: str = "raise") -> tuple[list[np.ndarray], bool]:
+    """The item rows of new users given by their items: one user as a list of item ids, or
+    several as a list of lists. Returns one sorted array of distinct rows per user and
+    whether one user was given.
+
+    Args:
+        item_index (pd.Index): the items' own ids, in row order.
+        item_ids (list or list of lists): the users' items, in their own ids.
+        missing (str): what an id not in :obj:`item_index` does: :obj:`"raise"` a
+            :class:`KeyError` naming them, or :obj:`"skip"` it with a warning naming them.
+            (default: :obj:`"raise"`)
+    """
+    if missing not in ("raise", "skip"):
+        raise ValueError(f"missing must be 'raise' or 'skip', got {missing!r}")
+
+    def is_list(x: Any) -> bool:
+        return not isinstance(x, (str, bytes)) and isinstance(x, Iterable)
+
+    if not is_list(item_ids):
+        raise TypeError("item_ids must be a list of item ids (one user) or a list of lists "
+                        "(several users), e.g. ['242', '302']")
+    given = list(item_ids)
+    single = not (given and all(is_list(x) for x in given))
+    lists = [given] if single else [list(x) for x in given]
+    rows, unknown = [], []
+    for n, items in enumerate(lists):
+        if not items:
+            raise ValueError(f"user {n} of item_ids has no items: a new user is folded in "
+                             "from at least one item")
+        pos = item_index.get_indexer(pd.Index(items))
+        unknown += [i for i, p in zip(items, pos) if p < 0]
+        rows.append(np.unique(pos[pos >= 0]).astype(np.int64))
+    if unknown:
+        shown = f"{unknown[:5]}" + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        if missing == "raise":
+            raise KeyError(f"unknown item id(s): {shown}; pass missing='skip' to leave them "
+                           "out")
+        warnings.warn(f"item id(s) not in the model, left out: {shown}", RuntimeWarning,
+                      stacklevel=3)
+        empty = [n for n, r in enumerate(rows) if len(r) == 0]
+        if empty:
+            raise ValueError(f"user(s) {empty[:5]} of item_ids have no known item left: "
+                             "there is nothing to fold in")
+    return rows, single
+
+
+def fold_in(item_foldin: np.ndarray, rows: Sequence[np.ndarray]) -> np.ndarray:
+    r"""New users' vectors from their items, :obj:`[len(rows), d]` float32: for a user with
+    items :math:`S`, :math:`|S|^{-1/2} \sum_{i \in S} \mathbf{F}_i` with
+    :math:`\mathbf{F}` the fold-in item matrix (see :mod:`gcl.foldin`).
+
+    Args:
+        item_foldin (np.ndarray): :math:`\mathbf{F}`, :obj:`[I, d]`.
+        rows (sequence of np.ndarray): each user's distinct item rows.
+    """
+    sizes = np.array([len(r) for r in rows], dtype=np.float64)
+    sums = rows_matrix(rows, len(item_foldin)) @ np.asarray(item_foldin, dtype=np.float64)
+    return (sums / np.sqrt(sizes)[:, None]).astype(np.float32)
 
 
 def import_faiss() -> Any:
@@ -252,11 +314,15 @@ class RecallIndex:
         seen (scipy.sparse.csr_matrix, optional): :obj:`[num_users, num_items]` train
             interactions, left out by :obj:`exclude_seen`. (default: :obj:`None`)
         meta (dict, optional): the export's :obj:`meta.json`. (default: :obj:`None`)
+        item_foldin (np.ndarray, optional): the fold-in item matrix :obj:`[num_items, dim]`
+            that :meth:`recommend_for_items` serves new users with (an export's
+            :obj:`item_foldin.npy`, see :mod:`gcl.foldin`). (default: :obj:`None`)
     """
 
     def __init__(self, index: Any, options: dict[str, Any], user_emb: np.ndarray,
                  item_emb: np.ndarray, user_ids: pd.Index, item_ids: pd.Index,
-                 seen: sp.csr_matrix | None = None, meta: dict[str, Any] | None = None) -> None:
+                 seen: sp.csr_matrix | None = None, meta: dict[str, Any] | None = None,
+                 item_foldin: np.ndarray | None = None) -> None:
         self.index, self.options = index, dict(options)
         self.user_emb = np.ascontiguousarray(user_emb, dtype=np.float32)
         self.item_emb = np.ascontiguousarray(item_emb, dtype=np.float32)
@@ -270,6 +336,11 @@ class RecallIndex:
                              f"{len(self.item_ids)}")
         if self.seen is not None and self.seen.shape != (len(self.user_ids), len(self.item_ids)):
             raise ValueError("the seen matrix does not match the id maps")
+        self.item_foldin = None if item_foldin is None else np.ascontiguousarray(
+            item_foldin, dtype=np.float32)
+        if self.item_foldin is not None and self.item_foldin.shape != self.item_emb.shape:
+            raise ValueError(f"the fold-in item matrix has shape {self.item_foldin.shape}, the "
+                             f"item embeddings {self.item_emb.shape}")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -315,8 +386,15 @@ class RecallIndex:
         options = dict(entry)
         check_index_matches(index, options, exp.item_emb, path)
         set_search_params(index, options, options.get("ef_search"), options.get("nprobe"))
+        foldin = None
+        if "item_foldin" in exp.meta["files"]:  # exports before fold-in have none
+            foldin_path = Path(directory) / exp.meta["files"]["item_foldin"]["name"]
+            foldin = np.load(foldin_path, allow_pickle=False)
+            if foldin.shape != exp.item_emb.shape or not np.isfinite(foldin).all():
+                raise ValueError(f"{foldin_path} must be a finite [num_items, dim] matrix "
+                                 f"{exp.item_emb.shape}, got shape {foldin.shape}")
         return cls(index, options, exp.user_emb, exp.item_emb, exp.user_ids, exp.item_ids,
-                   exp.seen, exp.meta)
+                   exp.seen, exp.meta, foldin)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -366,6 +444,71 @@ class RecallIndex:
             raise ValueError("this index has no train matrix to exclude seen items: pass "
                              "exclude_seen=False")
         idx, scores = self._search_rows(self.user_emb[rows], rows, k, seen, batch_size)
+        return self._to_ids(idx, scores), scores
+
+    def recommend_for_items(self, item_ids: Any, k: int = 10, exclude_given: bool = True,
+                            missing: str = "raise", batch_size: int = 4096
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        r"""Top-:obj:`k` items for new users, never trained on, given by their items: each
+        is folded in with the export's fold-in item matrix, :math:`|S|^{-1/2}
+        \sum_{i \in S} \mathbf{F}_i` (:func:`fold_in`), the same vector
+        :meth:`GraphCLRecommender.recommend_for_items` ranks with, and searched in the
+        index.
+
+        Args:
+            item_ids (list or list of lists): one user's items in their own ids, or one
+                list per user.
+            k (int): list length. (default: :obj:`10`)
+            exclude_given (bool): leave out the items given. (default: :obj:`True`)
+            missing (str): an unknown item: :obj:`"raise"` a :class:`KeyError` naming it,
+                or :obj:`"skip"` it with a warning. (default: :obj:`"raise"`)
+            batch_size (int): queries searched at once. (default: :obj:`4096`)
+
+        Returns:
+            (items, scores): shape :obj:`[k]` for one user, :obj:`[len(item_ids), k]` for
+            a list of lists, as :meth:`search` gives them.
+
+        Raises:
+            ValueError: an export without :obj:`item_foldin.npy` (one written before
+                fold-in, or of a method that folds in otherwise, e.g. a graph filter).
+        """
+        if self.item_foldin is None:
+            raise ValueError(f"this index has no fold-in item matrix (item_foldin.npy), so it "
+                             f"cannot serve new users by their items: method "
+                             f"{self.meta.get('method', 'unknown')!r} does not fold in, or the "
+                             "export is older; export the model again with this gcl")
+        self._check_k(k)
+        rows, single = item_rows(self.item_ids, item_ids, missing)
+        given = rows_matrix(rows, self.num_items) if exclude_given else None
+        idx, scores = self._search_rows(fold_in(self.item_foldin, rows),
+                                        np.arange(len(rows)), k, given, batch_size)
+        items = self._to_ids(idx, scores)
+        return (items[0], scores[0]) if single else (items, scores)
+
+    def similar_items(self, item_ids: Iterable[Hashable], k: int = 10,
+                      batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+        r"""The :obj:`k` nearest items to each given item by the index's own similarity,
+        the inner product of item embeddings (searched in the index), the item itself
+        left out. (:meth:`GraphCLRecommender.similar_items` ranks by cosine instead.)
+
+        Args:
+            item_ids (iterable): the items' own ids.
+            k (int): list length, at most :obj:`num_items - 1`. (default: :obj:`10`)
+            batch_size (int): queries searched at once. (default: :obj:`4096`)
+
+        Returns:
+            (items, scores): arrays of shape :obj:`[len(item_ids), k]`, as :meth:`search`
+            gives them.
+        """
+        if isinstance(item_ids, (str, bytes)) or not isinstance(item_ids, Iterable):
+            raise TypeError("item_ids must be a list of ids, e.g. ['242', '302']")
+        self._check_k(k)
+        if k > self.num_items - 1:
+            raise ValueError(f"k must be in 1..num_items-1={self.num_items - 1}, got {k}")
+        rows = Interactions._lookup(self.item_ids, list(item_ids), "item")
+        itself = rows_matrix([r[None] for r in rows], self.num_items)
+        idx, scores = self._search_rows(self.item_emb[rows], np.arange(len(rows)), k, itself,
+                                        batch_size)
         return self._to_ids(idx, scores), scores
 
     def search_vectors(self, vectors: np.ndarray, k: int = 10,
@@ -476,6 +619,15 @@ def check_index_matches(index: Any, options: dict[str, Any], item_emb: np.ndarra
                              "differs): the index is of another export or model")
     if kind == "ivf":
         index.set_direct_map_type(faiss.DirectMap.NoMap)
+
+
+def rows_matrix(rows: Sequence[np.ndarray], num_items: int) -> sp.csr_matrix:
+    """A :obj:`[len(rows), num_items]` 0/1 matrix with the items :obj:`rows[b]` in row b."""
+    sizes = [len(r) for r in rows]
+    cols = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]) if rows else \
+        np.zeros(0, np.int64)
+    return sp.csr_matrix((np.ones(len(cols), np.float32), cols, np.cumsum([0, *sizes])),
+                         shape=(len(rows), num_items))
 
 
 def _is_seen(seen: sp.csr_matrix, rows: np.ndarray, labels: np.ndarray) -> np.ndarray:

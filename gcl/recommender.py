@@ -421,7 +421,7 @@ class GraphCLRecommender:
             return train
         return Interactions(train.users, train.items, train.user_ids,
                             train.item_ids.append(pd.Index(new)), train.rating,
-                            train.timestamp, train.item_text)
+                            train.timestamp, train.item_text, train.weights)
 
     def _text_branch(self, train: Interactions, text: Any) -> Any:
         """The text branch of a fit: word vectors (a file's, or word2vec trained on the
@@ -601,6 +601,46 @@ class GraphCLRecommender:
             items = np.asarray(self.item_ids_)[idx]
         return items, scores
 
+    def recommend_for_items(self, item_ids: Sequence[Hashable] | Sequence[Sequence[Hashable]],
+                            k: int = 10, filter_seen: bool = True, missing: str = "raise"
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        r"""Top-:obj:`k` items for new users, never trained on, given by their items
+        (fold-in; no retraining).
+
+        A LightGCN-based method (:obj:`"lightgcn"`, :obj:`"sgl-*"`, :obj:`"simgcl"`,
+        :obj:`"xsimgcl"`, :obj:`"lightgcl"`, :obj:`"ncl"`, :obj:`"directau"`) defines a
+        user's propagated layers by their items, so a new user with items :math:`S` gets
+        :math:`|S|^{-1/2} \sum_{i \in S} \mathbf{F}_i`, with :math:`\mathbf{F}` the
+        fold-in item matrix of :func:`gcl.foldin.foldin_matrix`. For a trained user with
+        the same items this equals the model's own user vector less its layer-0 term
+        :math:`\alpha_0 \mathbf{e}_u^{(0)}` (the whole vector for SimGCL and XSimGCL,
+        which leave layer 0 out). The graph filters (:obj:`"gf-cf"`, :obj:`"bspm"`) score
+        the new user's row of the interaction matrix, exactly as a trained user's;
+        :obj:`"pop"` gives everyone the same list.
+
+        Args:
+            item_ids (list or list of lists): one user's items in their own ids, or one
+                list per user; an item given twice counts once.
+            k (int): list length. (default: :obj:`10`)
+            filter_seen (bool): leave out the items given. (default: :obj:`True`)
+            missing (str): an item the model does not know: :obj:`"raise"` a
+                :class:`KeyError` naming it, or :obj:`"skip"` it with a warning.
+                (default: :obj:`"raise"`)
+
+        Returns:
+            (items, scores): for one user arrays of shape :obj:`[k]`, for a list of lists
+            :obj:`[len(item_ids), k]`; items in their own ids, free slots :obj:`None` and
+            :obj:`-inf` as in :meth:`recommend`.
+
+        Raises:
+            ValueError: a method that cannot fold in a user (sequence methods, a
+                GNNEncoder, :obj:`layers=0`), naming it.
+        """
+        self._check_fitted()
+        from gcl.foldin import recommend_for_items
+
+        return recommend_for_items(self, item_ids, k, filter_seen, missing)
+
     def similar_items(self, item_ids: Sequence[Hashable], k: int = 10
                       ) -> tuple[np.ndarray, np.ndarray]:
         r"""The :obj:`k` items most similar to each given item, by cosine similarity of the
@@ -695,6 +735,13 @@ class GraphCLRecommender:
         }
         if getattr(self, "text_words_", None) is not None:
             state["text_words"] = list(self.text_words_)
+        graph = getattr(self, "graph_", None)
+        if graph is not None and graph.weights is not None:  # fold-in needs the edge weights
+            w = sp.csr_matrix((graph.weights, (graph.users, graph.items)), shape=seen.shape)
+            w.sort_indices()
+            state["seen_weights"] = torch.from_numpy(w.tocoo().data.astype(np.float64))
+        elif graph is None and getattr(self, "seen_weights_", None) is not None:
+            state["seen_weights"] = torch.from_numpy(self.seen_weights_)
         if self.valid_seen_ is not None:
             v = sp.coo_matrix(self.valid_seen_)
             state["valid_seen"] = torch.from_numpy(np.stack([v.row, v.col]).astype(np.int64))
@@ -749,6 +796,7 @@ class GraphCLRecommender:
         if not rec.method_.dot_scores:
             rec.method_.serve(rec.seen_)
         rec.history_ = list(state["history"])
+        rec.seen_weights_ = state["seen_weights"].numpy() if "seen_weights" in state else None
         rec.graph_ = None
         return rec
 
@@ -782,8 +830,9 @@ class GraphCLRecommender:
         self._check_fitted()
         self._check_embeddings("export")
         from gcl.export import export
+        from gcl.foldin import item_foldin
 
-        return export(self, directory, **kwargs)
+        return export(self, directory, item_foldin=item_foldin(self), **kwargs)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.params.items()

@@ -58,7 +58,7 @@ LOG_ERRORS = [
     ("missing timestamp", frame(**GOOD, t=[1, 2, None, 4]), {"timestamp": "t"}, ValueError,
      "timestamp column 't' holds missing values"),
     ("text timestamps", frame(**GOOD, t=["5/1/2020", "12/1/2019", "1/1/2021", "2/2/2020"]),
-     {"timestamp": "t"}, TypeError, "must hold numbers or datetimes, found 'string'"),
+     {"timestamp": "t"}, ValueError, "column 't': '5/1/2020' .* is not an ISO 8601"),
     ("mixed timestamps", frame(**GOOD, t=[1, "x", 3, 4]), {"timestamp": "t"}, TypeError,
      "must hold numbers or datetimes"),
     ("min_rating without ratings", frame(**GOOD), {"min_rating": 3}, ValueError,

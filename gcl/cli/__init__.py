@@ -7,6 +7,7 @@
     gcl similar --run runs/mine --item 50
     gcl export --run runs/mine --out export/ --index flat
     gcl recommend --export export/ --user 196 -k 10
+    gcl recommend --export export/ --items 50,172,181 -k 10
     gcl datasets list
 
 ``python -m gcl`` is the same command.
@@ -84,7 +85,16 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     data.add_argument("--item-col", default="item", metavar="COL",
                       help="column of item ids in --data")
     data.add_argument("--rating-col", metavar="COL", help="column of ratings in --data")
-    data.add_argument("--timestamp-col", metavar="COL", help="column of times in --data")
+    data.add_argument("--timestamp-col", metavar="COL",
+                      help="column of times in --data: numbers, or date-times as ISO 8601 text "
+                      "(2024-05-01T13:45:00Z)")
+    data.add_argument("--time-format", metavar="FMT",
+                      help="strptime format of --timestamp-col text that is not ISO 8601, "
+                      "e.g. '%%d/%%m/%%Y %%H:%%M'")
+    data.add_argument("--weights", choices=("count",),
+                      help="count: keep how often each user clicked each item (rows of --data "
+                      "folded into one) as edge weights of the graph; by default each pair "
+                      "counts once")
     data.add_argument("--min-rating", type=float, metavar="X", help="keep rows rated at least this")
     data.add_argument("--k-core", type=int, metavar="K", help="keep the k-core of users and items")
     data.add_argument("--split", choices=SPLITS, default="auto",
@@ -211,9 +221,14 @@ def _build() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     where = r.add_mutually_exclusive_group(required=True)
     where.add_argument("--run", metavar="RUN", help="a run folder (or its model.pt)")
     where.add_argument("--export", metavar="DIR", help="an export folder with an index")
-    r.add_argument("--user", nargs="+", required=True, metavar="ID", help="user ids")
+    who = r.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", nargs="+", metavar="ID", help="user ids")
+    who.add_argument("--items", nargs="+", metavar="A,B,C",
+                     help="new users, never trained on, each given by the items they have, "
+                     "comma-separated (one list per user): they are folded in from those items")
     r.add_argument("-k", "--k", type=int, default=10, help="list length")
-    r.add_argument("--include-seen", action="store_true", help="keep the train items")
+    r.add_argument("--include-seen", action="store_true",
+                   help="keep the train items (with --items: the items given)")
     r.add_argument("--ef-search", type=int, metavar="N", help="HNSW search depth (with --export)")
     r.add_argument("--nprobe", type=int, metavar="N", help="IVF cells searched (with --export)")
     r.add_argument("--json", action="store_true", help="print JSON")
@@ -221,8 +236,11 @@ def _build() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
 
     s = sub.add_parser("similar", help="most similar items (cosine of embeddings)",
                        description="The k items most similar to each given item, by cosine "
-                       "similarity of the item embeddings.")
-    _add_run(s)
+                       "similarity of the item embeddings (from a run), or by the inner "
+                       "product the recall index searches (--export).")
+    source = s.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", metavar="RUN", help="a run folder (or its model.pt)")
+    source.add_argument("--export", metavar="DIR", help="an export folder with an index")
     s.add_argument("--item", nargs="+", required=True, metavar="ID", help="item ids")
     s.add_argument("-k", "--k", type=int, default=10, help="list length")
     s.add_argument("--json", action="store_true", help="print JSON")

@@ -37,6 +37,7 @@ def load_interactions(cfg: dict[str, Any]) -> tuple[str, Any, dict]:
         inter = reader(path, user=cfg["user_col"], item=cfg["item_col"],
                        rating=cfg.get("rating_col"), timestamp=cfg.get("timestamp_col"),
                        min_rating=cfg.get("min_rating"), k_core=cfg.get("k_core"),
+                       time_format=cfg.get("time_format"), weights=cfg.get("weights"),
                        **({"sep": cfg["sep"]} if cfg.get("sep") and path.suffix != ".parquet"
                           else {}))
         name, given, own_text = path.stem, {}, None
@@ -255,6 +256,11 @@ def _train_into(out: Path, args: argparse.Namespace, main: bool, rec: Any,
     _say(args, f"loading {args.data or args.dataset} ...")
     name, inter, given = load_interactions(cfg)
     train, valid, test = split_data(cfg, inter, given)
+    if getattr(inter, "duplicates_folded", 0):
+        _say(args, f"{inter.duplicates_folded} repeated clicks folded into "
+                   f"{len(inter)} interactions" + (
+                       ": their counts are kept as edge weights" if cfg.get("weights")
+                       else " (--weights count keeps the counts as edge weights)"))
     _say(args, f"{name}: {inter} in {time.perf_counter() - t0:.1f}s; "
                + ("resuming " if resume else "training ")
                + f"{rec.params['method']} on {len(train)} interactions"
@@ -406,22 +412,52 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         index = RecallIndex.load(args.export)
         if args.ef_search is not None or args.nprobe is not None:
             index.set_search_params(ef_search=args.ef_search, nprobe=args.nprobe)
+        if args.items:
+            keys, lists = _item_lists(args.items, index.item_ids)
+            items, scores = index.recommend_for_items(lists, k=args.k,
+                                                      exclude_given=not args.include_seen)
+            _print_lists(args, "item", keys, items, scores, "items")
+            return 0
         users = coerce_ids(args.user, index.user_ids, "user")
         items, scores = index.search(users, k=args.k, exclude_seen=not args.include_seen)
     else:
         if args.ef_search is not None or args.nprobe is not None:
             raise ValueError("--ef-search and --nprobe apply to --export (a recall index)")
         _, rec = _load_model(args.run)
+        if args.items:
+            keys, lists = _item_lists(args.items, rec.item_ids)
+            items, scores = rec.recommend_for_items(lists, k=args.k,
+                                                    filter_seen=not args.include_seen)
+            _print_lists(args, "item", keys, items, scores, "items")
+            return 0
         users = coerce_ids(args.user, rec.user_ids, "user")
         items, scores = rec.recommend(users, k=args.k, filter_seen=not args.include_seen)
     _print_lists(args, "item", users, items, scores, "user")
     return 0
 
 
+def _item_lists(values: Sequence[str], index: pd.Index) -> tuple[list[str], list[list]]:
+    """:obj:`--items A,B,C ...` as (one key per user, the user's items in the model's id
+    type)."""
+    lists = [[v.strip() for v in value.split(",") if v.strip()] for value in values]
+    empty = [value for value, items in zip(values, lists) if not items]
+    if empty:
+        raise ValueError(f"--items {empty[0]!r} names no item: give comma-separated item ids, "
+                         "e.g. --items 50,172,181")
+    return list(values), [coerce_ids(items, index, "item") for items in lists]
+
+
 def cmd_similar(args: argparse.Namespace) -> int:
-    _, rec = _load_model(args.run)
-    queries = coerce_ids(args.item, rec.item_ids, "item")
-    items, scores = rec.similar_items(queries, k=args.k)
+    if args.export:
+        from gcl.index import RecallIndex
+
+        index = RecallIndex.load(args.export)
+        queries = coerce_ids(args.item, index.item_ids, "item")
+        items, scores = index.similar_items(queries, k=args.k)
+    else:
+        _, rec = _load_model(args.run)
+        queries = coerce_ids(args.item, rec.item_ids, "item")
+        items, scores = rec.similar_items(queries, k=args.k)
     _print_lists(args, "similar", queries, items, scores, "item")
     return 0
 

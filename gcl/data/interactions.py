@@ -1,6 +1,7 @@
 """A click log with its id maps: the object every later stage of :mod:`gcl` takes."""
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -13,6 +14,45 @@ import scipy.sparse as sp
 
 _ALLOWED_ID_KINDS = {"integer", "string", "unicode", "bytes"}
 _TIME_KINDS = {"integer", "floating", "mixed-integer-float", "datetime64", "datetime", "date"}
+#: What :meth:`Interactions.from_pandas` may keep as edge weights.
+WEIGHTS = ("count",)
+
+log = logging.getLogger("gcl.data")
+
+
+def _parse_times(t: pd.Series, column: str, time_format: str | None) -> np.ndarray:
+    """The times of column :obj:`column`: numbers and datetimes as they are; text as
+    numbers when every value is one, else as ISO 8601 date-times (or by the strptime
+    :obj:`time_format`), time-zone aware ones converted to UTC. Raises naming the column
+    and the first value that is no time."""
+    kind = pd.api.types.infer_dtype(t, skipna=False)
+    if time_format is None and kind in _TIME_KINDS:
+        return t.to_numpy()
+    if time_format is None and kind not in ("string", "unicode"):
+        raise TypeError(
+            f"timestamp column {column!r} must hold numbers or datetimes (or their text), "
+            f"found {kind!r}; convert it first, e.g. pd.to_datetime(df[{column!r}])")
+    text = t.astype(str)
+    if time_format is None:
+        numbers = pd.to_numeric(text, errors="coerce")
+        if numbers.notna().all():
+            return numbers.to_numpy()
+    try:
+        parsed = pd.to_datetime(text, format=time_format or "ISO8601", errors="coerce",
+                                utc=True)
+    except ValueError as e:  # a format pandas cannot use at all
+        raise ValueError(f"time_format {time_format!r} for timestamp column {column!r} is "
+                         f"not a strptime format: {e}") from e
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        how = (f"does not match time_format {time_format!r}" if time_format else
+               "is not an ISO 8601 date-time (e.g. 2024-05-01 or 2024-05-01T13:45:00Z); pass "
+               "time_format= (gcl train: --time-format) with its strptime format, e.g. "
+               "'%d/%m/%Y %H:%M'")
+        raise ValueError(f"timestamp column {column!r}: {text.iloc[at]!r} (row {at}, "
+                         f"{int(bad.sum())} such value(s)) {how}")
+    return parsed.dt.tz_localize(None).to_numpy()
 
 
 def _check_ids(values: pd.Series, column: str) -> None:
@@ -117,6 +157,13 @@ class Interactions:
             items known only by their text: the cold items a text branch embeds (see
             :meth:`text_only_items`). Kept by :meth:`select`, :meth:`split` and
             :meth:`concat`. (default: :obj:`None`)
+        weights (np.ndarray, optional): a weight > 0 per interaction, e.g. its click count
+            (:meth:`from_pandas` with :obj:`weights="count"`); the train graph's adjacency
+            holds them (:class:`gcl.graph.UIGraph`). :obj:`None` weighs each 1.
+            (default: :obj:`None`)
+
+    :attr:`duplicates_folded` is the number of duplicate (user, item) rows
+    :meth:`from_pandas` folded (0 for a log built otherwise).
     """
 
     def __init__(
@@ -128,6 +175,7 @@ class Interactions:
         rating: np.ndarray | None = None,
         timestamp: np.ndarray | None = None,
         item_text: pd.Series | Mapping[Hashable, str] | None = None,
+        weights: np.ndarray | None = None,
     ) -> None:
         self.users = np.asarray(users, dtype=np.int64)
         self.items = np.asarray(items, dtype=np.int64)
@@ -135,9 +183,15 @@ class Interactions:
         self.item_ids = pd.Index(item_ids)
         self.rating = None if rating is None else np.asarray(rating, dtype=np.float64)
         self.timestamp = None if timestamp is None else np.asarray(timestamp)
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+        self.duplicates_folded = 0
         if self.users.shape != self.items.shape:
             raise ValueError("users and items must have the same length")
-        for name, arr in (("rating", self.rating), ("timestamp", self.timestamp)):
+        if self.weights is not None and not (np.isfinite(self.weights).all()
+                                             and (self.weights > 0).all()):
+            raise ValueError("weights must be finite numbers > 0")
+        for name, arr in (("rating", self.rating), ("timestamp", self.timestamp),
+                          ("weights", self.weights)):
             if arr is not None and arr.shape != self.users.shape:
                 raise ValueError(f"{name} must have one value per interaction")
         if len(self.users) and (self.users.max() >= len(self.user_ids) or self.users.min() < 0):
@@ -158,19 +212,28 @@ class Interactions:
         min_rating: float | None = None,
         k_core: int | None = None,
         item_text: str | None = None,
+        time_format: str | None = None,
+        weights: str | None = None,
     ) -> Interactions:
         r"""Builds interactions from a DataFrame with one row per click.
 
         Duplicate (user, item) rows are folded into one that keeps the latest row (by
-        :obj:`timestamp` where given, else the last in the log) and its rating.
+        :obj:`timestamp` where given, else the last in the log) and its rating; how many
+        were folded is logged (an INFO line of the :obj:`"gcl.data"` logger) and kept as
+        :attr:`duplicates_folded`. With :obj:`weights="count"` each kept row remembers its
+        number of rows (clicks) as its weight (:attr:`weights`), which the train graph's
+        normalised adjacency then holds (:func:`gcl.graph.normalized_adjacency`) for the
+        methods that propagate over it; the graph filters, the samplers and the metrics
+        still see each pair once.
 
         Args:
             df (pd.DataFrame): the click log.
             user (str): column of user ids, any hashable of one type. (default: :obj:`"user"`)
             item (str): column of item ids. (default: :obj:`"item"`)
             rating (str, optional): column of ratings. (default: :obj:`None`)
-            timestamp (str, optional): column of times (numbers or datetimes).
-                (default: :obj:`None`)
+            timestamp (str, optional): column of times: numbers, datetimes, or text (ISO 8601
+                date-times such as :obj:`"2024-05-01T13:45:00Z"`, or numbers), parsed with
+                pandas; time-zone aware times are converted to UTC. (default: :obj:`None`)
             min_rating (float, optional): keeps only rows with rating at least this, to cut
                 explicit ratings into implicit feedback; needs :obj:`rating`. Users and
                 items left without a row are not in the id maps. (default: :obj:`None`)
@@ -179,6 +242,12 @@ class Interactions:
                 hold only what is kept. (default: :obj:`None`)
             item_text (str, optional): column of item texts (e.g. a title), kept as
                 :attr:`item_text`: the last non-missing text of each kept item.
+                (default: :obj:`None`)
+            time_format (str, optional): the strptime format of a text :obj:`timestamp`
+                column (e.g. :obj:`"%d/%m/%Y %H:%M"`) where ISO 8601 does not apply or is
+                ambiguous. (default: :obj:`None`)
+            weights (str, optional): :obj:`"count"` keeps each (user, item) pair's number
+                of rows as its edge weight; :obj:`None` weighs every pair 1.
                 (default: :obj:`None`)
 
         Ratings may be any finite number, negative ones included (e.g. -1 for a dislike):
@@ -198,6 +267,11 @@ class Interactions:
                 )
         if user == item:
             raise ValueError(f"the user and item columns must differ, both are {user!r}")
+        if weights is not None and weights not in WEIGHTS:
+            raise ValueError(f"weights must be None or one of {list(WEIGHTS)}, got {weights!r}")
+        if time_format is not None and (timestamp is None or not isinstance(time_format, str)):
+            raise ValueError("time_format needs a timestamp column and must be a strptime "
+                             f"format string, e.g. '%d/%m/%Y %H:%M'; got {time_format!r}")
         if len(df) == 0:
             raise ValueError("the click log is empty: it has no rows")
         _check_filters(min_rating, k_core)
@@ -218,13 +292,7 @@ class Interactions:
             t = df[timestamp]
             if t.isna().any():
                 raise ValueError(f"timestamp column {timestamp!r} holds missing values")
-            kind = pd.api.types.infer_dtype(t, skipna=False)
-            if kind not in _TIME_KINDS:
-                raise TypeError(
-                    f"timestamp column {timestamp!r} must hold numbers or datetimes, found "
-                    f"{kind!r} (text would be ordered as text, not as time); convert it "
-                    f"first, e.g. pd.to_datetime(df[{timestamp!r}])")
-            cols["timestamp"] = t.to_numpy()
+            cols["timestamp"] = _parse_times(t, timestamp, time_format)
         if item_text is not None:
             cols["text"] = df[item_text].to_numpy(dtype=object)
         frame = pd.DataFrame(cols)
@@ -236,7 +304,16 @@ class Interactions:
                 raise ValueError(f"no interaction has a rating >= {min_rating}")
         if timestamp is not None:
             frame = frame.sort_values("timestamp", kind="stable")
+        if weights == "count":
+            frame["count"] = frame.groupby(["user", "item"], sort=False)["user"].transform(
+                "size")
+        rows = len(frame)
         frame = frame.drop_duplicates(["user", "item"], keep="last")
+        folded = rows - len(frame)
+        if folded:
+            log.info("%d duplicate (user, item) rows folded: %d rows became %d interactions%s",
+                     folded, rows, len(frame), "; their counts are kept as edge weights"
+                     if weights == "count" else " (weights='count' keeps click counts)")
         uidx, user_ids = pd.factorize(frame["user"], sort=True)
         iidx, item_ids = pd.factorize(frame["item"], sort=True)
         if k_core is not None and k_core > 1:
@@ -253,7 +330,7 @@ class Interactions:
             text = text[text.index.isin(item_ids)].rename(None).rename_axis(None)
         # Rows come back in (user, item) order: the result is the same for any row order.
         order = np.lexsort((iidx, uidx))
-        return cls(
+        out = cls(
             uidx[order],
             iidx[order],
             user_ids,
@@ -261,13 +338,17 @@ class Interactions:
             rating=frame["rating"].to_numpy()[order] if "rating" in frame else None,
             timestamp=frame["timestamp"].to_numpy()[order] if "timestamp" in frame else None,
             item_text=text,
+            weights=frame["count"].to_numpy(np.float64)[order] if "count" in frame else None,
         )
+        out.duplicates_folded = folded
+        return out
 
     @classmethod
     def from_csv(cls, path: str | PathLike, user: str = "user", item: str = "item",
                  rating: str | None = None, timestamp: str | None = None,
                  min_rating: float | None = None, k_core: int | None = None,
-                 item_text: str | None = None, **read_csv_kwargs: Any) -> Interactions:
+                 item_text: str | None = None, time_format: str | None = None,
+                 weights: str | None = None, **read_csv_kwargs: Any) -> Interactions:
         """Reads a CSV with :func:`pandas.read_csv` (extra keyword arguments go to it) and
         calls :meth:`from_pandas`.
 
@@ -288,13 +369,15 @@ class Interactions:
                 raise ValueError(f"{os.fspath(path)} has one column {str(df.columns[0])!r}: it "
                                  f"looks separated by {sep!r}, not commas; pass sep={sep!r} "
                                  f"(gcl train: --sep)")
-        return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core, item_text)
+        return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core, item_text,
+                               time_format=time_format, weights=weights)
 
     @classmethod
     def from_parquet(cls, path: str | PathLike, user: str = "user", item: str = "item",
                      rating: str | None = None, timestamp: str | None = None,
                      min_rating: float | None = None, k_core: int | None = None,
-                     item_text: str | None = None) -> Interactions:
+                     item_text: str | None = None, time_format: str | None = None,
+                     weights: str | None = None) -> Interactions:
         """Reads a Parquet file (needs pyarrow) and calls :meth:`from_pandas`; the id columns
         keep the file's own types."""
         if not os.path.isfile(path):
@@ -306,7 +389,8 @@ class Interactions:
         except Exception as e:  # pyarrow raises its own types for a file that is no Parquet
             raise ValueError(f"{os.fspath(path)} is not a readable Parquet file: "
                              f"{type(e).__name__}: {' '.join(str(e).split())}") from e
-        return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core, item_text)
+        return cls.from_pandas(df, user, item, rating, timestamp, min_rating, k_core, item_text,
+                               time_format=time_format, weights=weights)
 
     @classmethod
     def from_networkx(cls, graph: Any) -> Interactions:
@@ -349,7 +433,7 @@ class Interactions:
         return len(self.users)
 
     def __repr__(self) -> str:
-        extra = "".join(f", {n}" for n in ("rating", "timestamp", "item_text")
+        extra = "".join(f", {n}" for n in ("rating", "timestamp", "item_text", "weights")
                         if getattr(self, n) is not None)
         return (f"Interactions({len(self)} interactions, {self.num_users} users, "
                 f"{self.num_items} items{extra})")
@@ -387,6 +471,7 @@ class Interactions:
             self.users[rows], self.items[rows], self.user_ids, self.item_ids,
             None if self.rating is None else self.rating[rows],
             None if self.timestamp is None else self.timestamp[rows],
+            weights=None if self.weights is None else self.weights[rows],
         ))
 
     def _with_text_of_self(self, other: Interactions) -> Interactions:
@@ -404,7 +489,7 @@ class Interactions:
             ValueError: duplicate ids, or no id that is an item of the log.
         """
         return Interactions(self.users, self.items, self.user_ids, self.item_ids, self.rating,
-                            self.timestamp, item_text)
+                            self.timestamp, item_text, self.weights)
 
     def text_only_items(self) -> pd.Index:
         """Ids of :attr:`item_text` that are not in the item map: items known only by
@@ -431,6 +516,7 @@ class Interactions:
         parts = (self, *others)
         keep_r = all(p.rating is not None for p in parts)
         keep_t = all(p.timestamp is not None for p in parts)
+        keep_w = all(p.weights is not None for p in parts)
         users = np.concatenate([p.users for p in parts])
         items = np.concatenate([p.items for p in parts])
         _, first = np.unique(users * self.num_items + items, return_index=True)
@@ -439,6 +525,7 @@ class Interactions:
             users[first], items[first], self.user_ids, self.item_ids,
             np.concatenate([p.rating for p in parts])[first] if keep_r else None,
             np.concatenate([p.timestamp for p in parts])[first] if keep_t else None,
+            weights=np.concatenate([p.weights for p in parts])[first] if keep_w else None,
         ))
 
     # ------------------------------------------------------------------ conversions
