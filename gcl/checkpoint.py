@@ -8,7 +8,7 @@ generators, numpy's and Python's global ones), the epoch, the early-stopping sta
 training history, and a fingerprint of the run (settings and data) that a resume must
 match.
 
-It is saved with :func:`torch.save` through :func:`gcl.export.atomic_write` (temporary
+It is saved with :func:`torch.save` through :func:`gcl._io.atomic_write` (temporary
 file, fsync, rename), so a crash, a Ctrl-C or a SIGKILL at any moment leaves either the
 previous checkpoint or the new one, never half a file; it is read with
 :obj:`torch.load(weights_only=True)`, which refuses pickled code.
@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from gcl._io import atomic_write
+from gcl._version import __version__
 
 #: The file name of the checkpoint inside a checkpoint folder.
 CHECKPOINT = "checkpoint.pt"
@@ -59,9 +62,6 @@ def check_target(directory: str | PathLike, resume: bool) -> Path:
 def save_checkpoint(path: str | PathLike, state: dict[str, Any]) -> None:
     """Writes :obj:`state` (plain containers, numbers, strings and tensors only) to
     :obj:`path` atomically, tagged with the checkpoint format."""
-    from gcl import __version__
-    from gcl._io import atomic_write
-
     with atomic_write(path) as f:
         torch.save({"format": FORMAT, "format_version": FORMAT_VERSION,
                     "gcl_version": __version__, **state}, f)

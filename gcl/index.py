@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from gcl.data.interactions import Interactions
+from gcl.data.interactions import ids_to_rows
+from gcl.export_format import load_export
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 INDEX_FILE = "items.faiss"
@@ -292,8 +293,6 @@ class RecallIndex:
             verify (bool): check every file against the sha256 in :obj:`meta.json`.
                 (default: :obj:`True`)
         """
-        from gcl.export import load_export
-
         exp = load_export(directory, verify=verify)
         entry = exp.meta.get("index")
         if not entry:
@@ -360,7 +359,7 @@ class RecallIndex:
         if isinstance(user_ids, (str, bytes)) or not isinstance(user_ids, Iterable):
             raise TypeError("user_ids must be a list of ids, e.g. ['196', '186']")
         self._check_k(k)
-        rows = Interactions._lookup(self.user_ids, list(user_ids), "user")
+        rows = ids_to_rows(self.user_ids, list(user_ids), "user")
         seen = self.seen if exclude_seen else None
         if exclude_seen and seen is None:
             raise ValueError("this index has no train matrix to exclude seen items: pass "
