@@ -1,4 +1,5 @@
-"""Embeddings and id maps written for a serving system, never half-written, and read back.
+"""Embeddings and id maps written for a serving system, never half-written; read back by
+:func:`load_export` (defined in :mod:`gcl.export_format`, which the recall index reads with).
 
 An export folder holds :obj:`user_embeddings.npy`, :obj:`item_embeddings.npy`, the id maps
 :obj:`users.parquet` / :obj:`items.parquet` (:obj:`.csv` without pyarrow), the train
