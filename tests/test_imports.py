@@ -1,4 +1,4 @@
-"""The package's imports follow the design map (docs in /DESIGN.md, "Import direction").
+"""The package's imports follow the design map (DESIGN.md, "Import direction").
 
 Every module of :mod:`gcl` is parsed with :mod:`ast`; every import counts, at module level
 and inside functions (only those under ``if TYPE_CHECKING:`` are left out: they never run).
@@ -49,8 +49,7 @@ KNOWN_EXCEPTIONS: list[tuple[str, str, str]] = [
     ("gcl.recommender", "gcl",
      "reads __version__ from the package root: import it from gcl._version"),
     ("gcl.recommender", "gcl.data.interactions.Interactions._lookup",
-     "needs id lookups: call Interactions.user_index / item_index or "
-     "gcl.data.interactions.lookup_ids"),
+     "needs id lookups: call gcl.data.interactions.ids_to_rows"),
     ("gcl.recommender", "gcl.export.atomic_write",
      "takes the file helper from export's re-export: import it from gcl._io"),
     ("gcl.cli.commands", "gcl",

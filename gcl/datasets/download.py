@@ -255,8 +255,14 @@ def _not_found(name: str, entry: Mapping[str, Any], dirs: list[Path], missing: l
 
 
 def find_local(entry: Mapping[str, Any], dirs: list[Path]) -> Path | None:
-    """The first of :obj:`dirs` (or its archive's inner folder) that holds every file of a
-    registry :obj:`entry`, or :obj:`None`; nothing is checked or downloaded."""
+    """The first folder that holds every file of a registered dataset, or :obj:`None`;
+    nothing is checked or downloaded.
+
+    Args:
+        entry (Mapping): the dataset's registry entry (its :obj:`files`, and the
+            :obj:`archive` folder that may hold them inside each folder).
+        dirs (list of Path): the folders to look in, in order (see :func:`lookup_dirs`).
+    """
     files = list(entry["files"])
     inner = entry.get("archive", {}).get("folder")
     for d in dirs:
