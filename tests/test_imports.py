@@ -398,38 +398,45 @@ def test_import_gcl_loads_no_heavy_dependency():
     assert lower == "[]", f"importing {WITHOUT_TORCH} loaded {lower}"
 
 
-def test_public_names_load_on_first_use_at_little_more_than_torch():
-    """The public names, everything they need included, against torch alone, each timed in a
-    fresh interpreter. The bound is loose: this machine's cores are shared."""
-    def pair() -> tuple[float, float]:
-        torch_s, _ = run_python("""
+#: Loaded only by the code that uses them, never by the public names themselves.
+LOADED_WHERE_USED = ("torch_geometric", "scipy.linalg", "scipy.sparse.linalg", "gensim",
+                     "faiss", "networkx", "matplotlib", "ogb")
+
+
+def test_public_names_load_at_little_more_than_torch():
+    """What the public names (everything they need included) add to :obj:`import torch`, in
+    one fresh interpreter, against the time torch itself took there. The bound is loose:
+    this machine's cores are shared; torch_geometric alone would exceed it."""
+    def measure() -> tuple[float, float, str]:
+        _, out = run_python("""
+            import sys
             import time
-            t = time.perf_counter()
+            t0 = time.perf_counter()
             import torch
-            print(time.perf_counter() - t)
-        """)
-        gcl_s, out = run_python("""
-            import time
-            t = time.perf_counter()
+            t1 = time.perf_counter()
             import gcl
             names = [gcl.GraphCLRecommender, gcl.Interactions, gcl.RecallIndex,
                      gcl.load_dataset]
-            took = time.perf_counter() - t
+            t2 = time.perf_counter()
             print(*(n.__name__ for n in names))
             print(sorted(set(gcl.__all__) - set(dir(gcl))))
-            print(took)
-        """)
-        names, missing = out.splitlines()[:2]
+            print(sorted(m for m in OPTIONAL if m in sys.modules))
+            print(t1 - t0, t2 - t1)
+            print(0)
+        """.replace("OPTIONAL", repr(LOADED_WHERE_USED)))
+        names, missing, optional, times = out.splitlines()[:4]
+        assert optional == "[]", f"the public names loaded {optional}"
         assert names.split() == ["GraphCLRecommender", "Interactions", "RecallIndex",
                                  "load_dataset"]
         assert missing == "[]", f"dir(gcl) lacks {missing}"
-        return torch_s, gcl_s
+        torch_s, extra_s = map(float, times.split())
+        return torch_s, extra_s, out
 
-    torch_s, gcl_s = pair()
-    if gcl_s > 2 * torch_s + 1.5:  # one retry, in case another process took the core
-        torch_s, gcl_s = pair()
-    assert gcl_s <= 2 * torch_s + 1.5, (
-        f"import gcl with GraphCLRecommender took {gcl_s:.2f} s, import torch {torch_s:.2f} s")
+    torch_s, extra_s, _ = measure()
+    if extra_s > 0.5 * torch_s + 1.5:  # once more, in case another process took the core
+        torch_s, extra_s, _ = measure()
+    assert extra_s <= 0.5 * torch_s + 1.5, (
+        f"gcl's public names took {extra_s:.2f} s on top of import torch ({torch_s:.2f} s)")
 
 
 def test_recall_index_loads_and_searches_without_torch(tmp_path):
