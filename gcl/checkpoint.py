@@ -8,7 +8,7 @@ generators, numpy's and Python's global ones), the epoch, the early-stopping sta
 training history, and a fingerprint of the run (settings and data) that a resume must
 match.
 
-It is saved with :func:`torch.save` through :func:`gcl.export.atomic_write` (temporary
+It is saved with :func:`torch.save` through :func:`gcl._io.atomic_write` (temporary
 file, fsync, rename), so a crash, a Ctrl-C or a SIGKILL at any moment leaves either the
 previous checkpoint or the new one, never half a file; it is read with
 :obj:`torch.load(weights_only=True)`, which refuses pickled code.
@@ -21,10 +21,18 @@ import os
 import random
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+from gcl._io import atomic_write
+from gcl._version import __version__
+
+if TYPE_CHECKING:
+    import torch
+
+# torch loads in the functions that use it: the command line reads the names of a run
+# folder's files from here, and its --help must not wait for torch.
 
 #: The file name of the checkpoint inside a checkpoint folder.
 CHECKPOINT = "checkpoint.pt"
@@ -59,8 +67,7 @@ def check_target(directory: str | PathLike, resume: bool) -> Path:
 def save_checkpoint(path: str | PathLike, state: dict[str, Any]) -> None:
     """Writes :obj:`state` (plain containers, numbers, strings and tensors only) to
     :obj:`path` atomically, tagged with the checkpoint format."""
-    from gcl import __version__
-    from gcl._io import atomic_write
+    import torch
 
     with atomic_write(path) as f:
         torch.save({"format": FORMAT, "format_version": FORMAT_VERSION,
@@ -75,6 +82,8 @@ def load_checkpoint(path: str | PathLike) -> dict[str, Any]:
         ValueError: the file is truncated, corrupt, holds pickled objects other than
             tensors and plain containers, or is not a gcl checkpoint.
     """
+    import torch
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for corrupt or unsafe files
@@ -131,6 +140,8 @@ def differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") ->
 # ---------------------------------------------------------------------------- random states
 def rng_states(generator: torch.Generator) -> dict[str, Any]:
     """The state of every random number generator a fit draws from."""
+    import torch
+
     np_state = np.random.get_state(legacy=False)
     py_version, py_internal, py_gauss = random.getstate()
     return {
@@ -147,6 +158,8 @@ def rng_states(generator: torch.Generator) -> dict[str, Any]:
 def set_rng_states(generator: torch.Generator, states: dict[str, Any]) -> None:
     """Restores what :func:`rng_states` recorded. CUDA states are restored when this
     machine has as many devices as the one that wrote them."""
+    import torch
+
     generator.set_state(states["generator"])
     torch.set_rng_state(states["torch"])
     cuda = states.get("cuda") or []

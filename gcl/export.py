@@ -1,4 +1,5 @@
-"""Embeddings and id maps written for a serving system, never half-written, and read back.
+"""Embeddings and id maps written for a serving system, never half-written; read back by
+:func:`load_export` (defined in :mod:`gcl.export_format`, which the recall index reads with).
 
 An export folder holds :obj:`user_embeddings.npy`, :obj:`item_embeddings.npy`, the id maps
 :obj:`users.parquet` / :obj:`items.parquet` (:obj:`.csv` without pyarrow), the train
@@ -13,51 +14,34 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import dataclass
+import time
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from gcl._io import atomic_write, current_umask, folder_lock, remove_tree, sha256_file, swap_folder
+from gcl._version import __version__
+from gcl.data.interactions import Interactions
+from gcl.export_format import Export, id_type, load_export, write_ids
+from gcl.index import (
+    INDEX_FILE,
+    INDEX_TYPES,
+    build_index,
+    check_index_options,
+    import_faiss,
+    serialize_index,
+)
 
+# atomic_write and sha256_file stay importable from here for scripts that did so; inside the
+# package they come from gcl._io.
 __all__ = ["atomic_write", "sha256_file", "export", "load_export", "Export", "hetero_data",
            "load_hetero_data", "best_valid_metrics"]
 
 
 HETERO_FILE = "graph.pt"
-
-
-def _id_type(ids: pd.Index) -> str:
-    return "int" if pd.api.types.is_integer_dtype(ids.dtype) else "str"
-
-
-def _write_ids(ids: pd.Index, path: Path, column: str) -> Path:
-    frame = pd.DataFrame({"row": np.arange(len(ids)), column: np.asarray(ids)})
-    try:
-        import pyarrow  # noqa: F401
-
-        target = path.with_suffix(".parquet")
-        with atomic_write(target) as f:
-            frame.to_parquet(f, index=False)
-    except ImportError:
-        target = path.with_suffix(".csv")
-        with atomic_write(target, "w") as f:
-            frame.to_csv(f, index=False)
-    return target
-
-
-def _read_ids(path: Path, column: str, kind: str) -> pd.Index:
-    if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    else:  # a CSV would turn "007" into 7: read the ids as the type recorded
-        frame = pd.read_csv(path, dtype={column: "int64" if kind == "int" else str})
-    if not np.array_equal(frame["row"].to_numpy(), np.arange(len(frame))):
-        raise ValueError(f"{path}: rows are not 0..n-1 in order")
-    return pd.Index(frame[column].to_numpy() if kind == "int" else frame[column].astype(object))
 
 
 def _params(rec: Any) -> dict[str, Any]:
@@ -132,16 +116,12 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
         dict from file role to path.
     """
     if index is not None:  # fail on a bad type or a missing faiss before touching files
-        from gcl.index import INDEX_TYPES, import_faiss
-
         if index not in INDEX_TYPES:
             raise ValueError(f"unknown index type {index!r}; choose one of {list(INDEX_TYPES)}")
         import_faiss()
     if index_options and index is None:
         raise ValueError("index_options need an index: 'flat', 'hnsw' or 'ivf'")
     if index is not None:
-        from gcl.index import check_index_options
-
         check_index_options(index, len(rec.item_ids), **(index_options or {}))
     out = Path(directory)
     where = Path(os.path.realpath(out))  # a link to the folder stays a link
@@ -226,11 +206,7 @@ def _write_export(rec: Any, out: Path, metrics: dict[str, float] | None, dataset
                   progress: bool, item_foldin: np.ndarray | None = None) -> dict[str, str]:
     """Writes every file of an export into the empty folder :obj:`out`, :obj:`meta.json`
     last; returns the file name of each role."""
-    import time
-
     import torch
-
-    from gcl import __version__
 
     meta_path = out / "meta.json"
     user_emb = np.ascontiguousarray(rec.user_embeddings(), dtype=np.float32)
@@ -247,15 +223,13 @@ def _write_export(rec: Any, out: Path, metrics: dict[str, float] | None, dataset
         files["item_foldin"] = out / "item_foldin.npy"
         with atomic_write(files["item_foldin"]) as f:
             np.save(f, np.ascontiguousarray(item_foldin, dtype=np.float32))
-    files["users"] = _write_ids(rec.user_ids, out / "users", "user")
-    files["items"] = _write_ids(rec.item_ids, out / "items", "item")
+    files["users"] = write_ids(rec.user_ids, out / "users", "user")
+    files["items"] = write_ids(rec.item_ids, out / "items", "item")
     files["seen"] = out / "seen.npz"
     with atomic_write(files["seen"]) as f:
         sp.save_npz(f, sp.csr_matrix(rec.seen_, dtype=np.float32))
     index_meta = None
     if index is not None:
-        from gcl.index import INDEX_FILE, build_index, serialize_index
-
         t0 = time.perf_counter()
         built, index_meta = build_index(item_emb, index, progress=progress,
                                         **(index_options or {}))
@@ -275,7 +249,7 @@ def _write_export(rec: Any, out: Path, metrics: dict[str, float] | None, dataset
         "dim": int(user_emb.shape[1]),
         "num_users": len(rec.user_ids),
         "num_items": len(rec.item_ids),
-        "id_types": {"user": _id_type(rec.user_ids), "item": _id_type(rec.item_ids)},
+        "id_types": {"user": id_type(rec.user_ids), "item": id_type(rec.item_ids)},
         "metrics": metrics if metrics is not None else best_valid_metrics(
             rec.history_, rec.params.get("metric", "ndcg@20")),
         "index": index_meta,
@@ -292,9 +266,7 @@ def _write_export(rec: Any, out: Path, metrics: dict[str, float] | None, dataset
 def _optional_versions(index: str | None) -> dict[str, str]:
     out = {}
     if index is not None:
-        import faiss
-
-        out["faiss"] = faiss.__version__
+        out["faiss"] = import_faiss().__version__
     return out
 
 
@@ -304,8 +276,6 @@ def hetero_data(rec: Any) -> Any:
     :meth:`~gcl.Interactions.to_hetero_data`), with :obj:`x` the user and item embeddings,
     shapes :obj:`[num_users, dim]` and :obj:`[num_items, dim]`."""
     import torch
-
-    from gcl.data.interactions import Interactions
 
     seen = sp.coo_matrix(rec.seen_)
     order = np.lexsort((seen.col, seen.row))
@@ -325,99 +295,3 @@ def load_hetero_data(path: str | PathLike) -> Any:
     return HeteroData.from_dict(torch.load(path, map_location="cpu", weights_only=True))
 
 
-@dataclass
-class Export:
-    """An export folder read back by :func:`load_export`: the arrays, id maps, train matrix
-    and :obj:`meta.json`."""
-
-    user_emb: np.ndarray
-    item_emb: np.ndarray
-    user_ids: pd.Index
-    item_ids: pd.Index
-    seen: sp.csr_matrix | None
-    meta: dict[str, Any]
-
-
-def load_export(directory: str | PathLike, verify: bool = True) -> Export:
-    """Reads an export folder written by :func:`export`.
-
-    Args:
-        directory (str or PathLike): the folder.
-        verify (bool): check each file's sha256 against :obj:`meta.json`.
-            (default: :obj:`True`)
-
-    Raises:
-        FileNotFoundError: without :obj:`meta.json` (not an export, or an incomplete one) or
-            with a file it lists missing.
-        ValueError: when a file's sha256 differs from :obj:`meta.json`'s, or the arrays do
-            not fit the id maps (rows per id, one dim, the counts in :obj:`meta.json`), or
-            hold NaN or Inf. Arrays are read with :obj:`allow_pickle=False`.
-    """
-    out = Path(directory)
-    meta_path = out / "meta.json"
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"{out} holds no complete export: meta.json is missing "
-                                "(written last; an interrupted export has none)")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{meta_path} is not valid JSON (truncated or damaged?): {e}") from e
-    if (not isinstance(meta, dict) or meta.get("format") != "gcl.export"
-            or not isinstance(meta.get("files"), dict)):
-        raise ValueError(f"{meta_path} is not the meta.json of a gcl export")
-    files = {}
-    for role, entry in meta["files"].items():
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not name or Path(name).name != name or name == "..":
-            raise ValueError(f"{meta_path} lists {role} as {name!r}: an export's files are "
-                             "plain names inside its folder")
-        if verify and not isinstance(entry.get("sha256"), str):
-            raise ValueError(f"{meta_path} records no sha256 for {name}: the file cannot be "
-                             "checked (load_export(..., verify=False) reads it unchecked)")
-        files[role] = out / name
-    missing = {"user_embeddings", "item_embeddings", "users", "items"} - set(files)
-    if missing:
-        raise ValueError(f"{meta_path} lists no {', '.join(sorted(missing))}")
-    for role, path in files.items():
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} ({role}) is listed in meta.json but missing")
-        if verify and sha256_file(path) != meta["files"][role]["sha256"]:
-            raise ValueError(f"{path} ({role}) differs from the sha256 in meta.json: the "
-                             "export was changed or damaged after it was written")
-    kinds = meta.get("id_types", {})
-    seen = sp.load_npz(files["seen"]).tocsr() if "seen" in files else None
-    exp = Export(
-        user_emb=np.load(files["user_embeddings"]), item_emb=np.load(files["item_embeddings"]),
-        user_ids=_read_ids(files["users"], "user", kinds.get("user", "str")),
-        item_ids=_read_ids(files["items"], "item", kinds.get("item", "str")),
-        seen=seen, meta=meta)
-    _check_shapes(exp, files)
-    return exp
-
-
-def _check_shapes(exp: Export, files: dict[str, Path]) -> None:
-    """An export whose arrays do not fit its id maps (or each other, or meta.json) would
-    give ids the wrong vectors: refused, naming the files."""
-    for side, emb, ids in (("user", exp.user_emb, exp.user_ids),
-                           ("item", exp.item_emb, exp.item_ids)):
-        name = files[f"{side}_embeddings"].name
-        if emb.ndim != 2:
-            raise ValueError(f"{name} must be a [num_{side}s, dim] matrix, got shape "
-                             f"{emb.shape}")
-        if emb.shape[0] != len(ids):
-            raise ValueError(f"{name} has {emb.shape[0]} rows but {files[side + 's'].name} "
-                             f"maps {len(ids)} {side} ids: the files are of different exports")
-        if not np.isfinite(emb).all():
-            raise ValueError(f"{name} holds NaN or Inf values")
-        recorded = exp.meta.get(f"num_{side}s")
-        if recorded is not None and recorded != len(ids):
-            raise ValueError(f"meta.json records {recorded} {side}s, the files hold {len(ids)}")
-    if exp.user_emb.shape[1] != exp.item_emb.shape[1]:
-        raise ValueError(f"user embeddings have dim {exp.user_emb.shape[1]}, item embeddings "
-                         f"{exp.item_emb.shape[1]}")
-    if exp.meta.get("dim") is not None and exp.meta["dim"] != exp.user_emb.shape[1]:
-        raise ValueError(f"meta.json records dim {exp.meta['dim']}, the embeddings have "
-                         f"{exp.user_emb.shape[1]}")
-    if exp.seen is not None and exp.seen.shape != (len(exp.user_ids), len(exp.item_ids)):
-        raise ValueError(f"seen.npz has shape {exp.seen.shape}, the id maps "
-                         f"{(len(exp.user_ids), len(exp.item_ids))}")

@@ -42,7 +42,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from gcl.data.interactions import Interactions
+from gcl.data.interactions import ids_to_rows
+from gcl.export_format import load_export
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 INDEX_FILE = "items.faiss"
@@ -363,8 +364,6 @@ class RecallIndex:
             verify (bool): check every file against the sha256 in :obj:`meta.json`.
                 (default: :obj:`True`)
         """
-        from gcl.export import load_export
-
         exp = load_export(directory, verify=verify)
         entry = exp.meta.get("index")
         if not entry:
@@ -438,7 +437,7 @@ class RecallIndex:
         if isinstance(user_ids, (str, bytes)) or not isinstance(user_ids, Iterable):
             raise TypeError("user_ids must be a list of ids, e.g. ['196', '186']")
         self._check_k(k)
-        rows = Interactions._lookup(self.user_ids, list(user_ids), "user")
+        rows = ids_to_rows(self.user_ids, list(user_ids), "user")
         seen = self.seen if exclude_seen else None
         if exclude_seen and seen is None:
             raise ValueError("this index has no train matrix to exclude seen items: pass "
@@ -505,7 +504,7 @@ class RecallIndex:
         self._check_k(k)
         if k > self.num_items - 1:
             raise ValueError(f"k must be in 1..num_items-1={self.num_items - 1}, got {k}")
-        rows = Interactions._lookup(self.item_ids, list(item_ids), "item")
+        rows = ids_to_rows(self.item_ids, list(item_ids), "item")
         itself = rows_matrix([r[None] for r in rows], self.num_items)
         idx, scores = self._search_rows(self.item_emb[rows], np.arange(len(rows)), k, itself,
                                         batch_size)

@@ -111,12 +111,10 @@ def test_crash_midway_keeps_the_old_complete_export(rec, tmp_path, monkeypatch):
     out = tmp_path / "out"
     rec.export(out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    import gcl.index
-
     def crash(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(gcl.index, "build_index", crash)
+    monkeypatch.setattr("gcl.export.build_index", crash)
     with pytest.raises(OSError, match="No space left"):
         rec.export(out, index="flat")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

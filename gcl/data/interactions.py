@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from gcl.data.split import split as split_log
+
 _ALLOWED_ID_KINDS = {"integer", "string", "unicode", "bytes"}
 _TIME_KINDS = {"integer", "floating", "mixed-integer-float", "datetime64", "datetime", "date"}
 #: What :meth:`Interactions.from_pandas` may keep as edge weights.
@@ -120,6 +122,51 @@ def _check_item_text(text: Any, item_ids: pd.Index) -> pd.Series | None:
                              f"{ids_to_list(text.index[:3])} vs {ids_to_list(item_ids[:3])}): "
                              "it must be keyed by the items' own ids")
     return text
+
+
+def ids_to_rows(index: pd.Index, ids: Iterable[Hashable], what: str = "id") -> np.ndarray:
+    """The rows of :obj:`ids` in the id map :obj:`index` (e.g. a log's :attr:`user_ids`).
+
+    Args:
+        index (pd.Index): the id map, shape :obj:`[N]`.
+        ids (iterable): the ids to find, in the user's own type.
+        what (str): what the ids are, for the error. (default: :obj:`"id"`)
+
+    Returns:
+        np.ndarray: int64 rows, shape :obj:`[len(ids)]`.
+
+    Raises:
+        KeyError: naming the first unknown ids.
+    """
+    ids = list(ids) if not isinstance(ids, (list, np.ndarray, pd.Index, pd.Series)) else ids
+    pos = index.get_indexer(pd.Index(ids, dtype=index.dtype if len(ids) == 0 else None))
+    if (pos < 0).any():
+        unknown = [i for i, p in zip(ids, pos) if p < 0]
+        raise KeyError(f"unknown {what} id(s): {unknown[:5]}"
+                       + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""))
+    return pos.astype(np.int64)
+
+
+def _id_map(given: Sequence[Hashable] | None, n: int, what: str) -> pd.Index:
+    """The id map of :meth:`Interactions.from_csr`: :obj:`given` checked, or 0..n-1."""
+    if given is None:
+        return pd.Index(np.arange(n, dtype=np.int64))
+    if isinstance(given, (str, bytes)):
+        raise TypeError(f"{what}_ids must be a sequence of ids, got a single {what} id")
+    index = pd.Index(list(given))
+    if len(index) != n:
+        raise ValueError(f"{len(index)} {what} ids for a matrix with {n} "
+                         f"{'rows' if what == 'user' else 'columns'}")
+    if n and index.isna().any():
+        raise ValueError(f"{what}_ids hold missing ids (NaN/None)")
+    kind = pd.api.types.infer_dtype(index, skipna=False)
+    if n and kind not in _ALLOWED_ID_KINDS:
+        raise TypeError(f"{what}_ids must be ids of one type (all integers or all strings), "
+                        f"found {kind!r}")
+    if not index.is_unique:
+        raise ValueError(f"{what}_ids are not unique, e.g. "
+                         f"{ids_to_list(index[index.duplicated()][:3])}")
+    return index
 
 
 def _k_core(users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
@@ -444,23 +491,16 @@ class Interactions:
             self.item_ids is other.item_ids or self.item_ids.equals(other.item_ids))
 
     # ------------------------------------------------------------------ id lookups
-    @staticmethod
-    def _lookup(index: pd.Index, ids: Iterable[Hashable], what: str) -> np.ndarray:
-        ids = list(ids) if not isinstance(ids, (list, np.ndarray, pd.Index, pd.Series)) else ids
-        pos = index.get_indexer(pd.Index(ids, dtype=index.dtype if len(ids) == 0 else None))
-        if (pos < 0).any():
-            unknown = [i for i, p in zip(ids, pos) if p < 0]
-            raise KeyError(f"unknown {what} id(s): {unknown[:5]}"
-                           + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""))
-        return pos.astype(np.int64)
-
     def user_index(self, ids: Iterable[Hashable]) -> np.ndarray:
         """Internal indices of the given user ids; raises :class:`KeyError` naming unknown ids."""
-        return self._lookup(self.user_ids, ids, "user")
+        return ids_to_rows(self.user_ids, ids, "user")
 
     def item_index(self, ids: Iterable[Hashable]) -> np.ndarray:
         """Internal indices of the given item ids; raises :class:`KeyError` naming unknown ids."""
-        return self._lookup(self.item_ids, ids, "item")
+        return ids_to_rows(self.item_ids, ids, "item")
+
+    # Kept for callers that have not moved to :func:`ids_to_rows`.
+    _lookup = staticmethod(ids_to_rows)
 
     # ------------------------------------------------------------------ subsets and splits
     def select(self, rows: np.ndarray) -> Interactions:
@@ -501,12 +541,10 @@ class Interactions:
     def split(self, method: str = "random", **kwargs: Any) -> tuple[Interactions, ...]:
         """Splits the log; see :mod:`gcl.data.split` for the methods
         (:obj:`"random"`, :obj:`"leave_one_out"`, :obj:`"temporal"`) and their arguments."""
-        from gcl.data.split import split as _split
-
         seed = kwargs.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-        return _split(self, method, **kwargs)
+        return split_log(self, method, **kwargs)
 
     def concat(self, *others: Interactions) -> Interactions:
         """Joins logs that share this log's id maps (duplicate pairs are kept once)."""
@@ -550,6 +588,47 @@ class Interactions:
                             shape=(self.num_users, self.num_items))
         mat.sum_duplicates()
         return mat
+
+    @classmethod
+    def from_csr(cls, matrix: Any, user_ids: Sequence[Hashable] | None = None,
+                 item_ids: Sequence[Hashable] | None = None,
+                 values: str | None = None) -> Interactions:
+        """Builds interactions from a user-item matrix, such as :meth:`to_csr` writes: row
+        :math:`u`, column :math:`i` is an interaction where the matrix stores a non-zero
+        value. Users and items keep the matrix's order, also those without an interaction,
+        so :obj:`Interactions.from_csr(m).to_csr()` equals :obj:`m` (as 0/1).
+
+        Args:
+            matrix (scipy.sparse matrix or array, or np.ndarray): shape
+                :obj:`[num_users, num_items]`; duplicate entries are summed.
+            user_ids (sequence, optional): the own id of each row, of one type, unique.
+                (default: :obj:`None`, :obj:`0..num_users-1`)
+            item_ids (sequence, optional): the own id of each column.
+                (default: :obj:`None`, :obj:`0..num_items-1`)
+            values (str, optional): :obj:`"rating"` keeps the stored values as ratings, and
+                every stored entry as an interaction, explicit zeros included.
+                (default: :obj:`None`: values are ignored)
+        """
+        if values not in (None, "rating"):
+            raise ValueError(f"values must be None or 'rating', got {values!r}")
+        if not sp.issparse(matrix):
+            matrix = np.asarray(matrix)
+            if matrix.ndim != 2:
+                raise ValueError(f"expected a [num_users, num_items] matrix, got an array of "
+                                 f"shape {matrix.shape}")
+            if not np.issubdtype(matrix.dtype, np.number) and matrix.dtype != bool:
+                raise TypeError(f"the matrix must hold numbers, got dtype {matrix.dtype}")
+        mat = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+        mat.sum_duplicates()
+        if values is None:
+            mat.eliminate_zeros()
+        elif not np.isfinite(mat.data).all():
+            raise ValueError("the matrix holds NaN or Inf values, which cannot be ratings")
+        maps = [_id_map(given, n, what) for given, n, what in
+                ((user_ids, mat.shape[0], "user"), (item_ids, mat.shape[1], "item"))]
+        coo = mat.tocoo()  # canonical CSR: rows in (user, item) order
+        return cls(coo.row, coo.col, maps[0], maps[1],
+                   rating=coo.data if values == "rating" else None)
 
     def to_hetero_data(self) -> Any:
         """A PyG :class:`~torch_geometric.data.HeteroData` with node types :obj:`user` and
@@ -672,3 +751,4 @@ class Interactions:
 def ids_to_list(index: pd.Index | Sequence[Hashable]) -> list:
     """Plain Python ids (ints or strings), for JSON and :func:`torch.save`."""
     return [x.item() if isinstance(x, np.generic) else x for x in list(index)]
+

@@ -18,10 +18,12 @@ What happens to users with few interactions:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gcl.data.interactions import Interactions
+if TYPE_CHECKING:  # the log calls these functions: importing it here would be a cycle
+    from gcl.data.interactions import Interactions
 
 
 def _check_ratios(ratios: Sequence[float]) -> np.ndarray:

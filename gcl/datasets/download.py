@@ -30,7 +30,7 @@ from os import PathLike
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gcl._io import sha256_file
+from gcl._io import atomic_write, sha256_file
 from gcl.datasets.base import ChecksumError, DatasetNotFoundError, UnsafeArchiveError
 
 log = logging.getLogger(__name__)
@@ -104,25 +104,18 @@ def download_url(url: str, dest: str | PathLike, sha256: str | None = None,
         timeout (float): seconds to wait on the connection. (default: :obj:`60.0`)
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        digest = hashlib.sha256()
-        log.info("downloading %s to %s", url, dest)
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            while chunk := resp.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
+    digest = hashlib.sha256()
+    log.info("downloading %s to %s", url, dest)
+    with atomic_write(dest) as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        while chunk := resp.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
         if sha256 is not None and digest.hexdigest() != sha256.lower():
             raise ChecksumError(
                 f"checksum mismatch for {url} (downloaded for {dest}): expected sha256 "
                 f"{sha256}, got {digest.hexdigest()}. The download is corrupted or the file "
                 "has changed upstream; nothing was saved."
             )
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return dest
 
 
@@ -225,15 +218,8 @@ def extract_archive(archive: str | PathLike, target: str | PathLike,
         if is_dir:
             dest.mkdir(parents=True, exist_ok=True)
             continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out, _open_member(handle) as src:
-                shutil.copyfileobj(src, out, _CHUNK)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(dest) as out, _open_member(handle) as src:
+            shutil.copyfileobj(src, out, _CHUNK)
         written.append(dest)
     return written
 
@@ -268,7 +254,15 @@ def _not_found(name: str, entry: Mapping[str, Any], dirs: list[Path], missing: l
     )
 
 
-def _find(entry: Mapping[str, Any], dirs: list[Path]) -> Path | None:
+def find_local(entry: Mapping[str, Any], dirs: list[Path]) -> Path | None:
+    """The first folder that holds every file of a registered dataset, or :obj:`None`;
+    nothing is checked or downloaded.
+
+    Args:
+        entry (Mapping): the dataset's registry entry (its :obj:`files`, and the
+            :obj:`archive` folder that may hold them inside each folder).
+        dirs (list of Path): the folders to look in, in order (see :func:`lookup_dirs`).
+    """
     files = list(entry["files"])
     inner = entry.get("archive", {}).get("folder")
     for d in dirs:
@@ -276,6 +270,9 @@ def _find(entry: Mapping[str, Any], dirs: list[Path]) -> Path | None:
             if all((cand / f).is_file() for f in files):
                 return cand
     return None
+
+
+_find = find_local  # the name the command line still imports
 
 
 def fetch(name: str, entry: Mapping[str, Any], root: str | PathLike | None = None,
@@ -294,7 +291,7 @@ def fetch(name: str, entry: Mapping[str, Any], root: str | PathLike | None = Non
     """
     dirs = lookup_dirs(name, root)
     files = entry["files"]
-    folder = _find(entry, dirs)
+    folder = find_local(entry, dirs)
     checked: set[str] = set()
     if folder is None:
         cache = raw_dir(name)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch_geometric.nn import MLP
 
 
 class ProjectionHead(nn.Module):
@@ -33,6 +32,8 @@ class ProjectionHead(nn.Module):
         super().__init__()
         if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
             raise ValueError(f"projection_head must be a number of layers >= 1, got {layers!r}")
+        from torch_geometric.nn import MLP  # PyG takes seconds to import: only when used
+
         hidden = dim if hidden is None else hidden
         self.layers = layers
         self.mlp = MLP([dim] + [hidden] * (layers - 1) + [dim], norm=None, act="relu",

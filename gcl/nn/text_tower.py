@@ -8,7 +8,6 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from scipy.linalg import cho_factor, cho_solve
 from torch import nn
 
 from gcl.augment.feature import FeatureMask
@@ -286,6 +285,8 @@ class TextBranch(nn.Module):
         the primal (words) and dual (items) forms, with the Cholesky factor of its Gram
         matrix kept: the bags and the warm items do not change during a fit, so a refit
         costs two triangular solves."""
+        from scipy.linalg import cho_factor, cho_solve
+
         if self.bags is None:
             return
         if self._solver is None:

@@ -2,12 +2,13 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gcl.data import Interactions
-from gcl.data.interactions import ids_to_list
+from gcl.data.interactions import ids_to_list, ids_to_rows
 
 SETTINGS = settings(max_examples=30, deadline=None)
 
@@ -325,6 +326,55 @@ def test_to_csr_errors(small_log):
         no_rating.to_csr("rating")
 
 
+def test_csr_round_trip(small_log):
+    back = Interactions.from_csr(small_log.to_csr(), small_log.user_ids, small_log.item_ids)
+    assert back.same_maps(small_log)
+    np.testing.assert_array_equal(back.users, small_log.users)
+    np.testing.assert_array_equal(back.items, small_log.items)
+    assert back.rating is None and back.timestamp is None
+    rated = Interactions.from_csr(small_log.to_csr("rating"), small_log.user_ids,
+                                  small_log.item_ids, values="rating")
+    np.testing.assert_array_equal(rated.rating, small_log.rating)
+    assert (rated.to_csr("rating") != small_log.to_csr("rating")).nnz == 0
+
+
+def test_from_csr_numbers_ids_from_zero_and_keeps_empty_rows():
+    m = sp.csr_matrix(np.array([[0, 2, 0], [0, 0, 0], [1, 0, 3]]))
+    inter = Interactions.from_csr(m)
+    assert inter.user_ids.tolist() == [0, 1, 2] and inter.item_ids.tolist() == [0, 1, 2]
+    assert list(zip(inter.users.tolist(), inter.items.tolist())) == [(0, 1), (2, 0), (2, 2)]
+    assert inter.user_counts().tolist() == [1, 0, 2]
+    np.testing.assert_array_equal(inter.to_csr().toarray(), (m.toarray() > 0))
+    dense = Interactions.from_csr(m.toarray(), user_ids=["c", "a", "b"], item_ids=[7, 8, 9])
+    assert dense.user_ids.tolist() == ["c", "a", "b"]  # in the matrix's order, as given
+    assert dense.to_pandas().values.tolist() == [["c", 8], ["b", 7], ["b", 9]]
+
+
+def test_from_csr_explicit_zeros_and_duplicates():
+    coo = sp.coo_matrix((np.array([1.0, 2.0, 0.0]), (np.array([0, 0, 1]), np.array([1, 1, 0]))),
+                        shape=(2, 2))
+    ones = Interactions.from_csr(coo)  # the stored zero is no interaction
+    assert len(ones) == 1
+    rated = Interactions.from_csr(coo, values="rating")  # a rating of 0 is a rating
+    assert rated.rating.tolist() == [3.0, 0.0]
+
+
+@pytest.mark.parametrize("args, kwargs, exc, match", [
+    ((np.ones(3),), {}, ValueError, "num_users, num_items"),
+    ((np.array([["a"]]),), {}, TypeError, "numbers"),
+    ((np.ones((2, 2)),), {"user_ids": ["a"]}, ValueError, "1 user ids for a matrix with 2 rows"),
+    ((np.ones((2, 2)),), {"item_ids": [1, 1]}, ValueError, "not unique"),
+    ((np.ones((2, 2)),), {"user_ids": ["a", 1]}, TypeError, "one type"),
+    ((np.ones((2, 2)),), {"user_ids": ["a", None]}, ValueError, "missing"),
+    ((np.ones((1, 1)),), {"user_ids": "a"}, TypeError, "sequence of ids"),
+    ((np.ones((2, 2)),), {"values": "timestamp"}, ValueError, "values must be"),
+    ((np.array([[np.nan]]),), {"values": "rating"}, ValueError, "NaN"),
+])
+def test_from_csr_rejects_bad_input(args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        Interactions.from_csr(*args, **kwargs)
+
+
 def test_to_hetero_data(small_log):
     data = small_log.to_hetero_data()
     fwd, rev = ("user", "interacts", "item"), ("item", "rev_interacts", "user")
@@ -403,6 +453,13 @@ def test_user_and_item_index():
         inter.user_index(["a", "zz"])
     with pytest.raises(KeyError, match="and 2 more"):
         inter.item_index(list(range(100, 107)))
+
+
+def test_ids_to_rows_on_any_id_map():
+    index = pd.Index(["x", "y", "z"])
+    assert ids_to_rows(index, ["z", "x"]).tolist() == [2, 0]
+    with pytest.raises(KeyError, match=r"unknown item id\(s\): \['w'\]"):
+        ids_to_rows(index, ["w"], "item")
 
 
 # ---------------------------------------------------------------------------- misc

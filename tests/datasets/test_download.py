@@ -21,7 +21,7 @@ from gcl.datasets import (
     load_registry,
 )
 from gcl.datasets.base import REGISTRY_PATH
-from gcl.datasets.download import lookup_dirs, verify_file
+from gcl.datasets.download import find_local, lookup_dirs, verify_file
 
 DATA = Path(os.environ.get("GCL_DATA_DIR") or "/work/shared/datasets")
 GOWALLA_URL = load_registry()["gowalla"]["files"]["train.txt"]["url"]
@@ -223,6 +223,18 @@ def test_lookup_order(tmp_path, monkeypatch):
         assert load_dataset("yelp2018").path == tmp_path / "data" / "yelp2018"
         (tmp_path / "data" / "yelp2018" / "test.txt").unlink()  # incomplete: skipped
         assert load_dataset("yelp2018").path == tmp_path / "cache" / "raw" / "yelp2018"
+
+
+def test_find_local_takes_the_first_complete_folder(tmp_path):
+    entry = {"files": {"train.txt": {}, "test.txt": {}}, "archive": {"folder": "inner"}}
+    first, second = tmp_path / "a", tmp_path / "b"
+    (first / "train.txt").parent.mkdir()
+    (first / "train.txt").write_text("0 1\n")  # no test.txt: incomplete
+    (second / "inner").mkdir(parents=True)
+    for f in entry["files"]:
+        (second / "inner" / f).write_text("0 1\n")
+    assert find_local(entry, [first, second]) == second / "inner"
+    assert find_local(entry, [first]) is None
 
 
 def test_read_only_data_dir_is_never_written(tmp_path, monkeypatch, serve):
