@@ -38,7 +38,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("methods", ("gcl.methods",)),
     # checkpoints and the distributed broadcast are hooks of the loop in the map
     ("train", ("gcl.train", "gcl.checkpoint", "gcl.distributed")),
-    ("recommender", ("gcl.recommender", "gcl.model_file")),
+    # foldin: new users from their items, for the recommender and exports (placed here)
+    ("recommender", ("gcl.recommender", "gcl.model_file", "gcl.foldin")),
     ("cli", ("gcl.cli",)),
     ("entry points", ("gcl", "gcl.__main__")),
 ]
