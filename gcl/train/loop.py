@@ -168,25 +168,17 @@ class Trainer:
         fit.start = time.perf_counter() - fit.state.elapsed
         for hook in hooks:
             hook.on_fit_start(fit)
-        epoch = fit.state.epoch + 1
+        fit.epoch = fit.state.epoch + 1
         try:
             for epoch in range(fit.state.epoch + 1, cfg.epochs + 1):
                 if fit.state.finished:
                     break
-                fit.epoch, fit.metrics = epoch, None
-                record = self._train_epoch(fit, sampler)
-                fit.stop = (cfg.budget_seconds is not None
-                            and time.perf_counter() - fit.start >= cfg.budget_seconds)
-                fit.due = epoch % cfg.eval_every == 0 or fit.stop or epoch == cfg.epochs
-                if evaluate is not None and fit.due:
-                    fit.metrics = self._evaluate(evaluate, fit, record)
-                self.history.append(record)
-                for hook in hooks:
-                    hook.on_epoch_end(fit, record)
+                fit.epoch = epoch
+                self._epoch(fit, hooks, sampler, evaluate)
                 if fit.stop:
                     break
         except KeyboardInterrupt:
-            log.warning(f"training interrupted during epoch {epoch}" + checkpoints.kept(fit))
+            log.warning(f"training interrupted during epoch {fit.epoch}" + checkpoints.kept(fit))
             raise
         except FloatingPointError as e:
             if not checkpoints.write:
@@ -196,6 +188,21 @@ class Trainer:
             hook.on_fit_end(fit)
         method.eval()
         return self.history
+
+    def _epoch(self, fit: Fit, hooks: list[Hook], sampler: NegativeSampler,
+               evaluate: Callable[[], dict[str, float]] | None) -> None:
+        """Epoch :obj:`fit.epoch`: its batches, its evaluation when due, then the hooks."""
+        cfg = self.config
+        fit.metrics = None
+        record = self._train_epoch(fit, sampler)
+        fit.stop = (cfg.budget_seconds is not None
+                    and time.perf_counter() - fit.start >= cfg.budget_seconds)
+        fit.due = fit.epoch % cfg.eval_every == 0 or fit.stop or fit.epoch == cfg.epochs
+        if evaluate is not None and fit.due:
+            fit.metrics = self._evaluate(evaluate, fit, record)
+        self.history.append(record)
+        for hook in hooks:
+            hook.on_epoch_end(fit, record)
 
     def _check_negatives(self, sampler: NegativeSampler) -> None:
         if sampler.full_users:

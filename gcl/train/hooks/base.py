@@ -7,7 +7,7 @@ from gcl.train.state import Fit
 
 #: The :obj:`stacklevel` of a warning raised in a hook's :meth:`Hook.on_epoch_end`, so
 #: that it points at the code that called :meth:`Trainer.fit`.
-WARN_STACKLEVEL = 3
+WARN_STACKLEVEL = 4
 
 
 class Hook:
