@@ -120,6 +120,10 @@ class Trainer:
 
         Args:
             resume (bool): as in :meth:`fit`. (default: :obj:`False`)
+
+        Raises:
+            FileNotFoundError, FileExistsError, ValueError: :obj:`checkpoint_dir` does not
+                suit :obj:`resume` (see :class:`~gcl.train.hooks.Checkpoints`).
         """
         cfg, main = self.config, distributed.is_main()
         checkpoints = Checkpoints(self.checkpoint_dir, resume, write=main)

@@ -25,3 +25,13 @@ def test_without_valid_the_monitor_is_shown(data, caplog):
                 monitor=lambda: {"recall@20": 0.25, "ndcg@20": 0.125, "users": 3}).fit()
     (line,) = [r.getMessage() for r in caplog.records if r.name == "gcl.train"]
     assert line.endswith("| monitor recall@20 0.2500 ndcg@20 0.1250")
+
+
+def test_ranks_other_than_0_report_nothing(data, caplog, monkeypatch):
+    from gcl import distributed
+
+    train, _, graph = data
+    monkeypatch.setattr(distributed, "is_main", lambda: False)
+    with caplog.at_level(logging.INFO, logger="gcl.train"):
+        Trainer(lightgcn(train), graph, train, config(epochs=2)).fit()
+    assert [r for r in caplog.records if r.name == "gcl.train"] == []
