@@ -175,7 +175,7 @@ def evaluate_scores(scorer: Scorer, test: sp.csr_matrix, exclude: sp.csr_matrix 
     if progress:
         from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="evaluate", unit="batch", leave=False)
+        starts = tqdm(starts, desc="evaluate", unit="batch", leave=False, disable=None)  # TTY only
     for start in starts:
         rows = users[start:start + batch_size]
         top, top_scores = topk_scores(scorer, num_items, rows, ks[-1], exclude, batch_size)

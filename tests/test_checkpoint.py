@@ -281,17 +281,17 @@ CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
 
-    import gcl.train as T
     from gcl.cli import main
+    from gcl.train.hooks import Checkpoints
     from gcl.methods.lightgcn import LightGCNMethod
 
     marker, argv = Path(sys.argv[1]), sys.argv[2:]
     saved, calls = [0], [0]
-    real_save, real_loss = T.Trainer._save, LightGCNMethod.loss
+    real_save, real_loss = Checkpoints.save, LightGCNMethod.loss
 
-    def save(self, path, opt, gen, s, best_state):
-        real_save(self, path, opt, gen, s, best_state)
-        saved[0] = s.epoch
+    def save(self, fit):
+        real_save(self, fit)
+        saved[0] = fit.state.epoch
 
     def loss(self, *args):
         if saved[0] >= 2:
@@ -301,7 +301,7 @@ CHILD = textwrap.dedent("""
                 time.sleep(300)
         return real_loss(self, *args)
 
-    T.Trainer._save, LightGCNMethod.loss = save, loss
+    Checkpoints.save, LightGCNMethod.loss = save, loss
     sys.exit(main(argv))
 """)
 

@@ -19,21 +19,21 @@ def _data():
     return log.split("random", ratios=(0.8, 0.1, 0.1), seed=0)
 
 
-def _fit(batch_size: int) -> GraphCLRecommender:
+def _fit(batch_size: int, **kw) -> GraphCLRecommender:
     train, valid, _ = _data()
-    return GraphCLRecommender(method="lightgcn", dim=16, layers=2, lr=0.01,
-                              batch_size=batch_size, epochs=EPOCHS, patience=None,
-                              device="cpu", progress=False).fit(train, valid=valid)
+    kw = {"method": "lightgcn", "epochs": EPOCHS, "patience": None, "lr": 0.01, **kw}
+    return GraphCLRecommender(dim=16, layers=2, batch_size=batch_size, device="cpu",
+                              progress=False, **kw).fit(train, valid=valid)
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
+def _worker(rank: int, world: int, port: int, out: str, kw: dict | None = None) -> None:
     import os
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
-        rec = _fit(BATCH)
+        rec = _fit(BATCH, **(kw or {}))
         result = {"history": rec.history_, "items": rec.item_embeddings().tolist()}
         # Ranks that loaded different data must fail, all of them, with a clear message.
         try:
@@ -81,6 +81,19 @@ def test_two_gloo_ranks_train_like_one_process_with_the_same_global_batch(tmp_pa
     for r in (0, 1):
         assert "the ranks disagree" in ranks[r]["mismatch"]
         assert "data.train_sha256: the data differ between ranks 0 and 1" in ranks[r]["mismatch"]
+
+
+def test_rank_0s_early_stop_and_contrastive_weight_schedule_are_followed_by_all(tmp_path):
+    # Only rank 0 evaluates: its stop and its decays reach rank 1 (which would otherwise
+    # train on, or wait forever at the next collective).
+    kw = {"method": "simgcl", "epochs": 12, "patience": 2, "cl_decay": (0.5, 1), "lr": 0.05}
+    mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path), kw), nprocs=2,
+                       join=True, start_method="fork")
+    first, second = (json.loads((tmp_path / f"rank{r}.json").read_text())["history"]
+                     for r in (0, 1))
+    assert len(first) == len(second) < 12
+    assert [h["cl_weight"] for h in first] == [h["cl_weight"] for h in second]
+    assert first[-1]["cl_weight"] < first[0]["cl_weight"]
 
 
 def test_part_cuts_a_global_batch_into_contiguous_shares(monkeypatch):

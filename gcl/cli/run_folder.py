@@ -1,9 +1,12 @@
 """The files of a training run's folder, besides the model: the evaluation log, the training
-curve and TensorBoard events. Optional tools (matplotlib, tensorboard) are imported here
-only, and a missing one skips its file with a note."""
+curve and TensorBoard events, kept up to date while the run trains (:class:`LiveFiles`).
+Optional tools (matplotlib, tensorboard) are imported here only, and a missing one skips
+its file with a note."""
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -157,23 +160,112 @@ def write_tensorboard(folder: Path, history: Sequence[dict[str, Any]],
     """Writes the history as TensorBoard scalars (:obj:`train/<loss>`,
     :obj:`valid/<metric>`, :obj:`test/<metric>`) to :obj:`folder`. Returns a note instead
     when the :obj:`tensorboard` extra is missing."""
+    writer = _summary_writer(folder)
+    if isinstance(writer, str):
+        return writer
+    with writer:
+        for h in history:
+            _add_epoch(writer, h)
+        _add_final(writer, history, test)
+    return None
+
+
+_NO_TENSORBOARD = ("no TensorBoard events: tensorboard is not installed "
+                   "(pip install 'gcl[tensorboard]')")
+_UNTIMED = {"epoch", "seconds", "train_seconds", "elapsed", "eval_seconds"}
+
+
+def _summary_writer(folder: Path) -> Any:
+    """A :class:`SummaryWriter` on :obj:`folder`, or the note that tensorboard is missing."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        return ("no TensorBoard events: tensorboard is not installed "
-                "(pip install 'gcl[tensorboard]')")
-    skip = {"epoch", "seconds", "train_seconds", "elapsed", "eval_seconds"}
-    with SummaryWriter(log_dir=str(folder)) as writer:
-        for h in history:
-            for key, value in h.items():
-                if key in skip:
-                    continue
-                tag = (key.replace("_", "/", 1) if key.startswith(("valid_", "test_"))
-                       else f"train/{key}")
-                writer.add_scalar(tag, value, h["epoch"])
-        if test is not None:
-            step = history[-1]["epoch"] if history else 0
-            for key, value in test.items():
-                if key != "users":
-                    writer.add_scalar(f"final_test/{key}", value, step)
-    return None
+        return _NO_TENSORBOARD
+    return SummaryWriter(log_dir=str(folder))
+
+
+def _add_epoch(writer: Any, record: dict[str, Any]) -> None:
+    for key, value in record.items():
+        if key in _UNTIMED:
+            continue
+        tag = (key.replace("_", "/", 1) if key.startswith(("valid_", "test_"))
+               else f"train/{key}")
+        writer.add_scalar(tag, value, record["epoch"])
+
+
+def _add_final(writer: Any, history: Sequence[dict[str, Any]],
+               test: dict[str, float] | None) -> None:
+    if test is not None:
+        step = history[-1]["epoch"] if history else 0
+        for key, value in test.items():
+            if key != "users":
+                writer.add_scalar(f"final_test/{key}", value, step)
+
+
+class LiveFiles:
+    """The run folder's monitor files, written while the run trains: pass it as the
+    :obj:`on_epoch_end` of :meth:`GraphCLRecommender.fit`, and call :meth:`finish` with
+    the test metrics at the end. After every epoch it rewrites :obj:`metrics.jsonl` (see
+    :func:`write_metrics_log`) and adds the epoch's TensorBoard scalars; it redraws
+    :obj:`training_curve.png` after the first epoch and then at most every
+    :obj:`curve_every` seconds (a redraw takes about a tenth of a second). A resumed run
+    starts its TensorBoard events afresh from the history it got back, so no epoch is
+    drawn twice.
+
+    Args:
+        folder (Path): the run folder.
+        title (str): the title of the curve, e.g. :obj:`"ml-100k: lightgcn"`.
+        curve_every (float): least seconds between two redraws of the curve.
+            (default: :obj:`10.0`)
+    """
+
+    def __init__(self, folder: str | Path, title: str, curve_every: float = 10.0) -> None:
+        self.folder, self.title, self.curve_every = Path(folder), title, curve_every
+        self.notes: dict[str, str] = {}
+        self._writer: Any = None
+        self._last_epoch = 0  # the last epoch whose scalars are written
+        self._drawn = -math.inf
+
+    def __call__(self, history: Sequence[dict[str, Any]]) -> None:
+        write_metrics_log(self.folder / METRICS_LOG, history, None, None)
+        self._tensorboard(history)
+        if time.monotonic() - self._drawn >= self.curve_every:
+            self._curve(history)
+
+    def finish(self, history: Sequence[dict[str, Any]], test: dict[str, float] | None,
+               best_epoch: int | None) -> list[str]:
+        """Writes the final files: :obj:`metrics.jsonl` with the final test line, the
+        curve, and the test metrics as TensorBoard scalars; closes the events file.
+        Returns the notes of the files that could not be written (a missing extra)."""
+        write_metrics_log(self.folder / METRICS_LOG, history, test, best_epoch)
+        self._curve(history)
+        self._tensorboard(history)
+        if self._writer is not None:
+            _add_final(self._writer, history, test)
+            self._writer.close()
+            self._writer = None
+        return list(self.notes.values())
+
+    def _curve(self, history: Sequence[dict[str, Any]]) -> None:
+        note = plot_curve(self.folder / CURVE, history, self.title)
+        if note:
+            self.notes["curve"] = note
+        self._drawn = time.monotonic()
+
+    def _tensorboard(self, history: Sequence[dict[str, Any]]) -> None:
+        if "tensorboard" in self.notes:
+            return
+        if self._writer is None:
+            folder = self.folder / TENSORBOARD
+            for old in folder.glob("events.out.tfevents.*"):  # of an interrupted run
+                old.unlink()
+            writer = _summary_writer(folder)
+            if isinstance(writer, str):
+                self.notes["tensorboard"] = writer
+                return
+            self._writer = writer
+        for record in history:
+            if record["epoch"] > self._last_epoch:
+                _add_epoch(self._writer, record)
+                self._last_epoch = record["epoch"]
+        self._writer.flush()
