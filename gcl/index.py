@@ -263,7 +263,7 @@ def _add(index: Any, items: np.ndarray, progress: bool) -> None:
     if progress and len(items) > chunk:
         from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="index", unit="chunk", leave=False)
+        starts = tqdm(starts, disable=None, desc="index", unit="chunk", leave=False)
     for s in starts:
         index.add(items[s:s + chunk])
 
