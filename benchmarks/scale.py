@@ -247,6 +247,8 @@ def load_saved(name: str) -> tuple[list[dict], list[str]]:
     runs = [r for r in records if "skipped" not in r]
     for r in runs:
         r.setdefault("command", r["env"]["command"])
+        if "meta" in raw:  # the older layout kept the batch rule in the meta only
+            r.setdefault("steps_per_epoch", raw["meta"].get("steps_per_epoch"))
     return runs, skipped
 
 
@@ -260,9 +262,8 @@ def page_meta(runs: list[dict], skipped: list[str]) -> dict:
             "cpus": next((e["cpus"] for e in envs if e.get("cpus")), os.cpu_count()),
             "dim": first.get("dim", DIM), "layers": first.get("layers", LAYERS),
             "batch_size_per_rank": first.get("batch_size_per_rank"),
-            "steps_per_epoch": first.get("steps_per_epoch",
-                                         first.get("env", {}).get("steps_per_epoch")),
-            "cl_anchors": first.get("cl_anchors"),
+            "steps_per_epoch": first.get("steps_per_epoch"),
+            "cl_anchors": next((r["cl_anchors"] for r in runs if r.get("cl_anchors")), None),
             "warmup_steps": first.get("warmup_steps"),
             "measured_steps": first.get("measured_steps"), "skipped": skipped,
             "commits": provenance(runs).split(";")[0]}
