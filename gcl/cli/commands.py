@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from gcl._io import atomic_write, folder_lock
-from gcl.checks import HyperparameterError
 from gcl.cli import run_folder as rf
-from gcl.cli.config import dump_config, method_kwargs, resolved_config
+from gcl.cli.config import dump_config, flag_of, resolved_config, setting_kwargs
+from gcl.settings import HyperparameterError
 
 
 def _say(args: argparse.Namespace, message: str) -> None:
@@ -205,29 +205,13 @@ def _train(args: argparse.Namespace, main: bool) -> int:
     if not main:
         args.quiet = True
     _check_train_flags(args)
-    extra = method_kwargs(args)
-    for flag in ("text_weight", "word_vectors"):
-        if getattr(args, flag, None) is not None:
-            if not args.item_text:
-                raise ValueError(f"--{flag.replace('_', '-')} needs --item-text")
-            extra[flag] = args.text_weight if flag == "text_weight" else str(
-                Path(args.word_vectors).resolve())
     # Built before the data is read, so that a bad setting fails at once.
     try:
-        rec = GraphCLRecommender(
-            method=args.method, dim=args.dim, layers=args.layers, reg=args.reg, lr=args.lr,
-            batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
-            eval_every=args.eval_every, metric=args.metric, backend=args.backend,
-            device=args.device, seed=args.seed, progress=not args.quiet,
-            precision=getattr(args, "precision", "fp32"),
-            init=getattr(args, "init", "random"), init_scale=getattr(args, "init_scale", 1.0),
-            num_threads=args.threads or "auto",
-            **({} if getattr(args, "cl_decay", None) is None
-               else {"cl_decay": _cl_decay(args.cl_decay)}), **extra)
+        rec = GraphCLRecommender(**setting_kwargs(args))
     except HyperparameterError as e:  # named as the flag that set it
-        message = str(e)
-        if hasattr(args, e.name) and message.startswith(e.name):
-            message = f"--{e.name.replace('_', '-')}{message[len(e.name):]}"
+        message, flag = str(e), flag_of(e.name)
+        if message.startswith(e.name):
+            message = f"{flag}{message[len(e.name):]}"
         raise ValueError(message) from e
     cfg = resolved_config(args)
     # Paths made absolute, so that the run can be evaluated from any folder.
@@ -495,10 +479,3 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         for part, inter in ds.splits.items():
             print(f"  {part + ':':<12} {len(inter)} interactions")
     return 0
-
-
-def _cl_decay(values: list[float]) -> tuple:
-    """:obj:`--cl-decay FACTOR EVALS` as the recommender's tuple (a whole EVALS as an int;
-    anything else is left for its check to name)."""
-    factor, evals = values
-    return factor, int(evals) if float(evals).is_integer() else evals
