@@ -16,10 +16,11 @@ import torch
 from gcl import model_file
 from gcl.augment.base import Augmenter, from_spec
 from gcl.checkpoint import check_target
-from gcl.data.interactions import Interactions, ids_to_list
+from gcl.checks import metric_cutoff, warn_untrained_users
+from gcl.data.interactions import Interactions
 from gcl.graph import UIGraph
 from gcl.methods import COMPOSED, METHODS, absent, build_method
-from gcl.metrics import METRICS, Scorer, dot_scorer, evaluate_scores, topk_scores
+from gcl.metrics import Scorer, dot_scorer, evaluate_scores, topk_scores
 from gcl.metrics import evaluate as _evaluate
 from gcl.nn.lightgcn import set_precision, set_spectral_start
 from gcl.runtime import check_device, resolve_device, resolve_threads, with_threads
@@ -95,9 +96,9 @@ class GraphCLRecommender:
         return dict(self._params)
 
     def set_params(self, **params: Any) -> GraphCLRecommender:
-        """Changes settings by keyword, checked as the constructor checks them; an unknown
-        name is a :class:`ValueError` naming it. A fitted model keeps its weights until
-        the next :meth:`fit`. Returns :obj:`self`."""
+        """Changes settings by keyword, checked as the constructor checks them (an unknown
+        name, or a bad value, is an error naming it, and changes nothing). A fitted model
+        keeps its weights until the next :meth:`fit`. Returns :obj:`self`."""
         self._configure({**self._params, **params})
         return self
 
@@ -130,12 +131,8 @@ class GraphCLRecommender:
         if values.get("init") == "svd" and not cls.trainable:
             raise ValueError(f"init='svd' starts a trained embedding method; {key!r} is not "
                              "trained")
+        _train_config(values)  # the loop's own checks, now rather than in fit
         self._params = values
-        self._train_config()  # the loop's own checks, now rather than in fit
-
-    def _train_config(self, **overrides: Any) -> TrainConfig:
-        p = self._params
-        return TrainConfig(**{k: p[k] for k in declared(TrainSettings)}, **overrides)
 
     def _method_kwargs(self) -> dict[str, Any]:
         """The keywords of :func:`gcl.methods.build_method`: the method's settings that are
@@ -237,12 +234,12 @@ class GraphCLRecommender:
             raise ValueError(f"the train log has {train.num_items} item(s): there is nothing "
                              "to rank")
         if valid is not None:
-            self._metric_k(train.num_items)
+            metric_cutoff(p["metric"], train.num_items)
         if checkpoint_dir is not None:  # fail before the work, not after it
             check_target(checkpoint_dir, resume)
         elif resume:
             raise ValueError("resume=True needs the checkpoint_dir to resume from")
-        _warn_untrained_users(train)
+        warn_untrained_users(train)
         device = resolve_device(p["device"])
         seed_everything(p["seed"])
         graph = UIGraph.from_interactions(train, p["backend"], device)
@@ -267,8 +264,8 @@ class GraphCLRecommender:
                 self._csr(monitor), self._excluded(with_valid=True))
             run_info = model_file.run_fingerprint(p, self.user_ids_, self.item_ids_, valid,
                                                   text)
-            trainer = Trainer(method, graph, train, self._train_config(
-                budget_seconds=budget_seconds), evaluate, monitor_fn,
+            trainer = Trainer(method, graph, train, _train_config(
+                p, budget_seconds=budget_seconds), evaluate, monitor_fn,
                 checkpoint_dir=checkpoint_dir, on_epoch_end=on_epoch_end, run_info=run_info)
             self.history_ = trainer.fit(resume=resume)
             self.best_epoch_ = trainer.best_epoch
@@ -279,19 +276,6 @@ class GraphCLRecommender:
         method.eval()
         self._refresh_embeddings()
         return self
-
-    def _metric_k(self, num_items: int) -> int:
-        """The cut-off of the early-stopping metric, which the catalogue must fill."""
-        metric = self._params["metric"]
-        name, _, k = str(metric).partition("@")
-        if name not in METRICS or not k.isdigit() or int(k) < 1:
-            raise ValueError(f"metric must be one of {list(METRICS)}, '@' and a cut-off >= 1, "
-                             f"e.g. 'ndcg@20'; got {metric!r}")
-        if int(k) > num_items:
-            raise ValueError(f"the early-stopping metric {metric} ranks {k} items, but the "
-                             f"catalogue has {num_items}: choose a smaller cut-off, e.g. "
-                             f"metric='{name}@{min(10, num_items)}'")
-        return int(k)
 
     def embed_items(self, texts: Sequence[Any] | pd.Series) -> np.ndarray:
         r"""Embeddings of (new) items from their text alone, as cold items get them, with
@@ -480,8 +464,8 @@ class GraphCLRecommender:
 
     def _scorer(self, target: sp.csr_matrix, exclude: sp.csr_matrix) -> Callable:
         method, graph = self.method_, self.graph_
-        num_items = target.shape[1]
-        ks = sorted({k for k in (10, 20) if k <= num_items} | {self._metric_k(num_items)})
+        n = target.shape[1]
+        ks = sorted({k for k in (10, 20) if k <= n} | {metric_cutoff(self._params["metric"], n)})
         return lambda: _evaluate(*method.embeddings(graph), target, exclude, k=ks)
 
     def _excluded(self, with_valid: bool) -> sp.csr_matrix:
@@ -509,6 +493,12 @@ class GraphCLRecommender:
 GraphCLRecommender.__doc__ = GraphCLRecommender.__doc__.replace("{settings}", docstring())
 
 
+def _train_config(params: dict[str, Any], **overrides: Any) -> TrainConfig:
+    """The training loop's config: the :class:`~gcl.settings.TrainSettings` of
+    :obj:`params`, each by its name."""
+    return TrainConfig(**{k: params[k] for k in declared(TrainSettings)}, **overrides)
+
+
 def _binary(mat: sp.spmatrix) -> sp.csr_matrix:
     mat = sp.csr_matrix(mat, copy=True)
     mat.data[:] = 1
@@ -520,15 +510,3 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b) and type(a) is type(b) or (a is None and b is None)
     except (TypeError, ValueError):
         return False
-
-
-def _warn_untrained_users(train: Interactions) -> None:
-    cold = np.flatnonzero(train.user_counts() == 0)
-    if len(cold):
-        warnings.warn(
-            f"{len(cold)} of {train.num_users} users have no train interaction (e.g. "
-            f"{ids_to_list(train.user_ids[cold[:3]])}): their vectors are never trained, "
-            "so recommend() and evaluate() rank items for them from random initial "
-            "vectors. A temporal split does this to users who first appear after the "
-            "cut; leave them out of the log, or use leave_one_out or a random split",
-            RuntimeWarning, stacklevel=4)

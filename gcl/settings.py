@@ -161,7 +161,7 @@ POSITIVE = number(0.0, low_open=True)
 #: The metric names of :data:`gcl.metrics.METRICS` (a test keeps them equal).
 METRIC_NAMES = ("recall", "ndcg", "precision", "hit", "mrr")
 #: The ODE solvers of :data:`gcl.methods.filters.SOLVERS` (a test keeps them equal).
-SOLVERS = ("euler", "midpoint", "rk4")
+SOLVER_NAMES = ("euler", "midpoint", "rk4")
 #: The propagation backends of :data:`gcl.graph.BACKENDS`, and "auto" (a test keeps them
 #: equal).
 BACKEND_NAMES = ("torch", "scipy", "scatter", "pyg", "auto")
@@ -239,7 +239,7 @@ class RuntimeSettings:
 
     backend: str = setting("torch", "sparse propagation backend (see gcl.graph.UIGraph)",
                            one_of(*BACKEND_NAMES))
-    device: str = setting("auto", "auto (CUDA when present), cpu, cuda, cuda:1, ...", text(),
+    device: str = setting("auto", "auto (CUDA when present), cpu, cuda or cuda:N", text(),
                           free=True)
     num_threads: int | str = setting(
         "auto", "torch CPU threads while fit and evaluate run (auto: 1 on a machine with one "
@@ -300,14 +300,14 @@ class BSPMSettings:
     idl_beta: float = setting(0.2, "weight of the ideal low-pass filter", NONNEG)
     idl_time: float = setting(1.0, "time of the ideal-filter ODE", NONNEG)
     idl_steps: int = setting(1, "steps of the ideal-filter ODE", integer(1))
-    idl_solver: str = setting("euler", "solver of the ideal-filter ODE", one_of(*SOLVERS))
+    idl_solver: str = setting("euler", "solver of the ideal-filter ODE", one_of(*SOLVER_NAMES))
     blur_time: float = setting(1.0, "time of the blurring ODE", NONNEG)
     blur_steps: int = setting(1, "steps of the blurring ODE", integer(1))
-    blur_solver: str = setting("euler", "solver of the blurring ODE", one_of(*SOLVERS))
+    blur_solver: str = setting("euler", "solver of the blurring ODE", one_of(*SOLVER_NAMES))
     sharpen_time: float = setting(2.5, "time of the sharpening ODE", NONNEG)
     sharpen_steps: int = setting(1, "steps of the sharpening ODE", integer(1))
     sharpen_solver: str = setting("rk4", "solver of the sharpening ODE",
-                                  one_of(*SOLVERS))
+                                  one_of(*SOLVER_NAMES))
     final_sharpening: bool = setting(True, "sharpen the blurred scores at the end", flag())
 
 
@@ -446,6 +446,9 @@ class SeqGraphCLSettings:
     causal: bool = setting(True, "each position attends to the earlier ones only", flag())
 
 
+#: The methods' names (as :data:`gcl.methods.METHODS` registers them).
+METHOD_NAMES: tuple[str, ...] = ()
+
 #: Each method's settings, by its name in :data:`gcl.methods.METHODS` (a test keeps the
 #: names, and each field's name and default, equal to the method's constructor).
 METHOD_SETTINGS: dict[str, type] = {
@@ -455,6 +458,7 @@ METHOD_SETTINGS: dict[str, type] = {
     "lightgcl": LightGCLSettings, "custom": CustomSettings, "seq-cl": SeqCLSettings,
     "seq-cl+graph": SeqGraphCLSettings, "ncl": NCLSettings, "directau": DirectAUSettings,
 }
+METHOD_NAMES = tuple(METHOD_SETTINGS)
 
 
 @dataclass
