@@ -8,15 +8,16 @@ import sys
 import time
 from collections.abc import Hashable, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from gcl._io import atomic_write, folder_lock
 from gcl.cli import run_folder as rf
 from gcl.cli.config import dump_config, flag_of, resolved_config, setting_kwargs
 from gcl.settings import HyperparameterError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 
 def _say(args: argparse.Namespace, message: str) -> None:
@@ -56,6 +57,8 @@ def load_item_text(cfg: dict[str, Any], item_ids: pd.Index,
     :obj:`text_id_col` and :obj:`text_col`, several text columns joined with
     :obj:`" | "`; ids read as the log's id type), or :obj:`"dataset"`, the named
     dataset's own."""
+    import pandas as pd
+
     source = str(cfg["item_text"])
     if source == "dataset" and not Path(source).exists():
         if own_text is None:
@@ -141,6 +144,8 @@ def coerce_ids(values: Sequence[str], index: pd.Index, what: str) -> list[Hashab
     """Ids typed on the command line (text) as the model's ids: integers where its ids are
     integers, written as such an id prints (:obj:`"0001"` is not the id :obj:`1`). An id
     that is not one raises a :class:`KeyError` naming it."""
+    import pandas as pd
+
     if not pd.api.types.is_integer_dtype(index.dtype):
         return list(values)
     out, bad = [], []
@@ -160,11 +165,15 @@ def coerce_ids(values: Sequence[str], index: pd.Index, what: str) -> list[Hashab
 
 
 def _plain(x: Any) -> Any:
+    import numpy as np
+
     return x.item() if isinstance(x, np.generic) else x
 
 
 def _print_lists(args: argparse.Namespace, what: str, keys: Sequence[Hashable],
                  items: np.ndarray, scores: np.ndarray, key_name: str) -> None:
+    import numpy as np
+
     if args.json:
         rows = [{key_name: _plain(key),
                  "items": [_plain(i) for i, s in zip(row_i, row_s) if np.isfinite(s)],
