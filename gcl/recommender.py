@@ -35,7 +35,6 @@ from gcl.settings import (
     docstring,
     method_of,
     method_settings,
-    shared_settings,
 )
 from gcl.train import TrainConfig, Trainer, seed_everything
 
@@ -134,6 +133,10 @@ class GraphCLRecommender:
         _train_config(values)  # the loop's own checks, now rather than in fit
         self._params = values
 
+    def _train_config(self, **overrides: Any) -> TrainConfig:
+        """The training loop's config of these settings."""
+        return _train_config(self._params, **overrides)
+
     def _method_kwargs(self) -> dict[str, Any]:
         """The keywords of :func:`gcl.methods.build_method`: the method's settings that are
         set (:obj:`layers` and :obj:`reg` left :obj:`None` take its defaults) and the
@@ -144,10 +147,8 @@ class GraphCLRecommender:
         return {k: p[k] for k in own if k in p and not (k in ("layers", "reg") and p[k] is None)}
 
     def __repr__(self) -> str:
-        shared, key = shared_settings(), self._params["method"]
-        defaults = {**{k: d.default for k, d in all_settings().items()},
-                    **{k: d.default for k, d in method_settings(key).items()},
-                    **{k: d.default for k, d in shared.items()}}
+        own = method_settings(self._params["method"])
+        defaults = {k: (own.get(k) or d).default for k, d in all_settings().items()}
         shown = ", ".join(f"{k}={v!r}" for k, v in self._params.items()
                           if k not in defaults or not _same(v, defaults[k]))
         return f"GraphCLRecommender({shown})"
@@ -264,8 +265,8 @@ class GraphCLRecommender:
                 self._csr(monitor), self._excluded(with_valid=True))
             run_info = model_file.run_fingerprint(p, self.user_ids_, self.item_ids_, valid,
                                                   text)
-            trainer = Trainer(method, graph, train, _train_config(
-                p, budget_seconds=budget_seconds), evaluate, monitor_fn,
+            trainer = Trainer(method, graph, train, self._train_config(
+                budget_seconds=budget_seconds), evaluate, monitor_fn,
                 checkpoint_dir=checkpoint_dir, on_epoch_end=on_epoch_end, run_info=run_info)
             self.history_ = trainer.fit(resume=resume)
             self.best_epoch_ = trainer.best_epoch

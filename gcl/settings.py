@@ -666,14 +666,18 @@ def check_budget(budget_seconds: float | None) -> None:
 
 def docstring() -> str:
     """The settings as PyG-style argument lines, for the recommender's docstring."""
-    lines = []
-    for d in {**shared_settings(), **extra_settings()}.values():
-        lines.append(f"        {d.name} ({_type_name(d.type)}): {d.help}. "
-                     f"(default: :obj:`{d.default!r}`)")
+    import textwrap
+
+    def entry(name: str, d: Declared, default: str) -> str:
+        return textwrap.fill(f"{name} ({_type_name(d.type)}): {d.help}. (default: {default})",
+                             width=92, initial_indent=" " * 8, subsequent_indent=" " * 12)
+
+    lines = [entry(d.name, d, f":obj:`{d.default!r}`")
+             for d in {**shared_settings(), **extra_settings()}.values()]
     for name, per_method in sorted(method_specific().items()):
         d = next(iter(per_method.values()))
-        defaults = ", ".join(f"{m} :obj:`{x.default!r}`" for m, x in per_method.items())
-        lines.append(f"        {name} ({_type_name(d.type)}): {d.help}. (default: {defaults})")
+        lines.append(entry(name, d, ", ".join(f"{m} :obj:`{x.default!r}`"
+                                              for m, x in per_method.items())))
     return "\n".join(lines)
 
 
