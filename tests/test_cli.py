@@ -326,3 +326,30 @@ def test_init_svd_is_a_flag_and_a_config_key(tmp_path):
     cfg = tmp_path / "run.yaml"
     cfg.write_text("dataset: ml-100k\ninit: svd\n")
     assert _parse(["train", "--config", str(cfg), "--out", "r"]).init == "svd"
+
+
+def test_every_setting_reaches_the_recommender_from_its_flag():
+    from gcl import GraphCLRecommender
+    from gcl.cli.config import setting_kwargs
+
+    args = _parse(["train", "--dataset", "x", "--out", "r", "--method", "simgcl", "--eps",
+                   "0.2", "--projection-head", "1", "--moco", '{"size": 64}', "--cl-decay",
+                   "0.5", "2", "--no-restore-best", "--threads", "2", "--init-std", "xavier"])
+    kw = setting_kwargs(args)
+    assert (kw["eps"], kw["projection_head"], kw["moco"]) == (0.2, 1, {"size": 64})
+    assert kw["cl_decay"] == (0.5, 2) and kw["restore_best"] is False
+    assert kw["num_threads"] == 2 and kw["init_std"] == "xavier"
+    assert GraphCLRecommender(**kw).get_params()["moco"] == {"size": 64}
+    plain = setting_kwargs(_parse(["train", "--dataset", "x", "--out", "r"]))
+    assert GraphCLRecommender(**plain).get_params()["num_threads"] == "auto"
+    seq = _parse(["train", "--dataset", "x", "--out", "r", "--method", "seq-cl", "--no-causal"])
+    assert setting_kwargs(seq)["causal"] is False
+    text = _parse(["train", "--dataset", "x", "--out", "r", "--text-rec-weight", "0.5"])
+    with pytest.raises(ValueError, match="--text-rec-weight needs --item-text"):
+        setting_kwargs(text)
+
+
+def test_log_level_flag():
+    assert _parse(["train", "--dataset", "x", "--out", "r"]).log_level == "info"
+    assert _parse(["train", "--dataset", "x", "--out", "r", "--log-level", "debug"]
+                  ).log_level == "debug"

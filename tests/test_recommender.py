@@ -228,7 +228,7 @@ def test_num_threads_holds_during_fit_and_is_restored(splits, monkeypatch):
 
 
 def test_auto_threads_is_one_on_two_cpus_unless_omp_is_set(monkeypatch):
-    from gcl.recommender import resolve_threads
+    from gcl.runtime import resolve_threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)

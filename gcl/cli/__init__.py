@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -22,8 +23,15 @@ from collections.abc import Sequence
 
 from gcl.cli import commands
 from gcl.cli import run_folder as rf
-from gcl.cli.config import add_hyperparameter_flags, load_config
+from gcl.cli.config import add_setting_flags, load_config
 from gcl.index import INDEX_TYPES
+from gcl.settings import (
+    ContrastSettings,
+    ModelSettings,
+    RuntimeSettings,
+    TextSettings,
+    TrainSettings,
+)
 
 SPLITS = ("auto", "given", "random", "leave_one_out", "temporal")
 
@@ -113,63 +121,28 @@ def _train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="column of item ids in --item-text")
     text.add_argument("--text-col", nargs="+", default=["text"], metavar="COL",
                       help="column(s) of text in --item-text, joined with ' | '")
-    text.add_argument("--text-weight", type=float, metavar="X",
-                      help="weight of the text contrastive loss [0.1]")
-    text.add_argument("--word-vectors", metavar="FILE",
-                      help="word vectors in the word2vec format (text, or binary for a .bin "
-                      "name) instead of word2vec trained on the item texts; gensim's own .kv "
-                      "format is a pickle and is refused")
     model = t.add_argument_group("model and training")
-    model.add_argument("--method", default="lightgcn", metavar="NAME",
-                       help="lightgcn, simgcl, xsimgcl, sgl-ed, sgl-nd, sgl-rw, lightgcl, ncl,"
-                       " directau, seq-cl, seq-cl+graph, pop, or custom (with --augment)")
-    model.add_argument("--dim", type=int, metavar="N", default=64, help="embedding size")
-    model.add_argument("--layers", type=int, metavar="N",
-                       help="propagation layers (default: the method's own)")
-    model.add_argument("--reg", type=float, metavar="X",
-                       help="L2 weight (default: the method's own)")
-    model.add_argument("--lr", type=float, metavar="X", default=1e-3, help="Adam learning rate")
-    model.add_argument("--batch-size", type=int, metavar="N", default=2048, help="triples per step")
-    model.add_argument("--epochs", type=int, metavar="N", default=1000, help="most epochs")
-    model.add_argument("--patience", type=int, metavar="N", default=10,
-                       help="evaluations without improvement before stopping")
-    model.add_argument("--eval-every", type=int, metavar="N", default=1,
-                       help="epochs between evaluations")
-    model.add_argument("--metric", default="ndcg@20", metavar="NAME",
-                       help="valid metric for early stopping")
-    model.add_argument("--cl-decay", type=float, nargs=2, metavar=("FACTOR", "EVALS"),
-                       help="multiply a contrastive method's cl_weight by FACTOR when valid "
-                       "has not improved for EVALS evaluations (at most 3 times); a variant, "
-                       "off by default: the papers keep the weight fixed")
-    model.add_argument("--init", choices=("random", "svd"), default="random",
-                       help="start of a LightGCN-based method's ID table: random, or svd, "
-                       "the top singular vectors of the normalised train matrix")
-    model.add_argument("--init-scale", type=float, metavar="X", default=1.0,
-                       help="with --init svd, the standard deviation of the start's entries")
+    methods = t.add_argument_group(
+        "method hyperparameters", "each applies only to the methods named; unset, the "
+        "method's own default (shown in brackets) is used")
+    contrast = t.add_argument_group(
+        "contrastive parts", "compose with every method that has a contrastive loss")
+    run = t.add_argument_group("run")
+    add_setting_flags({ModelSettings: model, TrainSettings: model, RuntimeSettings: run,
+                       ContrastSettings: contrast, TextSettings: text}, methods)
     model.add_argument("--budget-minutes", type=float, metavar="M",
                        help="stop after this much training")
-    model.add_argument("--seed", type=int, metavar="N", default=0,
-                       help="seed of the split and training")
-    add_hyperparameter_flags(t)
-    run = t.add_argument_group("run")
     run.add_argument("--out", metavar="RUN", help="the run folder (required)")
     run.add_argument("--k", type=int, nargs="+", metavar="K", default=[10, 20],
                      help="test cut-offs")
-    run.add_argument("--backend", default="torch", metavar="NAME", help="propagation backend")
-    run.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-                     help="propagation precision: bf16 or fp16 hold the propagated layers in "
-                     "2 bytes (weights and optimiser stay fp32; see docs/scaling.md)")
-    run.add_argument("--device", default="auto", metavar="NAME",
-                     help="auto, cpu, cuda, cuda:1, ...")
-    run.add_argument("--threads", type=int, metavar="N",
-                     help="torch CPU threads (default: 1 on a machine with one or "
-                     "two CPUs and no OMP_NUM_THREADS, else torch's choice)")
     run.add_argument("--nproc", type=int, metavar="N",
                      help="train data-parallel on N local processes, launched through "
                      "torch.distributed.run (torchrun); --batch-size is per process. "
                      "Several machines: see docs/scaling.md")
     run.add_argument("--quiet", action="store_true",
                      help="no progress bars, evaluation log or notes")
+    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                     default="info", help="the least severe log messages shown on stderr")
     run.add_argument("--overwrite", action="store_true",
                      help="replace the finished run in --out (its model, metrics, log and "
                      "export are removed first); without it, such a folder is refused")
@@ -304,7 +277,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 #: Flags that may go with --resume: they change how the run is shown or run, not what it is.
-_RESUME_FLAGS = {"resume", "quiet", "threads", "nproc", "command", "func", "help"}
+_RESUME_FLAGS = {"resume", "quiet", "threads", "nproc", "command", "func", "help", "log_level"}
 
 
 def _resume_args(parser: argparse.ArgumentParser, train: argparse.ArgumentParser,
@@ -355,6 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     args = _parse(argv)
+    if getattr(args, "log_level", None):
+        logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                            format="%(levelname)s %(name)s: %(message)s")
     try:
         if getattr(args, "nproc", None) and args.nproc > 1:
             from gcl import distributed

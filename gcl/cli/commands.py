@@ -8,15 +8,16 @@ import sys
 import time
 from collections.abc import Hashable, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from gcl._io import atomic_write, folder_lock
-from gcl.checks import HyperparameterError
 from gcl.cli import run_folder as rf
-from gcl.cli.config import dump_config, method_kwargs, resolved_config
+from gcl.cli.config import dump_config, flag_of, resolved_config, setting_kwargs
+from gcl.settings import HyperparameterError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 
 def _say(args: argparse.Namespace, message: str) -> None:
@@ -57,6 +58,8 @@ def load_item_text(cfg: dict[str, Any], item_ids: pd.Index,
     :obj:`text_id_col` and :obj:`text_col`, several text columns joined with
     :obj:`" | "`; ids read as the log's id type), or :obj:`"dataset"`, the named
     dataset's own."""
+    import pandas as pd
+
     source = str(cfg["item_text"])
     if source == "dataset" and not Path(source).exists():
         if own_text is None:
@@ -142,6 +145,8 @@ def coerce_ids(values: Sequence[str], index: pd.Index, what: str) -> list[Hashab
     """Ids typed on the command line (text) as the model's ids: integers where its ids are
     integers, written as such an id prints (:obj:`"0001"` is not the id :obj:`1`). An id
     that is not one raises a :class:`KeyError` naming it."""
+    import pandas as pd
+
     if not pd.api.types.is_integer_dtype(index.dtype):
         return list(values)
     out, bad = [], []
@@ -161,11 +166,15 @@ def coerce_ids(values: Sequence[str], index: pd.Index, what: str) -> list[Hashab
 
 
 def _plain(x: Any) -> Any:
+    import numpy as np
+
     return x.item() if isinstance(x, np.generic) else x
 
 
 def _print_lists(args: argparse.Namespace, what: str, keys: Sequence[Hashable],
                  items: np.ndarray, scores: np.ndarray, key_name: str) -> None:
+    import numpy as np
+
     if args.json:
         rows = [{key_name: _plain(key),
                  "items": [_plain(i) for i, s in zip(row_i, row_s) if np.isfinite(s)],
@@ -206,29 +215,13 @@ def _train(args: argparse.Namespace, main: bool) -> int:
     if not main:
         args.quiet = True
     _check_train_flags(args)
-    extra = method_kwargs(args)
-    for flag in ("text_weight", "word_vectors"):
-        if getattr(args, flag, None) is not None:
-            if not args.item_text:
-                raise ValueError(f"--{flag.replace('_', '-')} needs --item-text")
-            extra[flag] = args.text_weight if flag == "text_weight" else str(
-                Path(args.word_vectors).resolve())
     # Built before the data is read, so that a bad setting fails at once.
     try:
-        rec = GraphCLRecommender(
-            method=args.method, dim=args.dim, layers=args.layers, reg=args.reg, lr=args.lr,
-            batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
-            eval_every=args.eval_every, metric=args.metric, backend=args.backend,
-            device=args.device, seed=args.seed, progress=not args.quiet,
-            precision=getattr(args, "precision", "fp32"),
-            init=getattr(args, "init", "random"), init_scale=getattr(args, "init_scale", 1.0),
-            num_threads=args.threads or "auto",
-            **({} if getattr(args, "cl_decay", None) is None
-               else {"cl_decay": _cl_decay(args.cl_decay)}), **extra)
+        rec = GraphCLRecommender(**setting_kwargs(args))
     except HyperparameterError as e:  # named as the flag that set it
-        message = str(e)
-        if hasattr(args, e.name) and message.startswith(e.name):
-            message = f"--{e.name.replace('_', '-')}{message[len(e.name):]}"
+        message, flag = str(e), flag_of(e.name)
+        if message.startswith(e.name):
+            message = f"{flag}{message[len(e.name):]}"
         raise ValueError(message) from e
     cfg = resolved_config(args)
     # Paths made absolute, so that the run can be evaluated from any folder.
@@ -499,7 +492,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- datasets
 def cmd_datasets(args: argparse.Namespace) -> int:
     from gcl.datasets import list_datasets, load_registry
-    from gcl.datasets.download import _find, lookup_dirs
+    from gcl.datasets.download import find_local, lookup_dirs
 
     registry = load_registry()
     if args.action == "list":
@@ -507,7 +500,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         width = max(len(n) for n in names)
         for name in names:
             entry = registry[name]
-            here = "local" if _find(entry, lookup_dirs(name)) else "download"
+            here = "local" if find_local(entry, lookup_dirs(name)) else "download"
             print(f"{name:<{width}}  {here:<8}  {entry.get('description', '')}")
         return 0
     if not args.name:
@@ -516,7 +509,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     if key not in registry:
         raise ValueError(f"unknown dataset {args.name!r}; known: {', '.join(sorted(registry))}")
     entry = registry[key]
-    found = _find(entry, lookup_dirs(key))
+    found = find_local(entry, lookup_dirs(key))
     print(key)
     for field in ("description", "homepage", "license", "format"):
         if entry.get(field):
@@ -531,10 +524,3 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         for part, inter in ds.splits.items():
             print(f"  {part + ':':<12} {len(inter)} interactions")
     return 0
-
-
-def _cl_decay(values: list[float]) -> tuple:
-    """:obj:`--cl-decay FACTOR EVALS` as the recommender's tuple (a whole EVALS as an int;
-    anything else is left for its check to name)."""
-    factor, evals = values
-    return factor, int(evals) if float(evals).is_integer() else evals

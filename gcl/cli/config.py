@@ -1,34 +1,32 @@
-"""The settings of ``gcl train``: the method hyperparameters that become flags, and run
-files in YAML whose keys are the flags' names."""
+"""The settings of ``gcl train``: one flag per setting declared in :mod:`gcl.settings`, and
+run files in YAML whose keys are the flags' names."""
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
+import typing
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-#: Constructor arguments every method shares (they have flags of their own).
-_COMMON = {"self", "num_users", "num_items", "dim", "layers", "reg"}
+from gcl.settings import (
+    METHOD_SETTINGS,
+    ContrastSettings,
+    Declared,
+    ModelSettings,
+    RuntimeSettings,
+    TextSettings,
+    TrainSettings,
+    all_settings,
+    declared,
+    method_of,
+    method_specific,
+)
+
 #: Flags that hold display or file options, not settings of the run: kept out of its
 #: config.yaml.
-NOT_SAVED = {"config", "quiet", "command", "func", "resume", "nproc", "overwrite", "debug"}
-
-
-def method_hyperparameters() -> dict[str, dict[str, Any]]:
-    """Each method-specific hyperparameter, with its default per method that takes it, e.g.
-    :obj:`{"eps": {"simgcl": 0.1, "xsimgcl": 0.2}, ...}`, read from the methods'
-    constructors so that the flags follow the code."""
-    from gcl.methods import METHODS
-
-    out: dict[str, dict[str, Any]] = {}
-    for name, cls in METHODS.items():
-        for p in inspect.signature(cls.__init__).parameters.values():
-            if p.name in _COMMON or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
-                continue
-            out.setdefault(p.name, {})[name] = p.default
-    return out
+NOT_SAVED = {"config", "quiet", "command", "func", "resume", "nproc", "overwrite", "debug",
+             "log_level"}
 
 
 def parse_spec(text: str | dict) -> str | dict:
@@ -46,66 +44,132 @@ def parse_spec(text: str | dict) -> str | dict:
     return text
 
 
-def hyperparameter_type(defaults: dict[str, Any]) -> Any:
-    """The flag type of a hyperparameter from its defaults: int, float or a spec."""
-    kinds = {type(v) for v in defaults.values() if v is not None}
-    if kinds == {int}:
-        return int
-    if kinds and kinds <= {int, float}:
-        return float
-    return parse_spec
+def parse_switch_or_spec(text: str | bool | dict) -> bool | dict:
+    """A :obj:`--moco` value: :obj:`true` / :obj:`false`, or JSON of its settings."""
+    if isinstance(text, (bool, dict)):
+        return text
+    word = str(text).strip().lower()
+    if word in ("true", "false"):
+        return word == "true"
+    value = parse_spec(text)
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected true, false or a JSON object, got {text}")
+    return value
 
 
-#: What each method hyperparameter is, for the help text.
-_MEANING = {
-    "augment": 'an augmenter as JSON, e.g. \'{"type": "EdgeDrop", "kwargs": {"p": 0.1}}\'',
-    "encoder": "a GNN encoder name (gcn, sage, gat, lgconv) or JSON of its arguments",
-    "cl_weight": "weight of the contrastive loss",
-    "cl_layer": "layer whose embeddings are contrasted",
-    "eps": "radius of the embedding noise",
-    "p": "drop ratio of the augmentation",
-    "rank": "rank of the SVD view",
-    "temperature": "InfoNCE temperature",
-    "negatives": "all (the reference) or in-batch",
-    "readout": "sum (the reference) or mean of the layers",
-    "item_anchors": "pos+neg (the reference) or pos",
-    "cl_loss": "nt-xent (the reference) or info-nce",
-    "proto_weight": "weight of the prototype contrastive loss",
-    "num_clusters": "k-means prototypes per node type",
-    "gamma": "weight of the uniformity loss",
-}
+def parse_number_or_word(text: str) -> float | str:
+    """A value that is a number or a word, e.g. :obj:`--init-std 0.1` or :obj:`xavier`."""
+    try:
+        return float(text)
+    except ValueError:
+        return str(text)
 
 
-def add_hyperparameter_flags(parser: argparse.ArgumentParser) -> None:
-    """Adds one flag per method-specific hyperparameter (default :obj:`None`: the method's
-    own default), with the methods that take it and their defaults in the help."""
-    group = parser.add_argument_group(
-        "method hyperparameters", "each applies only to the methods named; unset, the "
-        "method's own default (shown in brackets) is used")
-    for name, defaults in sorted(method_hyperparameters().items()):
-        kind = hyperparameter_type(defaults)
-        shown = ", ".join(f"{m} [{d}]" if d is not None else m for m, d in defaults.items())
-        if name in _MEANING:
-            shown = f"{_MEANING[name]}; for {shown}"
-        metavar = {int: "INT", float: "FLOAT"}.get(kind, "NAME|JSON")
-        group.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
-                           metavar=metavar, help=shown)
+#: Flag types whose YAML value may be a mapping or a list.
+STRUCTURED = (parse_spec, parse_switch_or_spec)
+
+
+def _flag_type(d: Declared) -> dict[str, Any]:
+    """The :meth:`argparse.ArgumentParser.add_argument` keywords of a setting's type."""
+    kinds = set(typing.get_args(d.type) or (d.type,)) - {type(None)}
+    if kinds == {bool}:
+        return {"action": argparse.BooleanOptionalAction}
+    if any(typing.get_origin(k) is tuple for k in kinds):
+        return {"type": float, "nargs": 2, "metavar": ("FACTOR", "EVALS")}
+    if kinds == {int} or kinds == {int, str}:  # the word is "auto": leave the flag unset
+        return {"type": int, "metavar": "N"}
+    if kinds == {float}:
+        return {"type": float, "metavar": "X"}
+    if kinds == {float, str}:
+        return {"type": parse_number_or_word, "metavar": "X|NAME"}
+    if kinds == {bool, dict}:
+        return {"type": parse_switch_or_spec, "metavar": "true|JSON"}
+    if dict in kinds:
+        return {"type": parse_spec, "metavar": "NAME|JSON"}
+    if d.choices:
+        return {"choices": d.choices}
+    return {"metavar": "FILE" if d.name.endswith("vectors") else "NAME"}
+
+
+def _add(group: argparse._ArgumentGroup, d: Declared, default: Any, help: str,
+         long_names: bool = False) -> None:
+    kw = _flag_type(d)
+    if long_names and kw.get("metavar") in ("N", "X"):
+        kw["metavar"] = {"N": "INT", "X": "FLOAT"}[kw["metavar"]]
+    if "nargs" not in kw and d.choices is None and isinstance(default, str) \
+            and kw.get("type") is int:
+        default = None  # e.g. num_threads "auto": unset
+    group.add_argument(f"--{d.flag}", dest=d.key, default=default, help=help, **kw)
+
+
+def add_setting_flags(groups: dict[type, argparse._ArgumentGroup],
+                      methods: argparse._ArgumentGroup) -> None:
+    """Adds one flag per declared setting: those of each group in :obj:`groups` (keyed by
+    its settings dataclass) with their defaults, and every method-specific one to
+    :obj:`methods`, unset by default (the method's own default), with the methods that take
+    it and their defaults in the help."""
+    for cls, group in groups.items():
+        for d in declared(cls).values():
+            if d.name == "method":
+                help = ("one of " + ", ".join(m for m in METHOD_SETTINGS if m != "custom")
+                        + ", or custom (lightgcn with --augment or --encoder)")
+                group.add_argument("--method", default=d.default, metavar="NAME", help=help)
+                continue
+            shared = cls in (ModelSettings, TrainSettings, RuntimeSettings)
+            help = d.help if shared or d.default is None else f"{d.help} [{d.default}]"
+            _add(group, d, d.default if shared else None, help)
+    for _, per_method in sorted(method_specific().items()):
+        first = next(iter(per_method.values()))
+        shown = ", ".join(f"{m} [{d.default}]" if d.default is not None else m
+                          for m, d in per_method.items())
+        _add(methods, first, None, f"{first.help}; for {shown}", long_names=True)
 
 
 def method_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The method-specific hyperparameters set in :obj:`args`, checked against the method
+    """The method-specific settings set in :obj:`args`, checked against the method
     chosen: one that does not apply is an error naming the methods it applies to."""
-    table = method_hyperparameters()
+    table = method_specific()
     given = {k: getattr(args, k) for k in table if getattr(args, k, None) is not None}
-    method = args.method.lower()
-    if method == "lightgcn" and ({"augment", "encoder"} & set(given)):
-        method = "custom"  # as GraphCLRecommender does: a composition of the user's parts
+    method = method_of(args.method, given)
     for key in given:
         if method not in table[key]:
             flag = "--" + key.replace("_", "-")
             raise ValueError(f"{flag} does not apply to --method {args.method}; it applies to "
                              f"{', '.join(sorted(table[key]))}")
     return given
+
+
+def setting_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords of :class:`gcl.GraphCLRecommender` that :obj:`args` (parsed ``gcl
+    train`` flags) set: every shared setting, and the method's, the contrastive parts' and
+    the text branch's that were given. The text branch's need :obj:`--item-text`."""
+    out: dict[str, Any] = {}
+    for cls in (ModelSettings, TrainSettings, RuntimeSettings):
+        for d in declared(cls).values():
+            value = getattr(args, d.key, None)
+            if value is not None or d.optional:
+                out[d.name] = value
+    if out.get("cl_decay") is not None:
+        factor, evals = out["cl_decay"]
+        out["cl_decay"] = (factor, int(evals) if float(evals).is_integer() else evals)
+    out["progress"] = bool(out.get("progress", True)) and not getattr(args, "quiet", False)
+    out.update(method_kwargs(args))
+    for cls in (ContrastSettings, TextSettings):
+        for d in declared(cls).values():
+            value = getattr(args, d.key, None)
+            if value is None:
+                continue
+            if cls is TextSettings and not getattr(args, "item_text", None):
+                raise ValueError(f"--{d.flag} needs --item-text")
+            out[d.name] = str(Path(value).resolve()) if d.name == "word_vectors" else value
+    return out
+
+
+def flag_of(setting: str) -> str:
+    """The ``gcl train`` flag of a setting, e.g. :obj:`"--threads"` for
+    :obj:`num_threads`."""
+    d = all_settings().get(setting)
+    return "--" + (d.flag if d else setting.replace("_", "-"))
 
 
 # ---------------------------------------------------------------------------- YAML files
@@ -148,7 +212,8 @@ def load_config(path: str | PathLike, parser: argparse.ArgumentParser) -> dict[s
 def _convert(action: argparse.Action, value: Any, where: str) -> Any:
     if value is None:
         return None
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction,
+                           argparse.BooleanOptionalAction)):
         if not isinstance(value, bool):
             raise ValueError(f"{where} must be true or false, got {value!r}")
         return value
@@ -164,7 +229,7 @@ def _convert(action: argparse.Action, value: Any, where: str) -> Any:
 
 def _convert_one(action: argparse.Action, value: Any, where: str) -> Any:
     kind = action.type
-    if isinstance(value, (list, dict)) and kind is not parse_spec:
+    if isinstance(value, (list, dict)) and kind not in STRUCTURED:
         raise ValueError(f"{where} must be a single value, got {value!r}")
     try:
         if kind is int:
@@ -175,8 +240,12 @@ def _convert_one(action: argparse.Action, value: Any, where: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             value = float(value)
-        elif kind is parse_spec:
-            value = parse_spec(value)
+        elif kind is parse_number_or_word:
+            if isinstance(value, bool):
+                raise ValueError
+            value = value if isinstance(value, (int, float)) else parse_number_or_word(value)
+        elif kind in STRUCTURED:
+            value = kind(value)
         elif kind is None or kind is str:
             if isinstance(value, bool):
                 raise ValueError

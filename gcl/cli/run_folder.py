@@ -45,11 +45,11 @@ def data_files(cfg: dict[str, Any]) -> list[Path]:
             files.extend(sorted(p for p in folder.iterdir() if p.is_file()))
         else:
             from gcl.datasets import load_registry
-            from gcl.datasets.download import _find, lookup_dirs
+            from gcl.datasets.download import find_local, lookup_dirs
 
             key = str(cfg["dataset"]).strip().lower()
             entry = load_registry().get(key)
-            found = _find(entry, lookup_dirs(key)) if entry else None
+            found = find_local(entry, lookup_dirs(key)) if entry else None
             if found:
                 files.extend(Path(found) / name for name in entry["files"])
     for key in ("item_text", "word_vectors"):

@@ -21,6 +21,16 @@ METHODS: dict[str, type[Method]] = {m.name: m for m in (
     GraphCLMethod, SeqCL, SeqGraphCL, NCL, DirectAU)}
 
 
+#: The settings that compose with a method, and the capability each needs.
+COMPOSED = {"projection_head": "projection_head", "moco": "momentum"}
+
+
+def absent(value: Any) -> bool:
+    """Whether a composed setting's value asks for nothing (:obj:`None`, :obj:`False`,
+    :obj:`0`)."""
+    return value is None or value is False or value == 0
+
+
 def build_method(name: str, num_users: int, num_items: int, **kwargs: Any) -> Method:
     """The method registered as :obj:`name`, built with :obj:`kwargs` (its hyperparameters).
 
@@ -31,19 +41,20 @@ def build_method(name: str, num_users: int, num_items: int, **kwargs: Any) -> Me
     key = name.lower()
     if key not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose one of {sorted(METHODS)}")
-    head, moco = kwargs.pop("projection_head", None), kwargs.pop("moco", None)
-    method = METHODS[key](num_users, num_items, **kwargs)
-    for setting, value, add in (("projection_head", head, "add_projection_head"),
-                                ("moco", moco, "add_momentum")):
-        if value is None or value is False or value == 0:
-            continue
-        if not hasattr(method, add):
-            raise ValueError(f"{setting} needs a method with a contrastive loss, and {key!r} "
-                             "has none; choose e.g. 'simgcl', 'xsimgcl', 'sgl-ed' or 'custom'")
-        getattr(method, add)(value)
+    cls = METHODS[key]
+    parts = {"projection_head": kwargs.pop("projection_head", None),
+             "moco": kwargs.pop("moco", None)}
+    for setting in parts:
+        if not absent(parts[setting]):
+            cls.require(COMPOSED[setting], setting)
+    method = cls(num_users, num_items, **kwargs)
+    if not absent(parts["projection_head"]):
+        method.add_projection_head(parts["projection_head"])
+    if not absent(parts["moco"]):
+        method.add_momentum(parts["moco"])
     return method
 
 
 __all__ = ["METHODS", "Method", "GraphCLMethod", "LightGCNMethod", "Popularity", "GFCF", "BSPM",
            "SGLEdge", "SGLNode", "SGLWalk", "SimGCL", "XSimGCL", "LightGCL", "SeqCL", "SeqGraphCL",
-           "NCL", "DirectAU", "build_method"]
+           "NCL", "DirectAU", "build_method", "COMPOSED", "absent"]

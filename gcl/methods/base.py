@@ -1,5 +1,8 @@
-"""The contract every method meets: how its views are made and which losses it adds."""
+"""The contract every method meets: how its views are made, which losses it adds, and what
+else it can do (its declared capabilities)."""
 from __future__ import annotations
+
+from typing import Any
 
 import scipy.sparse as sp
 import torch
@@ -16,6 +19,22 @@ class Method(nn.Module):
     triples, which losses it adds. Methods that make new augmented views per epoch do so in
     :meth:`new_epoch`. The trainer owns the loop; a method never copies it.
 
+    **Capabilities.** What a method can do beyond that is declared in :attr:`capabilities`,
+    a set of names from :data:`CAPABILITIES`, each with its hook:
+
+    - :obj:`"text"`: :meth:`attach_text` takes a text branch
+      (:class:`~gcl.nn.text_tower.TextBranch`) that feeds the item embeddings.
+    - :obj:`"projection_head"`: :meth:`add_projection_head` adds a projection head to the
+      contrastive loss.
+    - :obj:`"momentum"`: :meth:`add_momentum` adds a MoCo momentum encoder and queue.
+    - :obj:`"sequences"`: :meth:`set_history` sets the users' item sequences it ranks from.
+    - :obj:`"cl_weight"`: the method has a contrastive loss weighted by its attribute
+      :obj:`cl_weight`, which the training loop may lower (:obj:`cl_decay`).
+
+    A subclass that declares a capability must implement its hook (checked when the class
+    is made); callers ask :meth:`can` rather than probing attributes. Where a capability is
+    missing for a reason worth telling, :attr:`missing` says it.
+
     Args:
         num_users (int): number of users.
         num_items (int): number of items.
@@ -29,6 +48,40 @@ class Method(nn.Module):
     #: :mod:`gcl.methods.filters`) sets it to :obj:`False` and implements :meth:`scores`
     #: and :meth:`serve`; it cannot be exported as embeddings.
     dot_scores: bool = True
+    #: What the method can do beyond the base contract, names from :data:`CAPABILITIES`.
+    capabilities: frozenset[str] = frozenset()
+    #: Why a capability is missing, by name, where the general message would mislead.
+    missing: dict[str, str] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        unknown = set(cls.capabilities) - set(CAPABILITIES)
+        if unknown:
+            raise TypeError(f"{cls.__name__} declares unknown capabilities {sorted(unknown)}; "
+                            f"choose from {sorted(CAPABILITIES)}")
+        for cap in cls.capabilities:
+            hook = CAPABILITIES[cap]
+            if hook and getattr(cls, hook) is getattr(Method, hook):
+                raise TypeError(f"{cls.__name__} declares {cap!r} but does not implement "
+                                f"{hook}()")
+
+    @classmethod
+    def can(cls, capability: str) -> bool:
+        """Whether the method has :obj:`capability` (a name in :data:`CAPABILITIES`)."""
+        if capability not in CAPABILITIES:
+            raise ValueError(f"unknown capability {capability!r}; choose from "
+                             f"{sorted(CAPABILITIES)}")
+        return capability in cls.capabilities
+
+    @classmethod
+    def require(cls, capability: str, setting: str) -> None:
+        """Raises a :class:`ValueError` naming :obj:`setting` (what asked for it) when the
+        method lacks :obj:`capability`."""
+        if cls.can(capability):
+            return
+        what, hint = _NEEDS[capability]
+        reason = cls.missing.get(capability) or f"{cls.name!r} has no {what}"
+        raise ValueError(f"{setting} needs a method with a {what}, and {reason}; {hint}")
 
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()
@@ -72,3 +125,34 @@ class Method(nn.Module):
     def serve(self, seen: sp.csr_matrix) -> None:
         """Rebuilds what :meth:`scores` needs besides the saved weights from the train matrix
         :obj:`seen` (:obj:`[U, I]`) after a model file is loaded."""
+
+    def attach_text(self, branch: nn.Module) -> None:
+        """Adds a text branch (capability :obj:`"text"`)."""
+        self.require("text", "item text")
+
+    def add_projection_head(self, layers: int) -> None:
+        """Adds a projection head of :obj:`layers` layers (capability
+        :obj:`"projection_head"`)."""
+        self.require("projection_head", "projection_head")
+
+    def add_momentum(self, moco: bool | dict[str, Any]) -> None:
+        """Adds a MoCo momentum encoder and queue (capability :obj:`"momentum"`)."""
+        self.require("momentum", "moco")
+
+    def set_history(self, log: Interactions) -> None:
+        """Ranks from the users' sequences in :obj:`log` from now on (capability
+        :obj:`"sequences"`)."""
+        self.require("sequences", "set_history")
+
+
+#: Each capability a method may declare, and the hook it implements (:obj:`None`: an
+#: attribute, not a hook).
+CAPABILITIES: dict[str, str | None] = {
+    "text": "attach_text", "projection_head": "add_projection_head",
+    "momentum": "add_momentum", "sequences": "set_history", "cl_weight": None}
+_CONTRAST = ("contrastive loss", "choose e.g. 'simgcl', 'xsimgcl', 'sgl-ed' or 'custom'")
+#: What each capability is, and what to choose where it is missing, for the error message.
+_NEEDS = {"text": ("text branch", "use a trainable graph method, e.g. 'lightgcn' or "
+                   "'simgcl'"),
+          "projection_head": _CONTRAST, "momentum": _CONTRAST, "cl_weight": _CONTRAST,
+          "sequences": ("sequence encoder", "choose 'seq-cl' or 'seq-cl+graph'")}

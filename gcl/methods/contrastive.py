@@ -58,6 +58,7 @@ class GraphCLMethod(LightGCNMethod):
     """
 
     name = "custom"
+    capabilities = frozenset({"text", "projection_head", "momentum", "cl_weight"})
     tuning_hint = "lower cl_weight, or make the augmentation milder"
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
@@ -83,6 +84,7 @@ class GraphCLMethod(LightGCNMethod):
     def add_projection_head(self, layers: int) -> None:
         """Adds a :class:`~gcl.nn.projection.ProjectionHead` of :obj:`layers` linear layers
         that both views go through inside :meth:`contrast` only."""
+        self.require("projection_head", "projection_head")
         if self.momentum is not None:
             raise ValueError("add the projection head before the momentum encoder")
         self.head = ProjectionHead(self._out_dim(), layers)
@@ -92,6 +94,7 @@ class GraphCLMethod(LightGCNMethod):
         there is one, kept as an EMA of the query's; queues of past keys as extra negatives).
         :obj:`moco` is :obj:`True` or a dict of :obj:`size` (default :obj:`4096`) and
         :obj:`momentum` (default :obj:`0.99`); the temperature is the method's."""
+        self.require("momentum", "moco")
         cfg = moco_settings(moco)
         self.momentum = MomentumEncoder(self.encoder, self._out_dim(), cfg["size"],
                                         cfg["momentum"], self.head)

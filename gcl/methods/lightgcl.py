@@ -55,6 +55,9 @@ class LightGCL(GraphCLMethod):
     """
 
     name = "lightgcl"
+    capabilities = frozenset({"text", "projection_head", "cl_weight"})
+    missing = {"momentum": "lightgcl contrasts each node with all users or items already, so "
+               "a MoCo queue adds no negatives"}
     tuning_hint = "lower cl_weight or raise temperature or the SVD rank"
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 2,
@@ -68,11 +71,6 @@ class LightGCL(GraphCLMethod):
         super().__init__(num_users, num_items, dim, layers, reg, SVDView(rank), cl_weight,
                          temperature, init_std=init_std)
         self.rank, self.readout, self.item_anchors = rank, readout, item_anchors
-
-    def add_momentum(self, moco) -> None:
-        raise ValueError("lightgcl contrasts each node with all users or items already, so a "
-                         "MoCo queue adds no negatives: use moco with sgl-*, simgcl, xsimgcl "
-                         "or custom")
 
     def reg_loss(self, users: torch.Tensor, pos: torch.Tensor,
                  neg: torch.Tensor) -> torch.Tensor:

@@ -38,6 +38,7 @@ class LightGCNMethod(Method):
     """
 
     name = "lightgcn"
+    capabilities = frozenset({"text"})
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
                  reg: float = 1e-4, init_std: float | str = 0.1) -> None:

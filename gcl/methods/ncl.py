@@ -72,6 +72,10 @@ class NCL(LightGCNMethod):
     """
 
     name = "ncl"
+    capabilities = frozenset({"text", "cl_weight"})
+    missing = {"projection_head": "ncl does not take a projection head",
+               "momentum": "ncl contrasts each node with all users or items already, so a "
+               "MoCo queue adds no negatives"}
     tuning_hint = "lower cl_weight or proto_weight, or raise temperature"
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
@@ -125,10 +129,3 @@ class NCL(LightGCNMethod):
             out["loss"] = out["loss"] + self.proto_weight * out["proto"]
         return out
 
-    def add_projection_head(self, layers: int) -> None:
-        raise ValueError("ncl does not take a projection head: use it with sgl-*, simgcl, "
-                         "xsimgcl or custom")
-
-    def add_momentum(self, moco) -> None:
-        raise ValueError("ncl contrasts each node with all users or items already, so a MoCo "
-                         "queue adds no negatives: use moco with simgcl, xsimgcl or custom")

@@ -77,6 +77,8 @@ class SeqCL(Method):
     """
 
     name = "seq-cl"
+    capabilities = frozenset({"projection_head", "sequences", "cl_weight"})
+    missing = {"momentum": "moco is not available for sequence methods yet"}
     tuning_hint = "lower cl_weight or raise temperature, or milder crop / mask / reorder"
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 2,
@@ -110,10 +112,6 @@ class SeqCL(Method):
         """Adds a :class:`~gcl.nn.projection.ProjectionHead` used inside the contrastive
         loss only."""
         self.head = ProjectionHead(self.dim, layers)
-
-    def add_momentum(self, moco) -> None:
-        raise ValueError(f"moco is not available for {self.name!r} yet: use it with sgl-*, "
-                         "simgcl, xsimgcl or custom")
 
     def train(self, mode: bool = True) -> SeqCL:
         super().train(mode)
