@@ -47,21 +47,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 #: Imports that break the map today, in files owned elsewhere; each names the import and
 #: why it is still there. Empty it as they are fixed (a stale entry fails the tests too).
 KNOWN_EXCEPTIONS: list[tuple[str, str, str]] = [
-    ("gcl.recommender", "gcl",
-     "reads __version__ from the package root: import it from gcl._version"),
-    ("gcl.recommender", "gcl.data.interactions.Interactions._lookup",
-     "needs id lookups: call gcl.data.interactions.ids_to_rows"),
-    ("gcl.recommender", "gcl.export.atomic_write",
-     "takes the file helper from export's re-export: import it from gcl._io"),
-    ("gcl.cli.commands", "gcl",
-     "imports GraphCLRecommender, Interactions and load_dataset from the package root: "
-     "import them from gcl.recommender, gcl.data and gcl.datasets"),
-    ("gcl.cli", "gcl",
-     "reads __version__ from the package root: import it from gcl._version"),
-    ("gcl.cli.commands", "gcl.datasets.download._find",
-     "finds a dataset's local copy: use gcl.datasets.download.find_local"),
-    ("gcl.cli.run_folder", "gcl.datasets.download._find",
-     "finds a dataset's local copy: use gcl.datasets.download.find_local"),
     ("gcl.augment.base", "gcl.augment",
      "from_spec looks augmenters up on the package that imports this module (a cycle): "
      "keep a registry of names in gcl.augment.base instead"),

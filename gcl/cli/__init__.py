@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _build() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    from gcl import __version__
+    from gcl._version import __version__
 
     p = _Parser(
         prog="gcl", epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -333,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             format="%(levelname)s %(name)s: %(message)s")
     try:
         if getattr(args, "nproc", None) and args.nproc > 1:
-            from gcl import distributed
+            import gcl.distributed as distributed
 
             if not distributed.launched():
                 return distributed.launch(_without_nproc(argv), args.nproc)

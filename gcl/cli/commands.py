@@ -30,7 +30,8 @@ def _say(args: argparse.Namespace, message: str) -> None:
 def load_interactions(cfg: dict[str, Any]) -> tuple[str, Any, dict]:
     """(name, whole log, published split) of a run's data: :obj:`cfg["dataset"]` (a name or
     a folder) or :obj:`cfg["data"]` (a CSV or Parquet click log) with its column flags."""
-    from gcl import Interactions, load_dataset
+    from gcl.data.interactions import Interactions
+    from gcl.datasets import load_dataset
 
     if cfg.get("data"):
         path = Path(cfg["data"])
@@ -118,7 +119,7 @@ def _run_paths(target: str) -> tuple[Path, Path]:
 
 
 def _load_model(target: str) -> tuple[Path, Any]:
-    from gcl import GraphCLRecommender
+    from gcl.recommender import GraphCLRecommender
 
     folder, model = _run_paths(target)
     return folder, GraphCLRecommender.load(model)
@@ -194,7 +195,7 @@ def _print_lists(args: argparse.Namespace, what: str, keys: Sequence[Hashable],
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from gcl import distributed
+    import gcl.distributed as distributed
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -209,8 +210,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, main: bool) -> int:
     """The run of :func:`cmd_train`; on ranks other than 0 (:obj:`main` false) it only
     trains: rank 0 alone evaluates, prints and writes the run folder."""
-    from gcl import GraphCLRecommender
     from gcl.datasets import list_datasets
+    from gcl.recommender import GraphCLRecommender
 
     if not main:
         args.quiet = True
@@ -517,7 +518,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     print(f"  {'files:':<12} {', '.join(entry['files'])}")
     print(f"  {'found in:':<12} {found if found else 'nowhere yet: downloaded on first use'}")
     if args.stats:
-        from gcl import load_dataset
+        from gcl.datasets import load_dataset
 
         ds = load_dataset(key)
         print(f"  {'log:':<12} {ds.interactions}")
