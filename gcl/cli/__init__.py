@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import traceback
@@ -328,9 +327,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     args = _parse(argv)
-    if getattr(args, "log_level", None):
-        logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                            format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "log_level", None):  # gcl train: epoch lines on stderr
+        from gcl.train import logs
+
+        logs.configure("WARNING" if getattr(args, "quiet", False) else args.log_level)
     try:
         if getattr(args, "nproc", None) and args.nproc > 1:
             import gcl.distributed as distributed

@@ -266,9 +266,10 @@ def _train_into(out: Path, args: argparse.Namespace, main: bool, rec: Any,
         with atomic_write(out / rf.CONFIG, "w") as f:
             f.write(dump_config(cfg))
         rf.write_fingerprint(out, cfg)
+    files = rf.LiveFiles(out, f"{name}: {rec.params['method']}")
     try:
         rec.fit(train, valid=valid, budget_seconds=budget, checkpoint_dir=out, resume=resume,
-                on_epoch_end=lambda h: rf.write_metrics_log(out / rf.METRICS_LOG, h, None, None))
+                on_epoch_end=files)
     except KeyboardInterrupt:
         if (out / rf.CHECKPOINT).is_file():
             print(f"interrupted: continue from the last finished epoch with: gcl train "
@@ -281,15 +282,13 @@ def _train_into(out: Path, args: argparse.Namespace, main: bool, rec: Any,
         return 0
     metrics = rec.evaluate(test, k=args.k)
     best = getattr(rec, "best_epoch_", None)
-    rf.write_metrics_log(out / rf.METRICS_LOG, rec.history_, metrics, best)
     with atomic_write(out / rf.METRICS, "w") as f:
         json.dump({"dataset": name, "method": rec.params["method"], "best_epoch": best,
                    "epochs": len(rec.history_), "test": metrics}, f, indent=2)
     rec.save(out / rf.MODEL)
     rec.export(out / rf.EMBEDDINGS, metrics={f"test_{k}": v for k, v in metrics.items()},
                dataset=name)
-    notes = [rf.plot_curve(out / rf.CURVE, rec.history_, f"{name}: {rec.params['method']}"),
-             rf.write_tensorboard(out / rf.TENSORBOARD, rec.history_, metrics)]
+    notes = files.finish(rec.history_, metrics, best)
     (out / rf.CHECKPOINT).unlink(missing_ok=True)  # the run is complete
     for note in notes:
         if note:
