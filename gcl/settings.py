@@ -279,6 +279,12 @@ def _temperature(default: float) -> Any:
     return setting(default, "InfoNCE temperature", POSITIVE)
 
 
+def _cl_anchors() -> Any:
+    return setting(None, "contrast at most this many users (and items) of a batch per step, "
+                   "a variant for large batches (None: all of them, as the papers)",
+                   (integer(2)[0], "an integer >= 2 or None"))
+
+
 @dataclass
 class PopSettings:
     """:obj:`"pop"`: no setting."""
@@ -342,6 +348,7 @@ class CustomSettings(LightGCNSettings):
     encoder: dict | str | None = setting(
         None, "a GNN encoder name (gcn, sage, gat, lgconv) or JSON of its arguments")
     init_std: float | str = _init_std_field(0.1)
+    cl_anchors: int | None = _cl_anchors()
 
 
 @dataclass
@@ -365,6 +372,7 @@ class SimGCLSettings(LightGCNSettings):
     cl_weight: float = _cl_weight(0.5)
     temperature: float = _temperature(0.2)
     init_std: float | str = _init_std_field("xavier")
+    cl_anchors: int | None = _cl_anchors()
 
 
 @dataclass
@@ -376,6 +384,7 @@ class XSimGCLSettings(SimGCLSettings):
     temperature: float = _temperature(0.15)
     cl_layer: int = setting(1, "layer whose embeddings are contrasted", integer(1))
     init_std: float | str = _init_std_field("xavier")
+    cl_anchors: int | None = _cl_anchors()
 
 
 @dataclass
