@@ -273,8 +273,8 @@ class UIGraph:
     @classmethod
     def from_interactions(cls, inter: Interactions, backend: str = "torch",
                           device: torch.device | str = "cpu") -> UIGraph:
-        """The graph of a log's interactions (usually the train split), weighted by its
-        :attr:`~gcl.data.interactions.Interactions.weights` where it has them."""
+        """The graph of a log's interactions (usually the train split), weighted by the
+        log's :obj:`weights` (click counts) where it has them."""
         return cls(inter.num_users, inter.num_items, inter.users, inter.items, backend, device,
                    getattr(inter, "weights", None))
 

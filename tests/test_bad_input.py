@@ -600,6 +600,7 @@ BAD_SETTINGS = [
     ({"method": "sgl-ed", "p": 1.0}, "p"), ({"method": "sgl-nd", "p": -0.1}, "p"),
     ({"method": "lightgcl", "rank": 0}, "rank"),
     ({"method": "xsimgcl", "cl_layer": 4, "layers": 3}, "cl_layer"),
+    ({"method": "xsimgcl", "cl_anchors": 1}, "cl_anchors"),
     ({"method": "lightgcn", "init_std": -1.0}, "init_std"),
     ({"method": "lightgcn", "eps": 0.1}, "eps"),
     ({"method": "simgcl", "projection_head": -1}, "projection_head"),

@@ -55,7 +55,8 @@ def test_configure_replaces_its_own_handler_and_names_a_bad_level(gcl_logger):
 
 
 def test_without_any_logging_set_up_progress_shows_the_lines_on_stderr(data, capsys,
-                                                                       monkeypatch):
+                                                                       monkeypatch, gcl_logger):
+    gcl_logger.handlers[:] = []  # e.g. a `gcl train` run earlier in this process set one
     monkeypatch.setattr(logs.log, "hasHandlers", lambda: False)
     fit_with_valid(data, epochs=2, progress=True)
     out, err = capsys.readouterr()
