@@ -23,12 +23,11 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from gcl._io import atomic_write
 from gcl._version import __version__
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 # torch loads in the functions that use it: the command line reads the names of a run
@@ -106,6 +105,8 @@ def plain(value: Any) -> Any:
 
 
 def _default(value: Any) -> Any:
+    import numpy as np
+
     if isinstance(value, np.generic):
         return value.item()
     return repr(value)
@@ -113,6 +114,8 @@ def _default(value: Any) -> Any:
 
 def array_digest(*arrays: np.ndarray) -> str:
     """A sha256 of arrays' shapes, dtypes and bytes: the fingerprint of a log."""
+    import numpy as np
+
     h = hashlib.sha256()
     for a in arrays:
         a = np.ascontiguousarray(a)
@@ -140,6 +143,7 @@ def differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") ->
 # ---------------------------------------------------------------------------- random states
 def rng_states(generator: torch.Generator) -> dict[str, Any]:
     """The state of every random number generator a fit draws from."""
+    import numpy as np
     import torch
 
     np_state = np.random.get_state(legacy=False)
@@ -158,6 +162,7 @@ def rng_states(generator: torch.Generator) -> dict[str, Any]:
 def set_rng_states(generator: torch.Generator, states: dict[str, Any]) -> None:
     """Restores what :func:`rng_states` recorded. CUDA states are restored when this
     machine has as many devices as the one that wrote them."""
+    import numpy as np
     import torch
 
     generator.set_state(states["generator"])

@@ -353,3 +353,10 @@ def test_log_level_flag():
     assert _parse(["train", "--dataset", "x", "--out", "r"]).log_level == "info"
     assert _parse(["train", "--dataset", "x", "--out", "r", "--log-level", "debug"]
                   ).log_level == "debug"
+
+
+def test_the_index_types_the_command_offers_are_the_index_modules():
+    from gcl.cli import INDEX_TYPES
+    from gcl.index import INDEX_TYPES as BUILT
+
+    assert INDEX_TYPES == BUILT

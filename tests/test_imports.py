@@ -384,6 +384,23 @@ def test_import_gcl_loads_no_heavy_dependency():
     assert lower == "[]", f"importing {WITHOUT_TORCH} loaded {lower}"
 
 
+def test_the_commands_help_loads_no_array_library():
+    # `gcl --help` and `gcl train --help` are read before anything is computed: they load
+    # no torch, numpy, pandas or scipy (the flags come from gcl.settings, which imports none).
+    _, out = run_python("""
+        import contextlib
+        import io
+        import sys
+        import gcl.cli
+        for argv in (["--help"], ["train", "--help"], ["export", "--help"]):
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+                gcl.cli.main(argv)
+        print(sorted(m for m in ("torch", "numpy", "pandas", "scipy") if m in sys.modules))
+        print(0)
+    """)
+    assert out.splitlines()[0] == "[]"
+
+
 #: Loaded only by the code that uses them, never by the public names themselves.
 LOADED_WHERE_USED = ("torch_geometric", "scipy.linalg", "scipy.sparse.linalg", "gensim",
                      "faiss", "networkx", "matplotlib", "ogb")
