@@ -56,6 +56,8 @@ CONTENDERS: dict[str, tuple[str, dict]] = {
                                         **{**BASE, "batch_size": 8192, "lr": 4e-3})),
     "xsimgcl-b16384-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
                                          **{**BASE, "batch_size": 16384, "lr": 8e-3})),
+    "xsimgcl-b32768-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
+                                         **{**BASE, "batch_size": 32768, "lr": 1.6e-2})),
 }
 THRESHOLDS = {"gowalla": (0.17, 0.18, 0.1849, 0.19, 0.195)}
 ALS = dict(regularization=0.1, alpha=20.0, iterations=15)
