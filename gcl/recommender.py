@@ -4,24 +4,21 @@ text branch (:mod:`gcl.text_branch`) and the model file (:mod:`gcl.model_file`).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from os import PathLike
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-import torch
 
-from gcl import model_file
+from gcl import model_file, serving
 from gcl.augment.base import Augmenter, from_spec
 from gcl.checkpoint import check_target
 from gcl.checks import metric_cutoff, warn_untrained_users
-from gcl.data.interactions import Interactions, ids_to_rows
+from gcl.data.interactions import Interactions
 from gcl.graph import UIGraph
 from gcl.methods import COMPOSED, METHODS, absent, build_method
-from gcl.metrics import Scorer, dot_scorer, evaluate_scores, topk_scores
-from gcl.metrics import evaluate as _evaluate
+from gcl.metrics import Scorer, evaluate_scores
 from gcl.nn.lightgcn import set_precision, set_spectral_start
 from gcl.runtime import check_device, resolve_device, resolve_threads, with_threads
 from gcl.settings import (
@@ -256,13 +253,15 @@ class GraphCLRecommender:
         if p["init"] == "svd":
             set_spectral_start(method, graph, p["init_scale"])
         self.method_, self.graph_ = method, graph
-        self.seen_ = _binary(train.to_csr())
+        self.seen_ = serving.binary(train.to_csr())
         self.valid_seen_ = None if valid is None else self._csr(valid)
         self.history_ = []
         if method.trainable:
-            evaluate = None if valid is None else self._scorer(self.valid_seen_, self.seen_)
-            monitor_fn = None if monitor is None else self._scorer(
-                self._csr(monitor), self._excluded(with_valid=True))
+            evaluate = None if valid is None else serving.epoch_scorer(
+                method, graph, self.valid_seen_, self.seen_, p["metric"])
+            monitor_fn = None if monitor is None else serving.epoch_scorer(
+                method, graph, self._csr(monitor), self._excluded(with_valid=True),
+                p["metric"])
             run_info = model_file.run_fingerprint(p, self.user_ids_, self.item_ids_, valid,
                                                   text)
             trainer = Trainer(method, graph, train, self._train_config(
@@ -330,17 +329,8 @@ class GraphCLRecommender:
             :obj:`-inf` scores in the free slots.
         """
         self._check_fitted()
-        if isinstance(user_ids, (str, bytes)) or not isinstance(user_ids, Iterable):
-            raise TypeError("user_ids must be a list of ids, e.g. ['196', '186']")
-        users = ids_to_rows(self.user_ids_, list(user_ids), "user")
-        idx, scores = topk_scores(self._score_fn(), len(self.item_ids_), users, k,
-                                  self.seen_ if filter_seen else None)
-        idx, scores = idx.cpu().numpy(), scores.cpu().numpy()
-        items = np.asarray(self.item_ids_, dtype=object)[idx]
-        items[~np.isfinite(scores)] = None
-        if self.item_ids_.dtype != object and np.isfinite(scores).all():
-            items = np.asarray(self.item_ids_)[idx]
-        return items, scores
+        return serving.recommend(self._score_fn(), self.user_ids_, self.item_ids_, user_ids, k,
+                                 self.seen_ if filter_seen else None)
 
     def recommend_for_items(self, item_ids: Sequence[Hashable] | Sequence[Sequence[Hashable]],
                             k: int = 10, filter_seen: bool = True, missing: str = "raise"
@@ -398,24 +388,7 @@ class GraphCLRecommender:
             ids, similarities in descending order.
         """
         self._check_fitted()
-        if isinstance(item_ids, (str, bytes)) or not isinstance(item_ids, Iterable):
-            raise TypeError("item_ids must be a list of ids, e.g. ['242', '302']")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"k must be an int, got {type(k).__name__}")
-        if not 1 <= k <= len(self.item_ids_) - 1:
-            raise ValueError(f"k must be in 1..num_items-1={len(self.item_ids_) - 1}, got {k}")
-        rows = ids_to_rows(self.item_ids_, list(item_ids), "item")
-        if self.method_.dot_scores:
-            items = torch.nn.functional.normalize(self._item_emb.float(), dim=1)
-            queries = items[torch.as_tensor(rows, device=items.device)]
-            scores = queries @ items.T
-        else:
-            one_hot = sp.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), rows)),
-                                    shape=(len(rows), len(self.item_ids_)))
-            scores = self.method_.scores(one_hot)
-        scores[torch.arange(len(rows)), torch.as_tensor(rows)] = -torch.inf
-        top, idx = torch.topk(scores, k, dim=1)
-        return np.asarray(self.item_ids_)[idx.cpu().numpy()], top.cpu().numpy()
+        return serving.similar_items(self.method_, self._item_emb, self.item_ids_, item_ids, k)
 
     def user_embeddings(self) -> np.ndarray:
         """Final user embeddings, :obj:`[num_users, dim]` float32, row i = :obj:`user_ids[i]`."""
@@ -496,40 +469,17 @@ class GraphCLRecommender:
                 f"train an embedding method (e.g. 'lightgcn' with init='svd', which starts "
                 f"from the same spectrum)")
 
-    def _csr(self, inter: Interactions) -> sp.csr_matrix:
-        """:obj:`inter` as a :obj:`[U, I]` matrix over this model's item map."""
-        mat = inter.to_csr()
-        if mat.shape[1] < len(self.item_ids_):
-            mat = sp.csr_matrix((mat.data, mat.indices, mat.indptr),
-                                shape=(mat.shape[0], len(self.item_ids_)))
-        return mat
+    def _csr(self, inter: Interactions):
+        return serving.over_items(inter, len(self.item_ids_))
 
-    def _scorer(self, target: sp.csr_matrix, exclude: sp.csr_matrix) -> Callable:
-        method, graph = self.method_, self.graph_
-        n = target.shape[1]
-        ks = sorted({k for k in (10, 20) if k <= n} | {metric_cutoff(self._params["metric"], n)})
-        return lambda: _evaluate(*method.embeddings(graph), target, exclude, k=ks)
-
-    def _excluded(self, with_valid: bool) -> sp.csr_matrix:
-        """Items to mask out of a ranking: train, and valid too when :obj:`with_valid`."""
-        if not with_valid or self.valid_seen_ is None:
-            return self.seen_
-        return _binary(self.seen_ + self.valid_seen_)
+    def _excluded(self, with_valid: bool):
+        return serving.excluded(self.seen_, self.valid_seen_, with_valid)
 
     def _refresh_embeddings(self) -> None:
-        self._user_emb = self._item_emb = None
-        if self.method_.dot_scores:
-            with torch.no_grad():
-                u, i = self.method_.embeddings(self.graph_)
-            self._user_emb, self._item_emb = u.detach(), i.detach()
+        self._user_emb, self._item_emb = serving.served_embeddings(self.method_, self.graph_)
 
     def _score_fn(self) -> Scorer:
-        """Scores of every item for internal user rows: the embeddings' inner products, or
-        a graph filter's scores of the users' train rows."""
-        if self.method_.dot_scores:
-            return dot_scorer(self._user_emb, self._item_emb)
-        method, seen = self.method_, self.seen_
-        return lambda rows: method.scores(seen[rows])
+        return serving.scorer(self.method_, self.seen_, self._user_emb, self._item_emb)
 
 
 GraphCLRecommender.__doc__ = GraphCLRecommender.__doc__.replace("{settings}", docstring())
@@ -539,12 +489,6 @@ def _train_config(params: dict[str, Any], **overrides: Any) -> TrainConfig:
     """The training loop's config: the :class:`~gcl.settings.TrainSettings` of
     :obj:`params`, each by its name."""
     return TrainConfig(**{k: params[k] for k in declared(TrainSettings)}, **overrides)
-
-
-def _binary(mat: sp.spmatrix) -> sp.csr_matrix:
-    mat = sp.csr_matrix(mat, copy=True)
-    mat.data[:] = 1
-    return mat
 
 
 def _same(a: Any, b: Any) -> bool:

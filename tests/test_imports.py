@@ -38,8 +38,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("methods", ("gcl.methods",)),
     # checkpoints and the distributed broadcast are hooks of the loop in the map
     ("train", ("gcl.train", "gcl.checkpoint", "gcl.distributed")),
-    # foldin: new users from their items, for the recommender and exports (placed here)
-    ("recommender", ("gcl.recommender", "gcl.model_file", "gcl.foldin")),
+    # foldin: new users from their items, for the recommender and exports; serving: scores,
+    # seen-item masks and top-k lists of a fitted model (both placed here)
+    ("recommender", ("gcl.recommender", "gcl.model_file", "gcl.foldin", "gcl.serving")),
     ("cli", ("gcl.cli",)),
     ("entry points", ("gcl", "gcl.__main__")),
 ]
