@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from gcl import model_file, serving
 from gcl.augment.base import Augmenter, from_spec
@@ -54,7 +55,10 @@ class GraphCLRecommender:
 
     :meth:`user_embeddings` and :meth:`item_embeddings` are methods, since they copy the
     embeddings out (to numpy on the CPU); :attr:`user_ids` and :attr:`item_ids` are
-    properties, since they hand over the id maps as they are.
+    properties, since they hand over the id maps as they are. After :meth:`fit`,
+    :attr:`method_` is the trained method, :attr:`user_emb_` and :attr:`item_emb_` the served
+    embeddings as tensors on the device (:obj:`None` for a graph filter), and :attr:`seen_`
+    the train matrix :obj:`[U, I]`.
 
     Args:
         item_text (pd.Series, optional): item texts indexed by item id, for the text branch;
@@ -134,7 +138,7 @@ class GraphCLRecommender:
         """The training loop's config of these settings."""
         return _train_config(self._params, **overrides)
 
-    def _method_kwargs(self) -> dict[str, Any]:
+    def method_kwargs(self) -> dict[str, Any]:
         """The keywords of :func:`gcl.methods.build_method`: the method's settings that are
         set (:obj:`layers` and :obj:`reg` left :obj:`None` take its defaults) and the
         composed parts."""
@@ -222,12 +226,12 @@ class GraphCLRecommender:
             train = with_text_items(train, text)
         self.user_ids_, self.item_ids_ = train.user_ids, train.item_ids
         if valid is not None:
-            self._check_maps(valid, "valid")
+            self.check_maps(valid, "valid")
             if len(valid) == 0:
                 raise ValueError("the valid log is empty: pass valid=None to train without "
                                  "early stopping")
         if monitor is not None:
-            self._check_maps(monitor, "monitor")
+            self.check_maps(monitor, "monitor")
         if train.num_items < 2 and cls.trainable:
             raise ValueError(f"the train log has {train.num_items} item(s): there is nothing "
                              "to rank")
@@ -242,7 +246,7 @@ class GraphCLRecommender:
         seed_everything(p["seed"])
         graph = UIGraph.from_interactions(train, p["backend"], device)
         method = build_method(p["method"], train.num_users, train.num_items,
-                              **self._method_kwargs())
+                              **self.method_kwargs())
         self.text_words_: list[str] | None = None
         if text is not None:
             branch, self.text_words_ = build_text_branch(train, text, p, p["dim"], p["seed"])
@@ -274,7 +278,7 @@ class GraphCLRecommender:
             # came before the test items (leave-one-out feeds them to the model for test).
             method.set_history(train.concat(valid))
         method.eval()
-        self._refresh_embeddings()
+        self.refresh_embeddings()
         return self
 
     def embed_items(self, texts: Sequence[Any] | pd.Series) -> np.ndarray:
@@ -291,7 +295,7 @@ class GraphCLRecommender:
         """
         from gcl.text_branch import embed_texts
 
-        self._check_fitted()
+        self.check_fitted()
         if getattr(self, "text_words_", None) is None:
             raise RuntimeError("this model has no text branch: fit it with item_text=...")
         if isinstance(texts, (str, bytes)):
@@ -307,8 +311,8 @@ class GraphCLRecommender:
 
         Returns a dict such as :obj:`{"recall@20": ..., "ndcg@20": ..., "users": n}`.
         """
-        self._check_fitted()
-        self._check_maps(test, "test")
+        self.check_fitted()
+        self.check_maps(test, "test")
         exclude = self._excluded(with_valid=exclude_valid)
         return evaluate_scores(self._score_fn(), self._csr(test), exclude, k, batch_size,
                                progress=bool(self._params["progress"]))
@@ -328,7 +332,7 @@ class GraphCLRecommender:
             own ids. A user with fewer than :obj:`k` unseen items gets :obj:`None` items and
             :obj:`-inf` scores in the free slots.
         """
-        self._check_fitted()
+        self.check_fitted()
         return serving.recommend(self._score_fn(), self.user_ids_, self.item_ids_, user_ids, k,
                                  self.seen_ if filter_seen else None)
 
@@ -367,7 +371,7 @@ class GraphCLRecommender:
             ValueError: a method that cannot fold in a user (sequence methods, a
                 GNNEncoder, :obj:`layers=0`), naming it.
         """
-        self._check_fitted()
+        self.check_fitted()
         from gcl.foldin import recommend_for_items
 
         return recommend_for_items(self, item_ids, k, filter_seen, missing)
@@ -387,38 +391,38 @@ class GraphCLRecommender:
             (items, scores): arrays of shape :obj:`[len(item_ids), k]`, items in their own
             ids, similarities in descending order.
         """
-        self._check_fitted()
-        return serving.similar_items(self.method_, self._item_emb, self.item_ids_, item_ids, k)
+        self.check_fitted()
+        return serving.similar_items(self.method_, self.item_emb_, self.item_ids_, item_ids, k)
 
     def user_embeddings(self) -> np.ndarray:
         """Final user embeddings, :obj:`[num_users, dim]` float32, row i = :obj:`user_ids[i]`."""
-        self._check_fitted()
+        self.check_fitted()
         self._check_embeddings("return")
-        return self._user_emb.float().cpu().numpy()
+        return self.user_emb_.float().cpu().numpy()
 
     def item_embeddings(self) -> np.ndarray:
         """Final item embeddings, :obj:`[num_items, dim]` float32, row i = :obj:`item_ids[i]`."""
-        self._check_fitted()
+        self.check_fitted()
         self._check_embeddings("return")
-        return self._item_emb.float().cpu().numpy()
+        return self.item_emb_.float().cpu().numpy()
 
     @property
     def user_ids(self) -> pd.Index:
         """The users' own ids, in embedding row order."""
-        self._check_fitted()
+        self.check_fitted()
         return self.user_ids_
 
     @property
     def item_ids(self) -> pd.Index:
         """The items' own ids, in embedding row order."""
-        self._check_fitted()
+        self.check_fitted()
         return self.item_ids_
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | PathLike) -> None:
         """Saves the fitted model to one file, atomically (see :mod:`gcl.model_file`);
         :meth:`load` reads it back without unpickling."""
-        self._check_fitted()
+        self.check_fitted()
         model_file.save(self, path)
 
     @classmethod
@@ -430,7 +434,7 @@ class GraphCLRecommender:
         model_file.restore(rec, saved, resolve_device(device))
         return rec
 
-    def _stored_params(self) -> dict[str, Any]:
+    def stored_params(self) -> dict[str, Any]:
         """The settings as a saved model and an export's meta.json hold them."""
         return model_file.stored_params(self._params)
 
@@ -439,7 +443,7 @@ class GraphCLRecommender:
         :obj:`index="flat"`, :obj:`"hnsw"` or :obj:`"ivf"` a Faiss index that
         :meth:`gcl.RecallIndex.load` reads; see :func:`gcl.export.export` for every
         argument."""
-        self._check_fitted()
+        self.check_fitted()
         self._check_embeddings("export")
         from gcl.export import export
         from gcl.foldin import item_foldin
@@ -447,11 +451,14 @@ class GraphCLRecommender:
         return export(self, directory, item_foldin=item_foldin(self), **kwargs)
 
     # ------------------------------------------------------------------ helpers
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
+        """Raises a :class:`RuntimeError` unless :meth:`fit` (or :meth:`load`) has run."""
         if self.method_ is None:
             raise RuntimeError("this recommender is not fitted yet: call fit(train) first")
 
-    def _check_maps(self, inter: Interactions, what: str) -> None:
+    def check_maps(self, inter: Interactions, what: str) -> None:
+        """Raises unless :obj:`inter` (named :obj:`what` in the error) is an
+        :class:`Interactions` that shares the train log's id maps."""
         if not isinstance(inter, Interactions):
             raise TypeError(f"{what} must be an Interactions, got {type(inter).__name__}")
         n = len(inter.item_ids)  # text-only items are appended to the train item map
@@ -469,17 +476,19 @@ class GraphCLRecommender:
                 f"train an embedding method (e.g. 'lightgcn' with init='svd', which starts "
                 f"from the same spectrum)")
 
-    def _csr(self, inter: Interactions):
+    def _csr(self, inter: Interactions) -> sp.csr_matrix:
         return serving.over_items(inter, len(self.item_ids_))
 
-    def _excluded(self, with_valid: bool):
+    def _excluded(self, with_valid: bool) -> sp.csr_matrix:
         return serving.excluded(self.seen_, self.valid_seen_, with_valid)
 
-    def _refresh_embeddings(self) -> None:
-        self._user_emb, self._item_emb = serving.served_embeddings(self.method_, self.graph_)
+    def refresh_embeddings(self) -> None:
+        """Recomputes the served :attr:`user_emb_` and :attr:`item_emb_` from
+        :attr:`method_`, e.g. after loading other weights into it by hand."""
+        self.user_emb_, self.item_emb_ = serving.served_embeddings(self.method_, self.graph_)
 
     def _score_fn(self) -> Scorer:
-        return serving.scorer(self.method_, self.seen_, self._user_emb, self._item_emb)
+        return serving.scorer(self.method_, self.seen_, self.user_emb_, self.item_emb_)
 
 
 GraphCLRecommender.__doc__ = GraphCLRecommender.__doc__.replace("{settings}", docstring())
