@@ -3,7 +3,6 @@
 text branch (:mod:`gcl.text_branch`) and the model file (:mod:`gcl.model_file`)."""
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Hashable, Sequence
 from os import PathLike
 from typing import Any
@@ -12,29 +11,25 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from gcl import model_file, serving
+from gcl import fitting, model_file, serving
 from gcl.augment.base import Augmenter, from_spec
-from gcl.checkpoint import check_target
-from gcl.checks import metric_cutoff, warn_untrained_users
+from gcl.checks import warn_untrained_users
 from gcl.data.interactions import Interactions
-from gcl.graph import UIGraph
-from gcl.methods import COMPOSED, METHODS, absent, build_method
+from gcl.methods import COMPOSED, METHODS, absent
 from gcl.metrics import Scorer, evaluate_scores
-from gcl.nn.lightgcn import set_precision, set_spectral_start
 from gcl.runtime import check_device, resolve_device, resolve_threads, with_threads
 from gcl.settings import (
     METHOD_SETTINGS,
     HyperparameterError,
     TrainSettings,
     all_settings,
-    check_budget,
     check_settings,
     declared,
     docstring,
     method_of,
     method_settings,
 )
-from gcl.train import TrainConfig, Trainer, seed_everything
+from gcl.train import TrainConfig, Trainer
 
 __all__ = ["GraphCLRecommender", "resolve_threads"]
 
@@ -205,57 +200,16 @@ class GraphCLRecommender:
             RuntimeWarning: users of the id map have no train interaction (their vectors
                 are never trained); training collapsed (see :class:`gcl.train.Trainer`).
         """
-        from gcl.text_branch import build_text_branch, with_text_items
-
-        if not isinstance(train, Interactions):
-            raise TypeError(f"train must be an Interactions, got {type(train).__name__}")
-        check_budget(budget_seconds)
-        if len(train) == 0:
-            raise ValueError("the train log is empty")
-        p, cls = self._params, METHODS[self._params["method"]]
-        text = self._item_text if item_text is None else item_text
-        if text is None and train.item_text is not None:
-            if cls.can("text"):
-                text = train.item_text
-            else:
-                warnings.warn(f"the train log carries item text, but method {p['method']!r} "
-                              "has no text branch: the text is not used", RuntimeWarning,
-                              stacklevel=3)
-        if text is not None:
-            cls.require("text", "item text")
-            train = with_text_items(train, text)
+        p = self._params
+        train, text = fitting.train_with_text(
+            train, self._item_text if item_text is None else item_text, p["method"],
+            stacklevel=3)
         self.user_ids_, self.item_ids_ = train.user_ids, train.item_ids
-        if valid is not None:
-            self.check_maps(valid, "valid")
-            if len(valid) == 0:
-                raise ValueError("the valid log is empty: pass valid=None to train without "
-                                 "early stopping")
-        if monitor is not None:
-            self.check_maps(monitor, "monitor")
-        if train.num_items < 2 and cls.trainable:
-            raise ValueError(f"the train log has {train.num_items} item(s): there is nothing "
-                             "to rank")
-        if valid is not None:
-            metric_cutoff(p["metric"], train.num_items)
-        if checkpoint_dir is not None:  # fail before the work, not after it
-            check_target(checkpoint_dir, resume)
-        elif resume:
-            raise ValueError("resume=True needs the checkpoint_dir to resume from")
+        fitting.check_logs(train, valid, monitor, self.check_maps, p, budget_seconds,
+                           checkpoint_dir, resume)
         warn_untrained_users(train)
-        device = resolve_device(p["device"])
-        seed_everything(p["seed"])
-        graph = UIGraph.from_interactions(train, p["backend"], device)
-        method = build_method(p["method"], train.num_users, train.num_items,
-                              **self.method_kwargs())
-        self.text_words_: list[str] | None = None
-        if text is not None:
-            branch, self.text_words_ = build_text_branch(train, text, p, p["dim"], p["seed"])
-            method.attach_text(branch)
-        method = method.to(device)
-        set_precision(method, p["precision"], device)
-        method.prepare(train, graph)
-        if p["init"] == "svd":
-            set_spectral_start(method, graph, p["init_scale"])
+        method, graph, self.text_words_ = fitting.assemble(train, text, p,
+                                                           self.method_kwargs())
         self.method_, self.graph_ = method, graph
         self.seen_ = serving.binary(train.to_csr())
         self.valid_seen_ = None if valid is None else self._csr(valid)
@@ -273,7 +227,7 @@ class GraphCLRecommender:
                 checkpoint_dir=checkpoint_dir, on_epoch_end=on_epoch_end, run_info=run_info)
             self.history_ = trainer.fit(resume=resume)
             self.best_epoch_ = trainer.best_epoch
-        if valid is not None and cls.can("sequences"):
+        if valid is not None and method.can("sequences"):
             # A sequence model reads the whole known history when it ranks: the valid items
             # came before the test items (leave-one-out feeds them to the model for test).
             method.set_history(train.concat(valid))

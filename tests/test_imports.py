@@ -39,8 +39,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # checkpoints and the distributed broadcast are hooks of the loop in the map
     ("train", ("gcl.train", "gcl.checkpoint", "gcl.distributed")),
     # foldin: new users from their items, for the recommender and exports; serving: scores,
-    # seen-item masks and top-k lists of a fitted model (both placed here)
-    ("recommender", ("gcl.recommender", "gcl.model_file", "gcl.foldin", "gcl.serving")),
+    # seen-item masks and top-k lists of a fitted model; fitting: the checks and assembly
+    # before the loop (placed here)
+    ("recommender", ("gcl.recommender", "gcl.model_file", "gcl.foldin", "gcl.serving",
+                     "gcl.fitting")),
     ("cli", ("gcl.cli",)),
     ("entry points", ("gcl", "gcl.__main__")),
 ]
