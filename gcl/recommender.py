@@ -12,24 +12,15 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gcl import fitting, model_file, serving
-from gcl.augment.base import Augmenter, from_spec
 from gcl.checks import warn_untrained_users
 from gcl.data.interactions import Interactions
-from gcl.methods import COMPOSED, METHODS, absent
 from gcl.metrics import Scorer, evaluate_scores
-from gcl.runtime import check_device, resolve_device, resolve_threads, with_threads
+from gcl.params import changed_params, checked_params, method_kwargs_of, train_config_of
+from gcl.runtime import resolve_device, resolve_threads, with_threads
 from gcl.settings import (
-    METHOD_SETTINGS,
-    HyperparameterError,
-    TrainSettings,
-    all_settings,
-    check_settings,
-    declared,
     docstring,
-    method_of,
-    method_settings,
 )
-from gcl.train import TrainConfig, Trainer
+from gcl.train import Trainer
 
 __all__ = ["GraphCLRecommender", "resolve_threads"]
 
@@ -104,49 +95,14 @@ class GraphCLRecommender:
         return self.get_params()
 
     def _configure(self, values: dict[str, Any]) -> None:
-        """Checks :obj:`values` (every setting) and makes them this model's."""
-        values = dict(values)
-        augment = values.get("augment")
-        if isinstance(augment, dict):
-            values["augment"] = from_spec(augment)
-        elif augment is not None and not isinstance(augment, Augmenter):
-            raise TypeError(f"augment must be a gcl.augment Augmenter, got "
-                            f"{type(augment).__name__}")
-        values["method"] = key = method_of(values.get("method", "lightgcn"), values)
-        values["device"] = str(values.get("device", "auto"))
-        check_settings(key, {k: v for k, v in values.items() if k not in ("augment", "encoder")})
-        cls = METHODS[key]
-        for setting, capability in COMPOSED.items():
-            if not absent(values.get(setting)):
-                try:
-                    cls.require(capability, setting)
-                except ValueError as e:
-                    raise HyperparameterError(setting, str(e)) from None
-        check_device(values["device"])
-        if values.get("init") == "svd" and not cls.trainable:
-            raise ValueError(f"init='svd' starts a trained embedding method; {key!r} is not "
-                             "trained")
-        _train_config(values)  # the loop's own checks, now rather than in fit
-        self._params = values
-
-    def _train_config(self, **overrides: Any) -> TrainConfig:
-        """The training loop's config of these settings."""
-        return _train_config(self._params, **overrides)
+        self._params = checked_params(values)
 
     def method_kwargs(self) -> dict[str, Any]:
-        """The keywords of :func:`gcl.methods.build_method`: the method's settings that are
-        set (:obj:`layers` and :obj:`reg` left :obj:`None` take its defaults) and the
-        composed parts."""
-        p, key = self._params, self._params["method"]
-        own = [*(k for k in ("dim", "layers", "reg") if k in declared(METHOD_SETTINGS[key])),
-               *method_settings(key), *COMPOSED]
-        return {k: p[k] for k in own if k in p and not (k in ("layers", "reg") and p[k] is None)}
+        """The keywords of :func:`gcl.methods.build_method` of these settings."""
+        return method_kwargs_of(self._params)
 
     def __repr__(self) -> str:
-        own = method_settings(self._params["method"])
-        defaults = {k: (own.get(k) or d).default for k, d in all_settings().items()}
-        shown = ", ".join(f"{k}={v!r}" for k, v in self._params.items()
-                          if k not in defaults or not _same(v, defaults[k]))
+        shown = ", ".join(f"{k}={v!r}" for k, v in changed_params(self._params).items())
         return f"GraphCLRecommender({shown})"
 
     # ------------------------------------------------------------------ training
@@ -222,8 +178,8 @@ class GraphCLRecommender:
                 p["metric"])
             run_info = model_file.run_fingerprint(p, self.user_ids_, self.item_ids_, valid,
                                                   text)
-            trainer = Trainer(method, graph, train, self._train_config(
-                budget_seconds=budget_seconds), evaluate, monitor_fn,
+            trainer = Trainer(method, graph, train, train_config_of(
+                p, budget_seconds=budget_seconds), evaluate, monitor_fn,
                 checkpoint_dir=checkpoint_dir, on_epoch_end=on_epoch_end, run_info=run_info)
             self.history_ = trainer.fit(resume=resume)
             self.best_epoch_ = trainer.best_epoch
@@ -446,16 +402,3 @@ class GraphCLRecommender:
 
 
 GraphCLRecommender.__doc__ = GraphCLRecommender.__doc__.replace("{settings}", docstring())
-
-
-def _train_config(params: dict[str, Any], **overrides: Any) -> TrainConfig:
-    """The training loop's config: the :class:`~gcl.settings.TrainSettings` of
-    :obj:`params`, each by its name."""
-    return TrainConfig(**{k: params[k] for k in declared(TrainSettings)}, **overrides)
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b) and type(a) is type(b) or (a is None and b is None)
-    except (TypeError, ValueError):
-        return False

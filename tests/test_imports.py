@@ -40,9 +40,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("train", ("gcl.train", "gcl.checkpoint", "gcl.distributed")),
     # foldin: new users from their items, for the recommender and exports; serving: scores,
     # seen-item masks and top-k lists of a fitted model; fitting: the checks and assembly
-    # before the loop (placed here)
+    # before the loop; params: the settings dict checked and sorted (placed here)
     ("recommender", ("gcl.recommender", "gcl.model_file", "gcl.foldin", "gcl.serving",
-                     "gcl.fitting")),
+                     "gcl.fitting", "gcl.params")),
     ("cli", ("gcl.cli",)),
     ("entry points", ("gcl", "gcl.__main__")),
 ]
