@@ -369,22 +369,10 @@ class GraphCLRecommender:
     def check_maps(self, inter: Interactions, what: str) -> None:
         """Raises unless :obj:`inter` (named :obj:`what` in the error) is an
         :class:`Interactions` that shares the train log's id maps."""
-        if not isinstance(inter, Interactions):
-            raise TypeError(f"{what} must be an Interactions, got {type(inter).__name__}")
-        n = len(inter.item_ids)  # text-only items are appended to the train item map
-        if not (inter.user_ids.equals(self.user_ids_)
-                and inter.item_ids.equals(self.item_ids_[:n])):
-            raise ValueError(f"{what} does not share the id maps of the train log: split it "
-                             "from the same Interactions (or select() from it)")
+        serving.check_maps(inter, self.user_ids_, self.item_ids_, what)
 
     def _check_embeddings(self, what: str) -> None:
-        if not self.method_.dot_scores:
-            raise ValueError(
-                f"method {self._params['method']!r} scores each user from their whole train "
-                f"row with a graph filter, not by an inner product of a user and an item "
-                f"vector, so it has no embeddings to {what}; serve it with recommend(), or "
-                f"train an embedding method (e.g. 'lightgcn' with init='svd', which starts "
-                f"from the same spectrum)")
+        serving.check_embeddings(self.method_, self._params["method"], what)
 
     def _csr(self, inter: Interactions) -> sp.csr_matrix:
         return serving.over_items(inter, len(self.item_ids_))

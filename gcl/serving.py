@@ -23,8 +23,32 @@ from gcl.data.interactions import Interactions, ids_to_rows
 from gcl.graph import UIGraph
 from gcl.metrics import Scorer, dot_scorer, evaluate, topk_scores
 
-__all__ = ["binary", "over_items", "excluded", "served_embeddings", "scorer", "epoch_scorer",
-           "recommend", "similar_items"]
+__all__ = ["check_maps", "check_embeddings", "binary", "over_items", "excluded",
+           "served_embeddings", "scorer", "epoch_scorer", "recommend", "similar_items"]
+
+
+def check_maps(inter: Interactions, user_map: pd.Index, item_map: pd.Index, what: str
+               ) -> None:
+    r"""Raises unless :obj:`inter` (named :obj:`what` in the error) is an
+    :class:`Interactions` with the model's user map :obj:`user_map` and the head of its item
+    map :obj:`item_map` (text-only items are appended to the train log's)."""
+    if not isinstance(inter, Interactions):
+        raise TypeError(f"{what} must be an Interactions, got {type(inter).__name__}")
+    n = len(inter.item_ids)
+    if not (inter.user_ids.equals(user_map) and inter.item_ids.equals(item_map[:n])):
+        raise ValueError(f"{what} does not share the id maps of the train log: split it "
+                         "from the same Interactions (or select() from it)")
+
+
+def check_embeddings(method: Any, name: str, what: str) -> None:
+    r"""Raises a :class:`ValueError` when :obj:`method` (named :obj:`name`) scores users
+    from their train rows, so has no embeddings to :obj:`what` (e.g. :obj:`"export"`)."""
+    if not method.dot_scores:
+        raise ValueError(
+            f"method {name!r} scores each user from their whole train row with a graph "
+            f"filter, not by an inner product of a user and an item vector, so it has no "
+            f"embeddings to {what}; serve it with recommend(), or train an embedding method "
+            f"(e.g. 'lightgcn' with init='svd', which starts from the same spectrum)")
 
 
 def binary(mat: sp.spmatrix) -> sp.csr_matrix:
