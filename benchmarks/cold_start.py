@@ -160,7 +160,7 @@ def fit_cold(method: str, train, valid, valid_items, args, item_text):
     rec.fit(train, budget_seconds=args.budget_minutes * 60, item_text=item_text,
             on_epoch_end=on_epoch_end)
     rec.method_.load_state_dict(best["state"])
-    rec._refresh_embeddings()
+    rec.refresh_embeddings()
     return rec, {"epochs": len(rec.history_), "best_epoch": best["epoch"],
                  "valid_ndcg@20": round(best["ndcg@20"], 4),
                  "seconds": round(time.perf_counter() - t0, 1)}

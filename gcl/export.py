@@ -46,7 +46,7 @@ HETERO_FILE = "graph.pt"
 
 def _params(rec: Any) -> dict[str, Any]:
     try:
-        return rec._stored_params()
+        return rec.stored_params()
     except TypeError:  # an encoder object: recorded by its repr
         return {k: repr(v) if not isinstance(v, (str, int, float, bool, type(None))) else v
                 for k, v in rec.params.items()}

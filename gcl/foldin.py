@@ -147,16 +147,16 @@ def item_foldin(rec: Any) -> np.ndarray | None:
     except ValueError:
         return None
     hit = _CACHE.get(method)
-    if hit is not None and hit[0]() is rec._item_emb:
+    if hit is not None and hit[0]() is rec.item_emb_:
         return hit[1]
     graph = rec.graph_
     if graph is None:
         seen = sp.coo_matrix(rec.seen_)
         graph = UIGraph(seen.shape[0], seen.shape[1], seen.row, seen.col,
-                        device=rec._item_emb.device,
+                        device=rec.item_emb_.device,
                         weights=getattr(rec, "seen_weights_", None))
     out = foldin_matrix(method, graph).cpu().numpy()
-    _CACHE[method] = (weakref.ref(rec._item_emb), out)
+    _CACHE[method] = (weakref.ref(rec.item_emb_), out)
     return out
 
 
@@ -172,7 +172,7 @@ def recommend_for_items(rec: Any, item_ids: Sequence[Hashable] | Sequence[Sequen
         def scorer(b: np.ndarray) -> torch.Tensor:
             return method.scores(given[b])
     else:
-        item_emb = rec._item_emb.float()
+        item_emb = rec.item_emb_.float()
         if isinstance(method, Popularity):  # the same list for everyone
             users = torch.ones(len(rows), 1, device=item_emb.device)
         else:

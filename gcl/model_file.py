@@ -72,8 +72,8 @@ def state(rec: GraphCLRecommender) -> dict[str, Any]:
         "format": FORMAT, "gcl_version": _version(), "params": stored_params(rec.get_params()),
         "user_ids": ids_to_list(rec.user_ids_), "item_ids": ids_to_list(rec.item_ids_),
         "state_dict": {k: v.cpu() for k, v in rec.method_.state_dict().items()},
-        "user_emb": None if rec._user_emb is None else rec._user_emb.cpu(),
-        "item_emb": None if rec._item_emb is None else rec._item_emb.cpu(),
+        "user_emb": None if rec.user_emb_ is None else rec.user_emb_.cpu(),
+        "item_emb": None if rec.item_emb_ is None else rec.item_emb_.cpu(),
         "seen": _pairs(rec.seen_), "history": [dict(h) for h in rec.history_],
     }
     if getattr(rec, "text_words_", None) is not None:
@@ -125,7 +125,7 @@ def restore(rec: GraphCLRecommender, saved: dict[str, Any], device: torch.device
                                           or saved["item_emb"].shape[0] != n_i):
         raise ValueError("the embeddings in the file do not match its id maps")
     params = rec.get_params()
-    method = build_method(params["method"], n_u, n_i, **rec._method_kwargs())
+    method = build_method(params["method"], n_u, n_i, **rec.method_kwargs())
     rec.text_words_ = saved.get("text_words")
     weights = saved["state_dict"]
     if rec.text_words_ is not None:
@@ -134,9 +134,9 @@ def restore(rec: GraphCLRecommender, saved: dict[str, Any], device: torch.device
     method.to(device).eval()
     if (saved["user_emb"] is None) == method.dot_scores:
         raise ValueError("the model file's embeddings do not fit its method")
-    rec._user_emb = rec._item_emb = None
+    rec.user_emb_ = rec.item_emb_ = None
     if method.dot_scores:
-        rec._user_emb, rec._item_emb = saved["user_emb"].to(device), saved["item_emb"].to(device)
+        rec.user_emb_, rec.item_emb_ = saved["user_emb"].to(device), saved["item_emb"].to(device)
 
     def csr(pairs: torch.Tensor) -> sp.csr_matrix:
         r, c = pairs.numpy()

@@ -124,11 +124,11 @@ def evaluate_ogb(rec: Any, test: Any, k: int | Iterable[int] = (20, 50, 100),
         dict such as :obj:`{"hits@20": ..., "hits@50": ..., "mrr": ..., "mrr_hits@10": ...}`.
     """
     Evaluator = import_evaluator()
-    rec._check_fitted()
-    rec._check_maps(test, "test")
+    rec.check_fitted()
+    rec.check_maps(test, "test")
     known = sp.csr_matrix(rec.seen_, dtype=np.float32)
     for other in exclude:
-        rec._check_maps(other, "exclude")
+        rec.check_maps(other, "exclude")
         known = known + other.to_csr()
     if rec.valid_seen_ is not None:
         known = known + rec.valid_seen_

@@ -3,40 +3,24 @@
 text branch (:mod:`gcl.text_branch`) and the model file (:mod:`gcl.model_file`)."""
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from os import PathLike
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import torch
 
-from gcl import model_file
-from gcl.augment.base import Augmenter, from_spec
-from gcl.checkpoint import check_target
-from gcl.checks import metric_cutoff, warn_untrained_users
-from gcl.data.interactions import Interactions, ids_to_rows
-from gcl.graph import UIGraph
-from gcl.methods import COMPOSED, METHODS, absent, build_method
-from gcl.metrics import Scorer, dot_scorer, evaluate_scores, topk_scores
-from gcl.metrics import evaluate as _evaluate
-from gcl.nn.lightgcn import set_precision, set_spectral_start
-from gcl.runtime import check_device, resolve_device, resolve_threads, with_threads
+from gcl import fitting, model_file, serving
+from gcl.checks import warn_untrained_users
+from gcl.data.interactions import Interactions
+from gcl.metrics import Scorer, evaluate_scores
+from gcl.params import changed_params, checked_params, method_kwargs_of, train_config_of
+from gcl.runtime import resolve_device, resolve_threads, with_threads
 from gcl.settings import (
-    METHOD_SETTINGS,
-    HyperparameterError,
-    TrainSettings,
-    all_settings,
-    check_budget,
-    check_settings,
-    declared,
     docstring,
-    method_of,
-    method_settings,
 )
-from gcl.train import TrainConfig, Trainer, seed_everything
+from gcl.train import Trainer
 
 __all__ = ["GraphCLRecommender", "resolve_threads"]
 
@@ -57,7 +41,10 @@ class GraphCLRecommender:
 
     :meth:`user_embeddings` and :meth:`item_embeddings` are methods, since they copy the
     embeddings out (to numpy on the CPU); :attr:`user_ids` and :attr:`item_ids` are
-    properties, since they hand over the id maps as they are.
+    properties, since they hand over the id maps as they are. After :meth:`fit`,
+    :attr:`method_` is the trained method, :attr:`user_emb_` and :attr:`item_emb_` the served
+    embeddings as tensors on the device (:obj:`None` for a graph filter), and :attr:`seen_`
+    the train matrix :obj:`[U, I]`.
 
     Args:
         item_text (pd.Series, optional): item texts indexed by item id, for the text branch;
@@ -108,49 +95,14 @@ class GraphCLRecommender:
         return self.get_params()
 
     def _configure(self, values: dict[str, Any]) -> None:
-        """Checks :obj:`values` (every setting) and makes them this model's."""
-        values = dict(values)
-        augment = values.get("augment")
-        if isinstance(augment, dict):
-            values["augment"] = from_spec(augment)
-        elif augment is not None and not isinstance(augment, Augmenter):
-            raise TypeError(f"augment must be a gcl.augment Augmenter, got "
-                            f"{type(augment).__name__}")
-        values["method"] = key = method_of(values.get("method", "lightgcn"), values)
-        values["device"] = str(values.get("device", "auto"))
-        check_settings(key, {k: v for k, v in values.items() if k not in ("augment", "encoder")})
-        cls = METHODS[key]
-        for setting, capability in COMPOSED.items():
-            if not absent(values.get(setting)):
-                try:
-                    cls.require(capability, setting)
-                except ValueError as e:
-                    raise HyperparameterError(setting, str(e)) from None
-        check_device(values["device"])
-        if values.get("init") == "svd" and not cls.trainable:
-            raise ValueError(f"init='svd' starts a trained embedding method; {key!r} is not "
-                             "trained")
-        _train_config(values)  # the loop's own checks, now rather than in fit
-        self._params = values
+        self._params = checked_params(values)
 
-    def _train_config(self, **overrides: Any) -> TrainConfig:
-        """The training loop's config of these settings."""
-        return _train_config(self._params, **overrides)
-
-    def _method_kwargs(self) -> dict[str, Any]:
-        """The keywords of :func:`gcl.methods.build_method`: the method's settings that are
-        set (:obj:`layers` and :obj:`reg` left :obj:`None` take its defaults) and the
-        composed parts."""
-        p, key = self._params, self._params["method"]
-        own = [*(k for k in ("dim", "layers", "reg") if k in declared(METHOD_SETTINGS[key])),
-               *method_settings(key), *COMPOSED]
-        return {k: p[k] for k in own if k in p and not (k in ("layers", "reg") and p[k] is None)}
+    def method_kwargs(self) -> dict[str, Any]:
+        """The keywords of :func:`gcl.methods.build_method` of these settings."""
+        return method_kwargs_of(self._params)
 
     def __repr__(self) -> str:
-        own = method_settings(self._params["method"])
-        defaults = {k: (own.get(k) or d).default for k, d in all_settings().items()}
-        shown = ", ".join(f"{k}={v!r}" for k, v in self._params.items()
-                          if k not in defaults or not _same(v, defaults[k]))
+        shown = ", ".join(f"{k}={v!r}" for k, v in changed_params(self._params).items())
         return f"GraphCLRecommender({shown})"
 
     # ------------------------------------------------------------------ training
@@ -204,78 +156,39 @@ class GraphCLRecommender:
             RuntimeWarning: users of the id map have no train interaction (their vectors
                 are never trained); training collapsed (see :class:`gcl.train.Trainer`).
         """
-        from gcl.text_branch import build_text_branch, with_text_items
-
-        if not isinstance(train, Interactions):
-            raise TypeError(f"train must be an Interactions, got {type(train).__name__}")
-        check_budget(budget_seconds)
-        if len(train) == 0:
-            raise ValueError("the train log is empty")
-        p, cls = self._params, METHODS[self._params["method"]]
-        text = self._item_text if item_text is None else item_text
-        if text is None and train.item_text is not None:
-            if cls.can("text"):
-                text = train.item_text
-            else:
-                warnings.warn(f"the train log carries item text, but method {p['method']!r} "
-                              "has no text branch: the text is not used", RuntimeWarning,
-                              stacklevel=3)
-        if text is not None:
-            cls.require("text", "item text")
-            train = with_text_items(train, text)
+        p = self._params
+        train, text = fitting.train_with_text(
+            train, self._item_text if item_text is None else item_text, p["method"],
+            stacklevel=3)
         self.user_ids_, self.item_ids_ = train.user_ids, train.item_ids
-        if valid is not None:
-            self._check_maps(valid, "valid")
-            if len(valid) == 0:
-                raise ValueError("the valid log is empty: pass valid=None to train without "
-                                 "early stopping")
-        if monitor is not None:
-            self._check_maps(monitor, "monitor")
-        if train.num_items < 2 and cls.trainable:
-            raise ValueError(f"the train log has {train.num_items} item(s): there is nothing "
-                             "to rank")
-        if valid is not None:
-            metric_cutoff(p["metric"], train.num_items)
-        if checkpoint_dir is not None:  # fail before the work, not after it
-            check_target(checkpoint_dir, resume)
-        elif resume:
-            raise ValueError("resume=True needs the checkpoint_dir to resume from")
+        fitting.check_logs(train, valid, monitor, self.check_maps, p, budget_seconds,
+                           checkpoint_dir, resume)
         warn_untrained_users(train)
-        device = resolve_device(p["device"])
-        seed_everything(p["seed"])
-        graph = UIGraph.from_interactions(train, p["backend"], device)
-        method = build_method(p["method"], train.num_users, train.num_items,
-                              **self._method_kwargs())
-        self.text_words_: list[str] | None = None
-        if text is not None:
-            branch, self.text_words_ = build_text_branch(train, text, p, p["dim"], p["seed"])
-            method.attach_text(branch)
-        method = method.to(device)
-        set_precision(method, p["precision"], device)
-        method.prepare(train, graph)
-        if p["init"] == "svd":
-            set_spectral_start(method, graph, p["init_scale"])
+        method, graph, self.text_words_ = fitting.assemble(train, text, p,
+                                                           self.method_kwargs())
         self.method_, self.graph_ = method, graph
-        self.seen_ = _binary(train.to_csr())
+        self.seen_ = serving.binary(train.to_csr())
         self.valid_seen_ = None if valid is None else self._csr(valid)
         self.history_ = []
         if method.trainable:
-            evaluate = None if valid is None else self._scorer(self.valid_seen_, self.seen_)
-            monitor_fn = None if monitor is None else self._scorer(
-                self._csr(monitor), self._excluded(with_valid=True))
+            evaluate = None if valid is None else serving.epoch_scorer(
+                method, graph, self.valid_seen_, self.seen_, p["metric"])
+            monitor_fn = None if monitor is None else serving.epoch_scorer(
+                method, graph, self._csr(monitor), self._excluded(with_valid=True),
+                p["metric"])
             run_info = model_file.run_fingerprint(p, self.user_ids_, self.item_ids_, valid,
                                                   text)
-            trainer = Trainer(method, graph, train, self._train_config(
-                budget_seconds=budget_seconds), evaluate, monitor_fn,
+            trainer = Trainer(method, graph, train, train_config_of(
+                p, budget_seconds=budget_seconds), evaluate, monitor_fn,
                 checkpoint_dir=checkpoint_dir, on_epoch_end=on_epoch_end, run_info=run_info)
             self.history_ = trainer.fit(resume=resume)
             self.best_epoch_ = trainer.best_epoch
-        if valid is not None and cls.can("sequences"):
+        if valid is not None and method.can("sequences"):
             # A sequence model reads the whole known history when it ranks: the valid items
             # came before the test items (leave-one-out feeds them to the model for test).
             method.set_history(train.concat(valid))
         method.eval()
-        self._refresh_embeddings()
+        self.refresh_embeddings()
         return self
 
     def embed_items(self, texts: Sequence[Any] | pd.Series) -> np.ndarray:
@@ -292,7 +205,7 @@ class GraphCLRecommender:
         """
         from gcl.text_branch import embed_texts
 
-        self._check_fitted()
+        self.check_fitted()
         if getattr(self, "text_words_", None) is None:
             raise RuntimeError("this model has no text branch: fit it with item_text=...")
         if isinstance(texts, (str, bytes)):
@@ -308,8 +221,8 @@ class GraphCLRecommender:
 
         Returns a dict such as :obj:`{"recall@20": ..., "ndcg@20": ..., "users": n}`.
         """
-        self._check_fitted()
-        self._check_maps(test, "test")
+        self.check_fitted()
+        self.check_maps(test, "test")
         exclude = self._excluded(with_valid=exclude_valid)
         return evaluate_scores(self._score_fn(), self._csr(test), exclude, k, batch_size,
                                progress=bool(self._params["progress"]))
@@ -329,18 +242,9 @@ class GraphCLRecommender:
             own ids. A user with fewer than :obj:`k` unseen items gets :obj:`None` items and
             :obj:`-inf` scores in the free slots.
         """
-        self._check_fitted()
-        if isinstance(user_ids, (str, bytes)) or not isinstance(user_ids, Iterable):
-            raise TypeError("user_ids must be a list of ids, e.g. ['196', '186']")
-        users = ids_to_rows(self.user_ids_, list(user_ids), "user")
-        idx, scores = topk_scores(self._score_fn(), len(self.item_ids_), users, k,
-                                  self.seen_ if filter_seen else None)
-        idx, scores = idx.cpu().numpy(), scores.cpu().numpy()
-        items = np.asarray(self.item_ids_, dtype=object)[idx]
-        items[~np.isfinite(scores)] = None
-        if self.item_ids_.dtype != object and np.isfinite(scores).all():
-            items = np.asarray(self.item_ids_)[idx]
-        return items, scores
+        self.check_fitted()
+        return serving.recommend(self._score_fn(), self.user_ids_, self.item_ids_, user_ids, k,
+                                 self.seen_ if filter_seen else None)
 
     def recommend_for_items(self, item_ids: Sequence[Hashable] | Sequence[Sequence[Hashable]],
                             k: int = 10, filter_seen: bool = True, missing: str = "raise"
@@ -377,7 +281,7 @@ class GraphCLRecommender:
             ValueError: a method that cannot fold in a user (sequence methods, a
                 GNNEncoder, :obj:`layers=0`), naming it.
         """
-        self._check_fitted()
+        self.check_fitted()
         from gcl.foldin import recommend_for_items
 
         return recommend_for_items(self, item_ids, k, filter_seen, missing)
@@ -397,55 +301,38 @@ class GraphCLRecommender:
             (items, scores): arrays of shape :obj:`[len(item_ids), k]`, items in their own
             ids, similarities in descending order.
         """
-        self._check_fitted()
-        if isinstance(item_ids, (str, bytes)) or not isinstance(item_ids, Iterable):
-            raise TypeError("item_ids must be a list of ids, e.g. ['242', '302']")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"k must be an int, got {type(k).__name__}")
-        if not 1 <= k <= len(self.item_ids_) - 1:
-            raise ValueError(f"k must be in 1..num_items-1={len(self.item_ids_) - 1}, got {k}")
-        rows = ids_to_rows(self.item_ids_, list(item_ids), "item")
-        if self.method_.dot_scores:
-            items = torch.nn.functional.normalize(self._item_emb.float(), dim=1)
-            queries = items[torch.as_tensor(rows, device=items.device)]
-            scores = queries @ items.T
-        else:
-            one_hot = sp.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), rows)),
-                                    shape=(len(rows), len(self.item_ids_)))
-            scores = self.method_.scores(one_hot)
-        scores[torch.arange(len(rows)), torch.as_tensor(rows)] = -torch.inf
-        top, idx = torch.topk(scores, k, dim=1)
-        return np.asarray(self.item_ids_)[idx.cpu().numpy()], top.cpu().numpy()
+        self.check_fitted()
+        return serving.similar_items(self.method_, self.item_emb_, self.item_ids_, item_ids, k)
 
     def user_embeddings(self) -> np.ndarray:
         """Final user embeddings, :obj:`[num_users, dim]` float32, row i = :obj:`user_ids[i]`."""
-        self._check_fitted()
+        self.check_fitted()
         self._check_embeddings("return")
-        return self._user_emb.float().cpu().numpy()
+        return self.user_emb_.float().cpu().numpy()
 
     def item_embeddings(self) -> np.ndarray:
         """Final item embeddings, :obj:`[num_items, dim]` float32, row i = :obj:`item_ids[i]`."""
-        self._check_fitted()
+        self.check_fitted()
         self._check_embeddings("return")
-        return self._item_emb.float().cpu().numpy()
+        return self.item_emb_.float().cpu().numpy()
 
     @property
     def user_ids(self) -> pd.Index:
         """The users' own ids, in embedding row order."""
-        self._check_fitted()
+        self.check_fitted()
         return self.user_ids_
 
     @property
     def item_ids(self) -> pd.Index:
         """The items' own ids, in embedding row order."""
-        self._check_fitted()
+        self.check_fitted()
         return self.item_ids_
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | PathLike) -> None:
         """Saves the fitted model to one file, atomically (see :mod:`gcl.model_file`);
         :meth:`load` reads it back without unpickling."""
-        self._check_fitted()
+        self.check_fitted()
         model_file.save(self, path)
 
     @classmethod
@@ -457,7 +344,7 @@ class GraphCLRecommender:
         model_file.restore(rec, saved, resolve_device(device))
         return rec
 
-    def _stored_params(self) -> dict[str, Any]:
+    def stored_params(self) -> dict[str, Any]:
         """The settings as a saved model and an export's meta.json hold them."""
         return model_file.stored_params(self._params)
 
@@ -466,7 +353,7 @@ class GraphCLRecommender:
         :obj:`index="flat"`, :obj:`"hnsw"` or :obj:`"ivf"` a Faiss index that
         :meth:`gcl.RecallIndex.load` reads; see :func:`gcl.export.export` for every
         argument."""
-        self._check_fitted()
+        self.check_fitted()
         self._check_embeddings("export")
         from gcl.export import export
         from gcl.foldin import item_foldin
@@ -474,81 +361,32 @@ class GraphCLRecommender:
         return export(self, directory, item_foldin=item_foldin(self), **kwargs)
 
     # ------------------------------------------------------------------ helpers
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
+        """Raises a :class:`RuntimeError` unless :meth:`fit` (or :meth:`load`) has run."""
         if self.method_ is None:
             raise RuntimeError("this recommender is not fitted yet: call fit(train) first")
 
-    def _check_maps(self, inter: Interactions, what: str) -> None:
-        if not isinstance(inter, Interactions):
-            raise TypeError(f"{what} must be an Interactions, got {type(inter).__name__}")
-        n = len(inter.item_ids)  # text-only items are appended to the train item map
-        if not (inter.user_ids.equals(self.user_ids_)
-                and inter.item_ids.equals(self.item_ids_[:n])):
-            raise ValueError(f"{what} does not share the id maps of the train log: split it "
-                             "from the same Interactions (or select() from it)")
+    def check_maps(self, inter: Interactions, what: str) -> None:
+        """Raises unless :obj:`inter` (named :obj:`what` in the error) is an
+        :class:`Interactions` that shares the train log's id maps."""
+        serving.check_maps(inter, self.user_ids_, self.item_ids_, what)
 
     def _check_embeddings(self, what: str) -> None:
-        if not self.method_.dot_scores:
-            raise ValueError(
-                f"method {self._params['method']!r} scores each user from their whole train "
-                f"row with a graph filter, not by an inner product of a user and an item "
-                f"vector, so it has no embeddings to {what}; serve it with recommend(), or "
-                f"train an embedding method (e.g. 'lightgcn' with init='svd', which starts "
-                f"from the same spectrum)")
+        serving.check_embeddings(self.method_, self._params["method"], what)
 
     def _csr(self, inter: Interactions) -> sp.csr_matrix:
-        """:obj:`inter` as a :obj:`[U, I]` matrix over this model's item map."""
-        mat = inter.to_csr()
-        if mat.shape[1] < len(self.item_ids_):
-            mat = sp.csr_matrix((mat.data, mat.indices, mat.indptr),
-                                shape=(mat.shape[0], len(self.item_ids_)))
-        return mat
-
-    def _scorer(self, target: sp.csr_matrix, exclude: sp.csr_matrix) -> Callable:
-        method, graph = self.method_, self.graph_
-        n = target.shape[1]
-        ks = sorted({k for k in (10, 20) if k <= n} | {metric_cutoff(self._params["metric"], n)})
-        return lambda: _evaluate(*method.embeddings(graph), target, exclude, k=ks)
+        return serving.over_items(inter, len(self.item_ids_))
 
     def _excluded(self, with_valid: bool) -> sp.csr_matrix:
-        """Items to mask out of a ranking: train, and valid too when :obj:`with_valid`."""
-        if not with_valid or self.valid_seen_ is None:
-            return self.seen_
-        return _binary(self.seen_ + self.valid_seen_)
+        return serving.excluded(self.seen_, self.valid_seen_, with_valid)
 
-    def _refresh_embeddings(self) -> None:
-        self._user_emb = self._item_emb = None
-        if self.method_.dot_scores:
-            with torch.no_grad():
-                u, i = self.method_.embeddings(self.graph_)
-            self._user_emb, self._item_emb = u.detach(), i.detach()
+    def refresh_embeddings(self) -> None:
+        """Recomputes the served :attr:`user_emb_` and :attr:`item_emb_` from
+        :attr:`method_`, e.g. after loading other weights into it by hand."""
+        self.user_emb_, self.item_emb_ = serving.served_embeddings(self.method_, self.graph_)
 
     def _score_fn(self) -> Scorer:
-        """Scores of every item for internal user rows: the embeddings' inner products, or
-        a graph filter's scores of the users' train rows."""
-        if self.method_.dot_scores:
-            return dot_scorer(self._user_emb, self._item_emb)
-        method, seen = self.method_, self.seen_
-        return lambda rows: method.scores(seen[rows])
+        return serving.scorer(self.method_, self.seen_, self.user_emb_, self.item_emb_)
 
 
 GraphCLRecommender.__doc__ = GraphCLRecommender.__doc__.replace("{settings}", docstring())
-
-
-def _train_config(params: dict[str, Any], **overrides: Any) -> TrainConfig:
-    """The training loop's config: the :class:`~gcl.settings.TrainSettings` of
-    :obj:`params`, each by its name."""
-    return TrainConfig(**{k: params[k] for k in declared(TrainSettings)}, **overrides)
-
-
-def _binary(mat: sp.spmatrix) -> sp.csr_matrix:
-    mat = sp.csr_matrix(mat, copy=True)
-    mat.data[:] = 1
-    return mat
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b) and type(a) is type(b) or (a is None and b is None)
-    except (TypeError, ValueError):
-        return False

@@ -41,11 +41,11 @@ def test_foldin_of_a_trained_user_is_their_vector_less_layer0(log, method, kw):
     seen = rec.seen_
     rows = [seen.indices[seen.indptr[u]:seen.indptr[u + 1]] for u in range(log.num_users)]
     folded = torch.from_numpy(fold_in(f.numpy(), rows))
-    expected = rec._user_emb - alphas[0] * layer0
+    expected = rec.user_emb_ - alphas[0] * layer0
     torch.testing.assert_close(folded, expected, rtol=1e-4, atol=1e-5)
     if method in ("simgcl", "xsimgcl"):  # no layer-0 term: the user's own vector
         assert alphas[0] == 0.0
-        torch.testing.assert_close(folded, rec._user_emb, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(folded, rec.user_emb_, rtol=1e-4, atol=1e-5)
 
 
 def test_foldin_with_a_text_branch(log):
@@ -58,7 +58,7 @@ def test_foldin_with_a_text_branch(log):
     with torch.no_grad():
         layer0 = rec.method_.encoder.propagate(rec.graph_)[0][: log.num_users]
     torch.testing.assert_close(torch.from_numpy(fold_in(f.numpy(), rows)),
-                               rec._user_emb - readout_weights(rec.method_)[0] * layer0,
+                               rec.user_emb_ - readout_weights(rec.method_)[0] * layer0,
                                rtol=1e-4, atol=1e-5)
 
 

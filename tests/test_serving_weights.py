@@ -55,7 +55,7 @@ def test_count_weights_reach_the_training_graph_and_foldin(tmp_path):
     deg = np.asarray(w.sum(1)).ravel()
     folded = torch.from_numpy((w @ f.numpy().astype(np.float64)) / np.sqrt(deg)[:, None])
     layer0 = rec.method_.encoder.embedding.weight[: inter.num_users].detach()
-    expected = rec._user_emb - readout_weights(rec.method_)[0] * layer0
+    expected = rec.user_emb_ - readout_weights(rec.method_)[0] * layer0
     torch.testing.assert_close(folded.float(), expected, rtol=1e-4, atol=1e-5)
     # the weights travel with the saved model, so fold-in after loading is the same
     before = rec.recommend_for_items(["1", "2", "3"], k=5)

@@ -9,6 +9,11 @@ import torch
 from gcl.graph import UIGraph
 from gcl.view import View
 
+#: The augmenters :func:`from_spec` rebuilds, by class name: :class:`Augmenter` and its
+#: public subclasses defined in :mod:`gcl.augment` (each added as its class is made). No
+#: other class, and no code named by a stored spec, is ever looked up.
+AUGMENTERS: dict[str, type[Augmenter]] = {}
+
 
 class Augmenter:
     r"""Base class of augmenters: :obj:`aug(view, generator)` returns a new :class:`View`.
@@ -22,6 +27,11 @@ class Augmenter:
     """
 
     per: str = "epoch"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("gcl.augment.") and not cls.__name__.startswith("_"):
+            AUGMENTERS[cls.__name__] = cls
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Augmenter:
         obj = super().__new__(cls)
@@ -60,6 +70,9 @@ class Augmenter:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
                          if k not in ("training", "mask") and not k.startswith("_"))
         return f"{type(self).__name__}({args})"
+
+
+AUGMENTERS["Augmenter"] = Augmenter
 
 
 class Compose(Augmenter):
@@ -147,12 +160,11 @@ def _from_spec(value: Any) -> Any:
 
 def from_spec(spec: dict[str, Any]) -> Augmenter:
     """Rebuilds an augmenter from :meth:`Augmenter.spec`. Only the augmenters of
-    :mod:`gcl.augment` are known: no code is imported from a stored name."""
-    import gcl.augment as known
-
+    :mod:`gcl.augment` (:data:`AUGMENTERS`) are known: no code is imported from a stored
+    name."""
     name = spec.get("type")
-    cls = getattr(known, name, None) if isinstance(name, str) else None
-    if not (isinstance(cls, type) and issubclass(cls, Augmenter)):
+    cls = AUGMENTERS.get(name) if isinstance(name, str) else None
+    if cls is None:
         raise ValueError(f"unknown augmenter {name!r}: only gcl.augment's augmenters can be "
                          "rebuilt from a saved model")
     return cls(*[_from_spec(a) for a in spec.get("args", [])],

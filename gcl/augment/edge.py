@@ -12,41 +12,9 @@ import numpy as np
 import torch
 
 from gcl.augment.base import Augmenter
+from gcl.augment.draws import check_prob, keep_mask
 from gcl.graph import UIGraph
 from gcl.view import View
-
-
-def _check_prob(p: float, name: str = "p") -> float:
-    """:obj:`p` as a float, checked to lie in :math:`[0, 1)`."""
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise TypeError(f"{name} must be a number in [0, 1), got {p!r}")
-    if not 0.0 <= float(p) < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {p!r}")
-    return float(p)
-
-
-def _gen_device(generator: torch.Generator | None,
-                device: torch.device | str | None = None) -> torch.device:
-    """Where random numbers must be drawn: the generator's device if there is one."""
-    if generator is not None:
-        return generator.device
-    return torch.device("cpu") if device is None else torch.device(device)
-
-
-def _uniform(shape: tuple[int, ...], generator: torch.Generator | None,
-             device: torch.device | str | None = None,
-             dtype: torch.dtype | None = None) -> torch.Tensor:
-    """:math:`U(0, 1)` numbers drawn with :obj:`generator` (on its device), returned on
-    :obj:`device` (default: CPU)."""
-    out = torch.rand(shape, generator=generator, device=_gen_device(generator, device),
-                     dtype=dtype)
-    return out if device is None else out.to(device)
-
-
-def _draw_seed(generator: torch.Generator | None) -> int:
-    """A 63-bit seed drawn from :obj:`generator` (or torch's global RNG)."""
-    return int(torch.randint(0, 2**63 - 1, (1,), generator=generator,
-                             device=_gen_device(generator)).item())
 
 
 def _check_structural(view: View, name: str) -> None:
@@ -56,12 +24,6 @@ def _check_structural(view: View, name: str) -> None:
         raise ValueError(f"{name} changes view.graph, but this view propagates over per-layer "
                          "graphs or a custom propagate_fn that would ignore it; apply "
                          f"{name} before RandomWalk or SVDView")
-
-
-def _keep_mask(shape: tuple[int, ...], p: float,
-               generator: torch.Generator | None) -> torch.Tensor:
-    """A CPU bool mask, each entry :obj:`True` (kept) with probability :math:`1 - p`."""
-    return (_uniform(shape, generator) >= p).cpu()
 
 
 class EdgeDrop(Augmenter):
@@ -93,12 +55,12 @@ class EdgeDrop(Augmenter):
 
     def __init__(self, p: float = 0.1) -> None:
         super().__init__()
-        self.p = _check_prob(p)
+        self.p = check_prob(p)
 
     def augment(self, view: View, generator: torch.Generator | None) -> View:
         _check_structural(view, type(self).__name__)
         graph: UIGraph = view.graph
-        self.mask = _keep_mask((len(graph.users),), self.p, generator)
+        self.mask = keep_mask((len(graph.users),), self.p, generator)
         if self.p == 0.0:
             return view
         return view.replace(graph=graph.subgraph(self.mask.numpy()))
@@ -135,7 +97,7 @@ class NodeDrop(Augmenter):
 
     def __init__(self, p: float = 0.1) -> None:
         super().__init__()
-        self.p = _check_prob(p)
+        self.p = check_prob(p)
         self._edge_mask: torch.Tensor | None = None
 
     @property
@@ -146,7 +108,7 @@ class NodeDrop(Augmenter):
     def augment(self, view: View, generator: torch.Generator | None) -> View:
         _check_structural(view, type(self).__name__)
         graph: UIGraph = view.graph
-        self.mask = _keep_mask((graph.num_nodes,), self.p, generator)
+        self.mask = keep_mask((graph.num_nodes,), self.p, generator)
         node = self.mask.numpy()
         edge = node[graph.users] & node[graph.num_users + graph.items]
         self._edge_mask = torch.from_numpy(edge)
@@ -186,7 +148,7 @@ class RandomWalk(Augmenter):
 
     def __init__(self, p: float = 0.1, layers: int = 3) -> None:
         super().__init__()
-        self.p = _check_prob(p)
+        self.p = check_prob(p)
         if isinstance(layers, bool) or not isinstance(layers, numbers.Integral) or layers < 1:
             raise ValueError(f"layers must be a positive integer, got {layers!r}")
         self.layers = int(layers)
@@ -194,7 +156,7 @@ class RandomWalk(Augmenter):
     def augment(self, view: View, generator: torch.Generator | None) -> View:
         _check_structural(view, type(self).__name__)
         graph: UIGraph = view.graph
-        self.mask = _keep_mask((self.layers, len(graph.users)), self.p, generator)
+        self.mask = keep_mask((self.layers, len(graph.users)), self.p, generator)
         masks: np.ndarray = self.mask.numpy()
         layer_graphs = [graph if self.p == 0.0 else graph.subgraph(m) for m in masks]
         return view.replace(layer_graphs=layer_graphs)

@@ -6,7 +6,7 @@ import math
 import torch
 
 from gcl.augment.base import Augmenter
-from gcl.augment.edge import _check_prob, _draw_seed, _keep_mask
+from gcl.augment.draws import check_prob, draw_seed, keep_mask
 from gcl.view import View
 
 
@@ -47,11 +47,11 @@ class NodeMask(Augmenter):
 
     def __init__(self, p: float = 0.1) -> None:
         super().__init__()
-        self.p = _check_prob(p)
+        self.p = check_prob(p)
 
     def augment(self, view: View, generator: torch.Generator | None) -> View:
         n = view.graph.num_nodes
-        mask = _keep_mask((n,), self.p, generator)
+        mask = keep_mask((n,), self.p, generator)
         self.mask = mask
         cache: dict[torch.device, torch.Tensor] = {}
 
@@ -120,7 +120,7 @@ class FeatureMask(Augmenter):
 
     def __init__(self, p: float = 0.5, mode: str = "random", per_node: bool = False) -> None:
         super().__init__()
-        self.p = _check_prob(p)
+        self.p = check_prob(p)
         if mode not in self.modes:
             raise ValueError(f"mode must be one of {self.modes}, got {mode!r}")
         if per_node and mode != "random":
@@ -150,7 +150,7 @@ class FeatureMask(Augmenter):
         return mask
 
     def augment(self, view: View, generator: torch.Generator | None) -> View:
-        seed = _draw_seed(generator)
+        seed = draw_seed(generator)
         self.mask = None  # set when the view runs
 
         def input_fn(x: torch.Tensor) -> torch.Tensor:

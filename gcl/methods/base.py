@@ -11,6 +11,9 @@ from torch import nn
 from gcl.data.interactions import Interactions
 from gcl.graph import UIGraph
 
+#: The tuning hint of a method that names none of its own.
+GENERIC_TUNING_HINT = "lower the learning rate (lr)"
+
 
 class Method(nn.Module):
     r"""Base class of a recommendation method trained by :class:`gcl.train.Trainer`.
@@ -52,6 +55,9 @@ class Method(nn.Module):
     capabilities: frozenset[str] = frozenset()
     #: Why a capability is missing, by name, where the general message would mislead.
     missing: dict[str, str] = {}
+    #: What to try, in this method's settings, when training collapses or the valid
+    #: metric declines (named in the training loop's warnings).
+    tuning_hint: str = GENERIC_TUNING_HINT
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -163,7 +163,7 @@ class Trainer:
         gen = torch.Generator().manual_seed(cfg.seed)
         sampler = NegativeSampler(self.train, generator=gen)
         self._check_negatives(sampler)
-        fit = Fit(self, FitState(cl_weight=getattr(method, "cl_weight", None)),
+        fit = Fit(self, FitState(cl_weight=method.cl_weight if method.can("cl_weight") else None),
                   adam(method.parameters(), cfg.lr), gen, start=0.0,
                   evaluating=evaluate is not None)
         self._step = distributed.wrap(method) if distributed.active() else method.loss

@@ -138,3 +138,21 @@ def test_lightgcn_end_to_end_with_gradients(graph, name):
     ev = aug(graph, gen(1))
     assert ev.graph is graph and ev.input_fn is None and ev.perturb_fn is None
     torch.testing.assert_close(torch.stack(model.propagate(ev)).mean(0), clean)
+
+
+def test_from_spec_knows_exactly_the_packages_augmenters():
+    import gcl.augment
+    from gcl.augment.base import AUGMENTERS, from_spec
+
+    public = {n for n in gcl.augment.__all__ if isinstance(getattr(gcl.augment, n), type)
+              and issubclass(getattr(gcl.augment, n), gcl.augment.Augmenter)}
+    assert set(AUGMENTERS) == public
+    aug = gcl.augment.Compose([gcl.augment.EdgeDrop(0.2), gcl.augment.EmbeddingNoise(0.1)])
+    again = from_spec(aug.spec())
+    assert again.spec() == aug.spec() and isinstance(again.augmenters[0], gcl.augment.EdgeDrop)
+
+    class Mine(gcl.augment.Augmenter):  # defined outside gcl.augment: never looked up
+        pass
+
+    with pytest.raises(ValueError, match="unknown augmenter 'Mine'"):
+        from_spec(Mine().spec())

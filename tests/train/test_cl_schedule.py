@@ -33,9 +33,10 @@ def test_cl_weight_decays_when_bpr_is_stuck_without_a_collapse_warning(data, rec
 
 def test_cl_decay_is_off_by_default_and_keeps_the_weight(data):
     from gcl import GraphCLRecommender
+    from gcl.params import train_config_of
 
     assert TrainConfig().cl_decay is None
-    assert GraphCLRecommender(method="simgcl")._train_config().cl_decay is None
+    assert train_config_of(GraphCLRecommender(method="simgcl").get_params()).cl_decay is None
     train, _, graph = data
     method = simgcl(train)
     hist = Trainer(method, graph, train, config(epochs=6),

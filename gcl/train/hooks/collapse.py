@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from gcl import distributed
+from gcl.methods.base import GENERIC_TUNING_HINT
 from gcl.train.hooks.base import WARN_STACKLEVEL, Hook
 from gcl.train.hooks.cl_schedule import can_decay
 from gcl.train.state import Fit
@@ -61,7 +62,8 @@ class CollapseWatch(Hook):
         if self.epochs is None or not distributed.is_main():
             return
         s, n, method = fit.state, self.epochs, fit.trainer.method
-        hint = getattr(method, "tuning_hint", None)
+        # the method's own hint; the generic one repeats the advice given below
+        hint = None if method.tuning_hint == GENERIC_TUNING_HINT else method.tuning_hint
         bpr = record.get("bpr")
         if bpr is not None:
             s.stuck = s.stuck + 1 if abs(bpr - LN2) < BPR_STUCK_TOL else 0

@@ -12,7 +12,7 @@ class DeclineWarning(Hook):
     """Warns once (:class:`RuntimeWarning`) when the valid metric has been more than
     :obj:`drop` below its best (as :class:`EarlyStopping` keeps it, so list this hook after
     it) for :obj:`times` evaluations in a row: the model is training worse, not better.
-    The warning names the method's :obj:`tuning_hint` when it has one.
+    The warning names the method's :obj:`tuning_hint`.
 
     Args:
         metric (str): the watched valid metric, named in the warning.
@@ -34,7 +34,7 @@ class DeclineWarning(Hook):
         s.declined = s.declined + 1 if fit.metrics[self.metric] < (1 - self.drop) * s.best else 0
         if s.declined >= self.times and not s.warned:
             s.warned = True
-            hint = getattr(fit.trainer.method, "tuning_hint", "lower the learning rate")
+            hint = fit.trainer.method.tuning_hint
             warnings.warn(
                 f"valid {self.metric} has been more than {self.drop:.0%} below its best "
                 f"({s.best:.4f} at epoch {s.best_epoch}) for {s.declined} evaluations: "
