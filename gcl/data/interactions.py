@@ -499,8 +499,6 @@ class Interactions:
         """Internal indices of the given item ids; raises :class:`KeyError` naming unknown ids."""
         return ids_to_rows(self.item_ids, ids, "item")
 
-    # Kept for callers that have not moved to :func:`ids_to_rows`.
-    _lookup = staticmethod(ids_to_rows)
 
     # ------------------------------------------------------------------ subsets and splits
     def select(self, rows: np.ndarray) -> Interactions:

@@ -272,9 +272,6 @@ def find_local(entry: Mapping[str, Any], dirs: list[Path]) -> Path | None:
     return None
 
 
-_find = find_local  # the name the command line still imports
-
-
 def fetch(name: str, entry: Mapping[str, Any], root: str | PathLike | None = None,
           download: bool = True, verify: bool = True) -> Path:
     r"""The folder holding every file of a registered dataset, downloading what is missing
