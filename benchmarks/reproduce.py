@@ -26,7 +26,7 @@ within the 3% target for LightGCN, SimGCL, XSimGCL and DirectAU. Single seeds di
 to about 13% either way, which is the seed-to-seed spread of either library: with the first
 three seeds XSimGCL and DirectAU read outside 3%, and seeds 3-5 brought both inside it, so
 their difference is the seed's, not the method's. SGL compares different forms (above).
-amazon-beauty (leave-one-out) runs one seed per method.
+amazon-beauty (leave-one-out) runs one seed per method: LightGCN and SimGCL so far.
 """
 from __future__ import annotations
 
