@@ -384,7 +384,6 @@ class XSimGCLSettings(SimGCLSettings):
     temperature: float = _temperature(0.15)
     cl_layer: int = setting(1, "layer whose embeddings are contrasted", integer(1))
     init_std: float | str = _init_std_field("xavier")
-    cl_anchors: int | None = _cl_anchors()
 
 
 @dataclass
