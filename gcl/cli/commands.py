@@ -399,32 +399,36 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- serve
 def cmd_recommend(args: argparse.Namespace) -> int:
+    exclude = not args.include_seen
     if args.export:
         from gcl.index import RecallIndex
 
-        index = RecallIndex.load(args.export)
+        source = RecallIndex.load(args.export)
         if args.ef_search is not None or args.nprobe is not None:
-            index.set_search_params(ef_search=args.ef_search, nprobe=args.nprobe)
-        if args.items:
-            keys, lists = _item_lists(args.items, index.item_ids)
-            items, scores = index.recommend_for_items(lists, k=args.k,
-                                                      exclude_given=not args.include_seen)
-            _print_lists(args, "item", keys, items, scores, "items")
-            return 0
-        users = coerce_ids(args.user, index.user_ids, "user")
-        items, scores = index.search(users, k=args.k, exclude_seen=not args.include_seen)
+            source.set_search_params(ef_search=args.ef_search, nprobe=args.nprobe)
+
+        def fold(lists: list) -> tuple:
+            return source.recommend_for_items(lists, k=args.k, exclude_given=exclude)
+
+        def serve(users: list) -> tuple:
+            return source.search(users, k=args.k, exclude_seen=exclude)
     else:
         if args.ef_search is not None or args.nprobe is not None:
             raise ValueError("--ef-search and --nprobe apply to --export (a recall index)")
-        _, rec = _load_model(args.run)
-        if args.items:
-            keys, lists = _item_lists(args.items, rec.item_ids)
-            items, scores = rec.recommend_for_items(lists, k=args.k,
-                                                    filter_seen=not args.include_seen)
-            _print_lists(args, "item", keys, items, scores, "items")
-            return 0
-        users = coerce_ids(args.user, rec.user_ids, "user")
-        items, scores = rec.recommend(users, k=args.k, filter_seen=not args.include_seen)
+        _, source = _load_model(args.run)
+
+        def fold(lists: list) -> tuple:
+            return source.recommend_for_items(lists, k=args.k, filter_seen=exclude)
+
+        def serve(users: list) -> tuple:
+            return source.recommend(users, k=args.k, filter_seen=exclude)
+    if args.items:
+        keys, lists = _item_lists(args.items, source.item_ids)
+        items, scores = fold(lists)
+        _print_lists(args, "item", keys, items, scores, "items")
+        return 0
+    users = coerce_ids(args.user, source.user_ids, "user")
+    items, scores = serve(users)
     _print_lists(args, "item", users, items, scores, "user")
     return 0
 
