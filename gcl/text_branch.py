@@ -41,7 +41,8 @@ def with_text_items(train: Interactions, text: Any) -> Interactions:
 def build_text_branch(train: Interactions, text: Any, settings: Mapping[str, Any], dim: int,
                       seed: int) -> tuple[TextBranch, list[str]]:
     """The text branch of a fit on :obj:`train` (whose item map holds every item of
-    :obj:`text`, see :func:`with_text_items`), and the words of its word vectors.
+    :obj:`text`, see :func:`with_text_items`), prepared on it, and the words of its word
+    vectors.
 
     Args:
         train (Interactions): the train log.
@@ -69,6 +70,7 @@ def build_text_branch(train: Interactions, text: Any, settings: Mapping[str, Any
                       "known word: their embeddings are zero", RuntimeWarning, stacklevel=4)
     branch = TextBranch(pooled, counts > 0, cold, wv.vectors, train.num_users, dim,
                         bags=wv.bags(texts), **branch_kwargs(settings))
+    branch.prepare(train.to_csr().T)
     return branch, list(wv.words)
 
 

@@ -2,6 +2,7 @@
 else it can do (its declared capabilities)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import scipy.sparse as sp
@@ -11,6 +12,8 @@ from torch import nn
 from gcl.data.interactions import Interactions
 from gcl.graph import UIGraph
 
+#: A loss term (:meth:`Method.add_term`).
+LossTerm = Callable[..., dict[str, torch.Tensor]]
 #: The tuning hint of a method that names none of its own.
 GENERIC_TUNING_HINT = "lower the learning rate (lr)"
 
@@ -25,8 +28,9 @@ class Method(nn.Module):
     **Capabilities.** What a method can do beyond that is declared in :attr:`capabilities`,
     a set of names from :data:`CAPABILITIES`, each with its hook:
 
-    - :obj:`"text"`: :meth:`attach_text` takes a text branch
-      (:class:`~gcl.nn.text_tower.TextBranch`) that feeds the item embeddings.
+    - :obj:`"text"`: the method's :obj:`encoder` takes a layer-0 input and its loss runs
+      :meth:`add_terms`, so :meth:`attach_text` can wrap it in a text branch
+      (:class:`~gcl.nn.text_tower.TextBranch`; see :func:`gcl.methods.text.attach_text`).
     - :obj:`"projection_head"`: :meth:`add_projection_head` adds a projection head to the
       contrastive loss.
     - :obj:`"momentum"`: :meth:`add_momentum` adds a MoCo momentum encoder and queue.
@@ -58,6 +62,9 @@ class Method(nn.Module):
     #: What to try, in this method's settings, when training collapses or the valid
     #: metric declines (named in the training loop's warnings).
     tuning_hint: str = GENERIC_TUNING_HINT
+    #: The generator of the current epoch's draws, for methods that draw (set in
+    #: :meth:`new_epoch`).
+    generator: torch.Generator | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -92,6 +99,28 @@ class Method(nn.Module):
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()
         self.num_users, self.num_items = num_users, num_items
+        self.terms: list[LossTerm] = []
+
+    def add_term(self, term: LossTerm) -> None:
+        """Adds a loss term: a function :obj:`term(method, user_emb, item_emb, users, pos,
+        neg)` of the method's final embeddings (:obj:`[U, d]`, :obj:`[I, d]`) and the batch,
+        returning a dict whose :obj:`"loss"` joins the total and whose other entries are
+        recorded (see :meth:`add_terms`)."""
+        self.terms.append(term)
+
+    def add_terms(self, out: dict[str, torch.Tensor], user_emb: torch.Tensor,
+                  item_emb: torch.Tensor, users: torch.Tensor, pos: torch.Tensor,
+                  neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        """:obj:`out` (a batch's losses) with each of :attr:`terms` added while training.
+        A method's ranking loss calls it with the final embeddings it ranks with."""
+        if not self.training:
+            return out
+        for term in self.terms:
+            parts = term(self, user_emb, item_emb, users, pos, neg)
+            total = parts.pop("loss")
+            out.update(parts)
+            out["loss"] = out["loss"] + total
+        return out
 
     def prepare(self, train: Interactions, graph: UIGraph) -> None:
         """Called once by :meth:`fit` before training, with the train log and its graph."""
@@ -133,8 +162,17 @@ class Method(nn.Module):
         :obj:`seen` (:obj:`[U, I]`) after a model file is loaded."""
 
     def attach_text(self, branch: nn.Module) -> None:
-        """Adds a text branch (capability :obj:`"text"`)."""
-        self.require("text", "item text")
+        """Adds a text branch (capability :obj:`"text"`; :func:`gcl.methods.text.attach_text`)."""
+        from gcl.methods.text import attach_text
+
+        attach_text(self, branch)
+
+    @property
+    def text(self) -> nn.Module | None:
+        """The text branch (:class:`~gcl.nn.text_tower.TextBranch`), or :obj:`None`."""
+        from gcl.methods.text import text_branch
+
+        return text_branch(self)
 
     def add_projection_head(self, layers: int) -> None:
         """Adds a projection head of :obj:`layers` layers (capability
@@ -151,10 +189,10 @@ class Method(nn.Module):
         self.require("sequences", "set_history")
 
 
-#: Each capability a method may declare, and the hook it implements (:obj:`None`: an
-#: attribute, not a hook).
+#: Each capability a method may declare, and the hook it implements (:obj:`None`: nothing
+#: to implement, the base class's works).
 CAPABILITIES: dict[str, str | None] = {
-    "text": "attach_text", "projection_head": "add_projection_head",
+    "text": None, "projection_head": "add_projection_head",
     "momentum": "add_momentum", "sequences": "set_history", "cl_weight": None}
 _CONTRAST = ("contrastive loss", "choose e.g. 'simgcl', 'xsimgcl', 'sgl-ed' or 'custom'")
 #: What each capability is, and what to choose where it is missing, for the error message.

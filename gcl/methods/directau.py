@@ -60,7 +60,4 @@ class DirectAU(LightGCNMethod):
         reg = (u.norm() + i.norm()) / len(users) ** 2
         out = {"loss": align + self.gamma * uniform + self.reg * reg, "align": align,
                "uniform": uniform, "reg": reg}
-        if self.text is not None and self.training:
-            out.update(self.text.loss(user_emb, users, pos, neg, self.generator))
-            out["loss"] = out["loss"] + out["text"]
-        return out
+        return self.add_terms(out, user_emb, item_emb, users, pos, neg)

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import torch
 
-from gcl.data.interactions import Interactions
 from gcl.graph import UIGraph
 from gcl.losses import bpr, l2
 from gcl.methods.base import Method
 from gcl.nn.lightgcn import LightGCN
-from gcl.nn.text_tower import TextBranch, TextInput
 
 #: The largest share of the graph's edges a batch's rows may hold for :meth:`LightGCNMethod.loss`
 #: to propagate its last layer for those rows only (more, and slicing them costs more than
@@ -45,35 +43,18 @@ class LightGCNMethod(Method):
         super().__init__(num_users, num_items)
         self.encoder = LightGCN(num_users, num_items, dim, layers, init_std=init_std)
         self.reg = reg
-        self.generator: torch.Generator | None = None
-
-    def attach_text(self, branch: TextBranch) -> None:
-        """Adds a text branch (:class:`~gcl.nn.text_tower.TextBranch`): its tower's output
-        becomes the items' layer-0 features, and its losses join :meth:`rec_loss`, which
-        every method calls, so the branch composes with all of them."""
-        self.encoder = TextInput(self.encoder, branch)
-
-    @property
-    def text(self) -> TextBranch | None:
-        """The text branch, or :obj:`None`."""
-        return self.encoder.branch if isinstance(self.encoder, TextInput) else None
-
-    def prepare(self, train: Interactions, graph: UIGraph) -> None:
-        if self.text is not None:
-            self.text.prepare(train.to_csr().T)
 
     def new_epoch(self, graph: UIGraph, generator: torch.Generator) -> None:
         self.generator = generator
 
     def rec_loss(self, user_emb: torch.Tensor, item_emb: torch.Tensor, users: torch.Tensor,
                  pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
-        """BPR on the final embeddings plus L2 on the layer-0 rows of the batch."""
+        """BPR on the final embeddings plus L2 on the layer-0 rows of the batch, and the
+        method's loss terms (:meth:`~gcl.methods.base.Method.add_terms`: e.g. a text
+        branch's); every method of the family ranks through it."""
         out = self.ranking_loss(user_emb[users], item_emb[pos],
                                 item_emb[neg.view(len(users), -1)], users, pos, neg)
-        if self.text is not None and self.training:
-            out.update(self.text.loss(user_emb, users, pos, neg, self.generator))
-            out["loss"] = out["loss"] + out["text"]
-        return out
+        return self.add_terms(out, user_emb, item_emb, users, pos, neg)
 
     def ranking_loss(self, u: torch.Tensor, i_pos: torch.Tensor, i_neg: torch.Tensor,
                      users: torch.Tensor, pos: torch.Tensor,
@@ -108,11 +89,13 @@ class LightGCNMethod(Method):
     def rows_only(self, graph: UIGraph) -> bool:
         """Whether :meth:`loss` may propagate the last layer for the batch's rows only
         (:meth:`gcl.nn.LightGCN.readout_rows`; the same loss and gradients): plain LightGCN
-        over a plain graph in float32, without a text branch. It does so when those rows
-        hold fewer than :obj:`ROWS_ONLY_MAX` of the graph's edges, where it pays."""
+        over a plain graph in float32, without loss terms (such as a text branch's). It
+        does so when those rows hold fewer than :obj:`ROWS_ONLY_MAX` of the graph's edges,
+        where it pays."""
         enc = self.encoder
         return (type(self).rec_loss is LightGCNMethod.rec_loss and isinstance(graph, UIGraph)
-                and isinstance(enc, LightGCN) and enc.layers > 0 and enc.compute_dtype is None)
+                and not self.terms and isinstance(enc, LightGCN) and enc.layers > 0
+                and enc.compute_dtype is None)
 
     def embeddings(self, graph: UIGraph) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encoder(graph)
