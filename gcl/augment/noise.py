@@ -5,7 +5,6 @@ import math
 import numbers
 
 import torch
-import torch.nn.functional as F
 
 from gcl.augment.base import Augmenter
 from gcl.view import View
@@ -68,13 +67,16 @@ class EmbeddingNoise(Augmenter):
         r = torch.rand(h.shape, generator=generator, device=device, dtype=h.dtype)
         if r.device != h.device:
             r = r.to(h.device)
-        return eps * F.normalize(r, dim=-1) * torch.sign(h.detach())
+        # F.normalize(r) * eps * sign(h), computed in place: the same numbers, bit for bit,
+        # without three more [N, d] tensors per layer.
+        r.div_(torch.linalg.vector_norm(r, dim=-1, keepdim=True).clamp_min_(1e-12))
+        return r.mul_(eps).mul_(torch.sign(h.detach()))
 
     def augment(self, view: View, generator: torch.Generator | None) -> View:
         self.mask = None
         eps = self.eps
 
         def perturb_fn(h: torch.Tensor, layer: int) -> torch.Tensor:
-            return h + EmbeddingNoise.noise(h, eps, generator)
+            return EmbeddingNoise.noise(h, eps, generator).add_(h)
 
         return view.add_perturb(perturb_fn)

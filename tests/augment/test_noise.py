@@ -101,3 +101,16 @@ def test_per_batch():
     aug = EmbeddingNoise(0.2)
     aug(random_graph(3, 3, 5), gen())
     assert aug.mask is None
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_perturbation_is_the_papers_formula_bit_for_bit(graph, dtype):
+    """h + eps * normalize(r) * sign(h), r ~ U(0, 1) from the view's generator, as SELFRec's
+    SimGCL/XSimGCL compute it, with the gradient of the identity."""
+    h = torch.randn(graph.num_nodes, 16, generator=gen(3), dtype=dtype).requires_grad_()
+    out = EmbeddingNoise(0.2)(graph, gen(5)).perturb(h, 0)
+    r = torch.rand(h.shape, generator=gen(5), dtype=dtype)
+    expected = h + 0.2 * torch.nn.functional.normalize(r, dim=-1) * torch.sign(h.detach())
+    assert torch.equal(out, expected)
+    (grad,) = torch.autograd.grad((out * out).sum(), h)
+    torch.testing.assert_close(grad, 2 * expected.detach())
