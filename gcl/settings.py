@@ -359,8 +359,8 @@ class SGLSettings(LightGCNSettings):
     cl_weight: float = _cl_weight(0.1)
     temperature: float = _temperature(0.2)
     init_std: float | str = _init_std_field("xavier")
-    negatives: str = setting("all", "all (the reference) or in-batch",
-                             one_of("all", "in-batch"))
+    negatives: str = setting("all", "all (the reference), in-batch or joint (SELFRec's form)",
+                             one_of("all", "in-batch", "joint"))
 
 
 @dataclass

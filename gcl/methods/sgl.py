@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from gcl.augment.edge import EdgeDrop, NodeDrop, RandomWalk
-from gcl.losses import info_nce_all
+from gcl.losses import info_nce, info_nce_all
 from gcl.methods.contrastive import GraphCLMethod
 
 
@@ -28,9 +28,12 @@ class _SGL(GraphCLMethod):
 
     (the reference sums BPR and InfoNCE over the batch; the means here keep their ratio).
     Defaults are the reference's: 3 layers, Xavier-uniform start, drop ratio 0.1,
-    :math:`\lambda_{cl}=0.1`, :math:`\tau=0.2`, L2 1e-4. :obj:`negatives="in-batch"`, a
-    variant, contrasts the batch's unique users (items) with each other only (as SELFRec's
-    :obj:`SGL.py`); it is the one that composes with :obj:`moco`.
+    :math:`\lambda_{cl}=0.1`, :math:`\tau=0.2`, L2 1e-4. Two variants contrast within the
+    batch only: :obj:`negatives="in-batch"` sums one InfoNCE over the batch's unique users
+    and one over its unique items (:func:`~gcl.losses.info_nce`; the form that composes
+    with :obj:`moco`), and :obj:`negatives="joint"` takes one InfoNCE over the unique users
+    and items together, so that users are negatives of items and the other way round
+    (SELFRec's :obj:`model/graph/SGL.py`).
 
     Args:
         num_users (int): number of users.
@@ -43,8 +46,9 @@ class _SGL(GraphCLMethod):
         temperature (float): :math:`\tau`. (default: :obj:`0.2`)
         init_std (float or str): std of the normal initialisation of the ID table, or
             :obj:`"xavier"` (see :class:`~gcl.nn.LightGCN`). (default: :obj:`"xavier"`)
-        negatives (str): :obj:`"all"` (all users / items of the other view) or
-            :obj:`"in-batch"` (the batch's unique users / items). (default: :obj:`"all"`)
+        negatives (str): :obj:`"all"` (all users / items of the other view),
+            :obj:`"in-batch"` (the batch's unique users / items) or :obj:`"joint"` (the
+            batch's unique users and items in one InfoNCE). (default: :obj:`"all"`)
     """
 
     tuning_hint = "lower cl_weight or the drop ratio p, or raise temperature"
@@ -53,26 +57,32 @@ class _SGL(GraphCLMethod):
                  reg: float = 1e-4, p: float = 0.1, cl_weight: float = 0.1,
                  temperature: float = 0.2, init_std: float | str = "xavier",
                  negatives: str = "all") -> None:
-        if negatives not in ("all", "in-batch"):
-            raise ValueError(f"negatives must be 'all' or 'in-batch', got {negatives!r}")
+        if negatives not in ("all", "in-batch", "joint"):
+            raise ValueError(f"negatives must be 'all', 'in-batch' or 'joint', got "
+                             f"{negatives!r}")
         super().__init__(num_users, num_items, dim, layers, reg, self.make_augment(p, layers),
                          cl_weight, temperature, init_std=init_std)
         self.p, self.negatives = p, negatives
 
     def add_momentum(self, moco) -> None:
-        if self.negatives == "all":
-            raise ValueError(f"{self.name} with negatives='all' contrasts each node with all "
-                             "users or items already, so a MoCo queue adds no negatives: "
-                             "pass negatives='in-batch' to use moco")
+        if self.negatives != "in-batch":
+            raise ValueError(f"{self.name} with negatives={self.negatives!r} has no MoCo "
+                             "queue form (with 'all' each node meets all users or items "
+                             "already): pass negatives='in-batch' to use moco")
         super().add_momentum(moco)
 
     def contrast(self, z1: tuple[torch.Tensor, torch.Tensor], z2: tuple[torch.Tensor, torch.Tensor],
                  users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """InfoNCE of the batch's users and positive items in view :obj:`z1` against all
         users and items of view :obj:`z2` (or, with :obj:`negatives="in-batch"`,
-        :meth:`GraphCLMethod.contrast`)."""
+        :meth:`GraphCLMethod.contrast`; with :obj:`"joint"`, one InfoNCE over the batch's
+        unique users and items stacked)."""
         if self.negatives == "in-batch":
             return super().contrast(z1, z2, users, pos)
+        if self.negatives == "joint":
+            u, i = users.unique(), pos.unique()
+            return info_nce(self.project(torch.cat([z1[0][u], z1[1][i]])),
+                            self.project(torch.cat([z2[0][u], z2[1][i]])), self.temperature)
         return sum(info_nce_all(self.project(a[idx]), self.project(b), idx, self.temperature)
                    for a, b, idx in ((z1[0], z2[0], users), (z1[1], z2[1], pos)))
 

@@ -54,8 +54,9 @@ def test_reference_defaults_and_validation():
         SGLEdge(10, 10, temperature=0)
     with pytest.raises(ValueError, match="negatives"):
         SGLEdge(10, 10, negatives="batch")
-    with pytest.raises(ValueError, match="negatives='in-batch'"):
-        SGLEdge(10, 10).add_momentum(True)
+    for negatives in ("all", "joint"):
+        with pytest.raises(ValueError, match="negatives='in-batch'"):
+            SGLEdge(10, 10, negatives=negatives).add_momentum(True)
 
 
 def test_contrast_is_sgl_torchs_infonce_against_all_nodes_by_hand():
@@ -89,3 +90,14 @@ def test_contrast_is_sgl_torchs_infonce_against_all_nodes_by_hand():
     batch = (info_nce(z1[0][users.unique()], z2[0][users.unique()], tau)
              + info_nce(z1[1][pos.unique()], z2[1][pos.unique()], tau))
     assert m.contrast(z1, z2, users, pos).item() == pytest.approx(batch.item(), rel=1e-9)
+    # SELFRec's form: the unique users and items in one InfoNCE, users and items negatives
+    # of each other, by hand.
+    m = SGLEdge(5, 4, dim=3, temperature=tau, negatives="joint")
+    a = torch.cat([z1[0][users.unique()], z1[1][pos.unique()]])
+    b = torch.cat([z2[0][users.unique()], z2[1][pos.unique()]])
+    total = 0.0
+    for r in range(len(a)):
+        cos = [torch.nn.functional.cosine_similarity(a[r], b[j], dim=0).item()
+               for j in range(len(b))]
+        total -= math.log(math.exp(cos[r] / tau) / sum(math.exp(c / tau) for c in cos))
+    assert m.contrast(z1, z2, users, pos).item() == pytest.approx(total / len(a), rel=1e-9)
