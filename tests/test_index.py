@@ -3,7 +3,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 
 import gcl
 from gcl import GraphCLRecommender, Interactions
