@@ -100,7 +100,7 @@ class IdMap:
 class CSR:
     """A 0/1 sparse :obj:`[num_rows, num_cols]` matrix (e.g. the items each user has) as
     CSR arrays: row :obj:`r` holds the columns :obj:`indices[indptr[r]:indptr[r + 1]]`.
-    Only where entries are counts; their values are not kept.
+    Only where the entries are is kept, not their values.
 
     Args:
         indptr (np.ndarray): row starts, shape :obj:`[num_rows + 1]`, from 0 to
