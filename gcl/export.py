@@ -2,10 +2,10 @@
 :func:`load_export` (defined in :mod:`gcl.export_format`, which the recall index reads with).
 
 An export folder holds :obj:`user_embeddings.npy`, :obj:`item_embeddings.npy`, the id maps
-:obj:`users.parquet` / :obj:`items.parquet` (:obj:`.csv` without pyarrow), the train
-matrix :obj:`seen.npz`, optionally a Faiss index :obj:`items.faiss` and a PyG
-:obj:`graph.pt`, and :obj:`meta.json` last: a folder without :obj:`meta.json` is not a
-complete export.
+:obj:`users.npy` / :obj:`items.npy`, the train matrix :obj:`seen.npz`, optionally a Faiss
+index :obj:`items.faiss` and a PyG :obj:`graph.pt`, and :obj:`meta.json` last: a folder
+without :obj:`meta.json` is not a complete export. Everything but :obj:`graph.pt` reads with
+numpy alone (format 2, see :mod:`gcl.export_format`).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from gcl._io import atomic_write, current_umask, folder_lock, remove_tree, sha256_file, swap_folder
 from gcl._version import __version__
 from gcl.data.interactions import Interactions
-from gcl.export_format import Export, id_type, load_export, write_ids
+from gcl.export_format import FORMAT_VERSION, Export, id_type, load_export, write_ids, write_seen
 from gcl.index import (
     INDEX_FILE,
     INDEX_TYPES,
@@ -69,10 +69,13 @@ def export(rec: Any, directory: str | PathLike, metrics: dict[str, float] | None
 
     * :obj:`user_embeddings.npy`, :obj:`item_embeddings.npy`: float32, row :math:`i` belongs
       to the :math:`i`-th id of the map;
-    * :obj:`users.parquet`, :obj:`items.parquet` (:obj:`.csv` without pyarrow): columns
-      :obj:`row` and :obj:`user` / :obj:`item`, the user's own ids;
-    * :obj:`seen.npz`: the :obj:`[num_users, num_items]` train matrix (scipy CSR), so that a
-      recall stage can leave out what each user already has;
+    * :obj:`users.npy`, :obj:`items.npy`: the user's own ids, entry :math:`i` of row
+      :math:`i` (integers as they are, strings as fixed-width unicode; a :obj:`.json` list
+      where a fixed width cannot hold them exactly, see
+      :func:`gcl.export_format.write_ids`);
+    * :obj:`seen.npz`: the :obj:`[num_users, num_items]` train matrix as the CSR arrays
+      :obj:`indptr`, :obj:`indices` and :obj:`shape`, so that a recall stage can leave out
+      what each user already has;
     * with :obj:`index`, :obj:`items.faiss`: a Faiss index over the item embeddings (see
       :mod:`gcl.index`; load it with :meth:`gcl.RecallIndex.load`);
     * with :obj:`item_foldin`, :obj:`item_foldin.npy`: the fold-in item matrix
@@ -225,9 +228,7 @@ def _write_export(rec: Any, out: Path, metrics: dict[str, float] | None, dataset
             np.save(f, np.ascontiguousarray(item_foldin, dtype=np.float32))
     files["users"] = write_ids(rec.user_ids, out / "users", "user")
     files["items"] = write_ids(rec.item_ids, out / "items", "item")
-    files["seen"] = out / "seen.npz"
-    with atomic_write(files["seen"]) as f:
-        sp.save_npz(f, sp.csr_matrix(rec.seen_, dtype=np.float32))
+    files["seen"] = write_seen(rec.seen_, out / "seen.npz")
     index_meta = None
     if index is not None:
         t0 = time.perf_counter()
@@ -242,7 +243,7 @@ def _write_export(rec: Any, out: Path, metrics: dict[str, float] | None, dataset
         with atomic_write(files["graph"]) as f:
             torch.save(hetero_data(rec).to_dict(), f)
     meta = {
-        "format": "gcl.export", "format_version": 1,
+        "format": "gcl.export", "format_version": FORMAT_VERSION,
         "method": rec.params["method"],
         "params": _params(rec),
         "dataset": dataset,

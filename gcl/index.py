@@ -27,7 +27,9 @@ nearest item in L2 is the best by inner product. ``benchmarks/recall_index.py`` 
 the gain.
 
 Scores returned are always the exact inner products of the items found, in descending order.
-Needs the :obj:`ann` extra: :obj:`pip install 'gcl[ann]'`.
+Needs the :obj:`ann` extra: :obj:`pip install 'gcl[ann]'`. Loading and searching need numpy
+and faiss alone (ids and seen items are looked up with :mod:`gcl.lookup`), not torch, pandas
+or scipy.
 """
 from __future__ import annotations
 
@@ -39,24 +41,35 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 
-from gcl.data.interactions import ids_to_rows
 from gcl.export_format import load_export
+from gcl.lookup import CSR, IdMap
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 INDEX_FILE = "items.faiss"
 
 
-def item_rows(item_index: pd.Index, item_ids: Any,
+def _get_rows(id_map: Any, ids: list) -> np.ndarray:
+    """Rows of :obj:`ids` in :obj:`id_map` (:obj:`-1` where unknown): a pandas Index by its
+    own lookup (pandas is loaded already where one is given), anything else by
+    :class:`IdMap`."""
+    if isinstance(id_map, IdMap):
+        return id_map.get_rows(ids)
+    if hasattr(id_map, "get_indexer"):
+        import pandas as pd
+
+        return id_map.get_indexer(pd.Index(ids))
+    return IdMap(id_map).get_rows(ids)
+
+
+def item_rows(item_index: Any, item_ids: Any,
               missing: str = "raise") -> tuple[list[np.ndarray], bool]:
     """The item rows of new users given by their items: one user as a list of item ids, or
     several as a list of lists. Returns one sorted array of distinct rows per user and
     whether one user was given.
 
     Args:
-        item_index (pd.Index): the items' own ids, in row order.
+        item_index (IdMap, pd.Index or np.ndarray): the items' own ids, in row order.
         item_ids (list or list of lists): the users' items, in their own ids.
         missing (str): what an id not in :obj:`item_index` does: :obj:`"raise"` a
             :class:`KeyError` naming them, or :obj:`"skip"` it with a warning naming them.
@@ -79,7 +92,7 @@ def item_rows(item_index: pd.Index, item_ids: Any,
         if not items:
             raise ValueError(f"user {n} of item_ids has no items: a new user is folded in "
                              "from at least one item")
-        pos = item_index.get_indexer(pd.Index(items))
+        pos = _get_rows(item_index, items)
         unknown += [i for i, p in zip(items, pos) if p < 0]
         rows.append(np.unique(pos[pos >= 0]).astype(np.int64))
     if unknown:
@@ -106,7 +119,7 @@ def fold_in(item_foldin: np.ndarray, rows: Sequence[np.ndarray]) -> np.ndarray:
         rows (sequence of np.ndarray): each user's distinct item rows.
     """
     sizes = np.array([len(r) for r in rows], dtype=np.float64)
-    sums = rows_matrix(rows, len(item_foldin)) @ np.asarray(item_foldin, dtype=np.float64)
+    sums = CSR.from_rows(rows, len(item_foldin)).sum_rows(item_foldin)
     return (sums / np.sqrt(sizes)[:, None]).astype(np.float32)
 
 
@@ -310,10 +323,12 @@ class RecallIndex:
         user_emb (np.ndarray): user embeddings, shape :obj:`[num_users, dim]`.
         item_emb (np.ndarray): item embeddings, shape :obj:`[num_items, dim]` (for exact
             scores of the items found).
-        user_ids (pd.Index): the users' own ids, in row order.
-        item_ids (pd.Index): the items' own ids, in row order.
-        seen (scipy.sparse.csr_matrix, optional): :obj:`[num_users, num_items]` train
-            interactions, left out by :obj:`exclude_seen`. (default: :obj:`None`)
+        user_ids (sequence): the users' own ids, in row order (a list, array or
+            :class:`pandas.Index`); kept as an array (:attr:`user_ids`).
+        item_ids (sequence): the items' own ids, in row order; kept as :attr:`item_ids`.
+        seen (scipy.sparse matrix or CSR, optional): :obj:`[num_users, num_items]` train
+            interactions, left out by :obj:`exclude_seen`; kept as :attr:`seen_rows`.
+            (default: :obj:`None`)
         meta (dict, optional): the export's :obj:`meta.json`. (default: :obj:`None`)
         item_foldin (np.ndarray, optional): the fold-in item matrix :obj:`[num_items, dim]`
             that :meth:`recommend_for_items` serves new users with (an export's
@@ -321,21 +336,23 @@ class RecallIndex:
     """
 
     def __init__(self, index: Any, options: dict[str, Any], user_emb: np.ndarray,
-                 item_emb: np.ndarray, user_ids: pd.Index, item_ids: pd.Index,
-                 seen: sp.csr_matrix | None = None, meta: dict[str, Any] | None = None,
+                 item_emb: np.ndarray, user_ids: Sequence[Hashable],
+                 item_ids: Sequence[Hashable], seen: Any = None,
+                 meta: dict[str, Any] | None = None,
                  item_foldin: np.ndarray | None = None) -> None:
         self.index, self.options = index, dict(options)
         self.user_emb = np.ascontiguousarray(user_emb, dtype=np.float32)
         self.item_emb = np.ascontiguousarray(item_emb, dtype=np.float32)
-        self.user_ids, self.item_ids = pd.Index(user_ids), pd.Index(item_ids)
-        self.seen = None if seen is None else sp.csr_matrix(seen)
+        self._users, self._items = IdMap(user_ids), IdMap(item_ids)
+        self.seen_rows = None if seen is None else CSR.of(seen)
         self.meta = meta or {}
         if len(self.user_emb) != len(self.user_ids) or len(self.item_emb) != len(self.item_ids):
             raise ValueError("the embeddings do not match the id maps")
         if index.ntotal != len(self.item_ids):
             raise ValueError(f"the index holds {index.ntotal} items, the id map "
                              f"{len(self.item_ids)}")
-        if self.seen is not None and self.seen.shape != (len(self.user_ids), len(self.item_ids)):
+        if self.seen_rows is not None and \
+                self.seen_rows.shape != (len(self.user_ids), len(self.item_ids)):
             raise ValueError("the seen matrix does not match the id maps")
         self.item_foldin = None if item_foldin is None else np.ascontiguousarray(
             item_foldin, dtype=np.float32)
@@ -347,13 +364,12 @@ class RecallIndex:
     @classmethod
     def from_arrays(cls, user_emb: np.ndarray, item_emb: np.ndarray,
                     user_ids: Sequence[Hashable], item_ids: Sequence[Hashable],
-                    kind: str = "flat", seen: sp.csr_matrix | None = None,
+                    kind: str = "flat", seen: Any = None,
                     **options: Any) -> RecallIndex:
         """Builds the index (see :func:`build_index` for :obj:`options`) over
         :obj:`item_emb`."""
         index, opts = build_index(item_emb, kind, **options)
-        return cls(index, opts, user_emb, item_emb, pd.Index(user_ids), pd.Index(item_ids),
-                   seen)
+        return cls(index, opts, user_emb, item_emb, user_ids, item_ids, seen)
 
     @classmethod
     def load(cls, directory: str | PathLike, verify: bool = True) -> RecallIndex:
@@ -393,9 +409,26 @@ class RecallIndex:
                 raise ValueError(f"{foldin_path} must be a finite [num_items, dim] matrix "
                                  f"{exp.item_emb.shape}, got shape {foldin.shape}")
         return cls(index, options, exp.user_emb, exp.item_emb, exp.user_ids, exp.item_ids,
-                   exp.seen, exp.meta, foldin)
+                   exp.seen_rows, exp.meta, foldin)
 
     # ------------------------------------------------------------------ facts
+    @property
+    def user_ids(self) -> np.ndarray:
+        """The users' own ids in row order, shape :obj:`[num_users]`: integer ids in their
+        dtype, others (strings, bytes) as Python objects."""
+        return self._users.ids
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """The items' own ids in row order, shape :obj:`[num_items]`, as :attr:`user_ids`."""
+        return self._items.ids
+
+    @property
+    def seen(self) -> Any:
+        """The train matrix as a :class:`scipy.sparse.csr_matrix` of ones (imports scipy;
+        the index itself serves from :attr:`seen_rows`), or :obj:`None` without one."""
+        return None if self.seen_rows is None else self.seen_rows.to_scipy()
+
     @property
     def kind(self) -> str:
         """The index type: :obj:`"flat"`, :obj:`"hnsw"` or :obj:`"ivf"`."""
@@ -437,8 +470,8 @@ class RecallIndex:
         if isinstance(user_ids, (str, bytes)) or not isinstance(user_ids, Iterable):
             raise TypeError("user_ids must be a list of ids, e.g. ['196', '186']")
         self._check_k(k)
-        rows = ids_to_rows(self.user_ids, list(user_ids), "user")
-        seen = self.seen if exclude_seen else None
+        rows = self._users.rows(user_ids, "user")
+        seen = self.seen_rows if exclude_seen else None
         if exclude_seen and seen is None:
             raise ValueError("this index has no train matrix to exclude seen items: pass "
                              "exclude_seen=False")
@@ -477,8 +510,8 @@ class RecallIndex:
                              f"{self.meta.get('method', 'unknown')!r} does not fold in, or the "
                              "export is older; export the model again with this gcl")
         self._check_k(k)
-        rows, single = item_rows(self.item_ids, item_ids, missing)
-        given = rows_matrix(rows, self.num_items) if exclude_given else None
+        rows, single = item_rows(self._items, item_ids, missing)
+        given = CSR.from_rows(rows, self.num_items) if exclude_given else None
         idx, scores = self._search_rows(fold_in(self.item_foldin, rows),
                                         np.arange(len(rows)), k, given, batch_size)
         items = self._to_ids(idx, scores)
@@ -504,8 +537,8 @@ class RecallIndex:
         self._check_k(k)
         if k > self.num_items - 1:
             raise ValueError(f"k must be in 1..num_items-1={self.num_items - 1}, got {k}")
-        rows = ids_to_rows(self.item_ids, list(item_ids), "item")
-        itself = rows_matrix([r[None] for r in rows], self.num_items)
+        rows = self._items.rows(item_ids, "item")
+        itself = CSR.from_rows([r[None] for r in rows], self.num_items)
         idx, scores = self._search_rows(self.item_emb[rows], np.arange(len(rows)), k, itself,
                                         batch_size)
         return self._to_ids(idx, scores), scores
@@ -539,13 +572,13 @@ class RecallIndex:
             raise ValueError(f"k={k} is larger than the number of items ({self.num_items})")
 
     def _search_rows(self, vectors: np.ndarray, rows: np.ndarray | None, k: int,
-                     seen: sp.csr_matrix | None, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+                     seen: CSR | None, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         n = len(vectors)
         out_idx = np.full((n, k), -1, dtype=np.int64)
         out_scores = np.full((n, k), -np.inf, dtype=np.float32)
         need = np.full(n, k, dtype=np.int64)
         if seen is not None:
-            need += np.diff(seen.indptr)[rows]
+            need += seen.row_lengths()[rows]
         need = np.minimum(need, self.num_items)
         # Queries that need about as many candidates are searched together, in batches of
         # at most ~4M candidates.
@@ -559,7 +592,7 @@ class RecallIndex:
                 labels, _ = self.search_internal(vectors[part], kk)  # best first
                 valid = labels >= 0
                 if seen is not None:
-                    valid &= ~_is_seen(seen, rows[part], labels)
+                    valid &= ~seen.contains(rows[part], labels)
                 # The first k valid candidates in the index's order, then exact scores.
                 take = np.argsort(~valid, axis=1, kind="stable")[:, :k]
                 got = np.take_along_axis(valid, take, 1)
@@ -620,21 +653,8 @@ def check_index_matches(index: Any, options: dict[str, Any], item_emb: np.ndarra
         index.set_direct_map_type(faiss.DirectMap.NoMap)
 
 
-def rows_matrix(rows: Sequence[np.ndarray], num_items: int) -> sp.csr_matrix:
-    """A :obj:`[len(rows), num_items]` 0/1 matrix with the items :obj:`rows[b]` in row b."""
-    sizes = [len(r) for r in rows]
-    cols = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]) if rows else \
-        np.zeros(0, np.int64)
-    return sp.csr_matrix((np.ones(len(cols), np.float32), cols, np.cumsum([0, *sizes])),
-                         shape=(len(rows), num_items))
-
-
-def _is_seen(seen: sp.csr_matrix, rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Whether item :obj:`labels[b, j]` is in train row :obj:`rows[b]` of :obj:`seen`."""
-    sub = seen[rows].tocoo()
-    n_items = seen.shape[1]
-    keys = np.sort(sub.row.astype(np.int64) * n_items + sub.col)
-    cand = np.arange(len(rows), dtype=np.int64)[:, None] * n_items + np.maximum(labels, 0)
-    pos = np.searchsorted(keys, cand)
-    pos = np.minimum(pos, max(len(keys) - 1, 0))
-    return (keys[pos] == cand) if len(keys) else np.zeros(labels.shape, dtype=bool)
+def rows_matrix(rows: Sequence[np.ndarray], num_items: int) -> Any:
+    """A :obj:`[len(rows), num_items]` 0/1 :class:`scipy.sparse.csr_matrix` with the items
+    :obj:`rows[b]` in row b, for the recommender's scorers (imports scipy; the index serves
+    from :meth:`CSR.from_rows`)."""
+    return CSR.from_rows(rows, num_items).to_scipy()

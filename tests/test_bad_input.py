@@ -272,7 +272,7 @@ def exported(fitted, tmp_path):
 def test_embedding_file_whose_rows_do_not_match_its_id_map(exported):
     rewrite(exported, "item_embeddings",
             lambda p: np.save(p, np.zeros((24, 4), np.float32)))
-    with pytest.raises(ValueError, match="item_embeddings.npy has 24 rows but items.parquet "
+    with pytest.raises(ValueError, match="item_embeddings.npy has 24 rows but items.npy "
                                          "maps 25 item ids"):
         load_export(exported)
 

@@ -279,7 +279,7 @@ def test_train_with_item_text_serves_cold_items(log_csv, tmp_path, capsys):
     assert main(["similar", "--run", str(out), "--item", "item99", "-k", "3"]) == 0
     assert main(["export", "--run", str(out), "--out", str(tmp_path / "exp"),
                  "--quiet"]) == 0
-    assert pd.read_parquet(tmp_path / "exp" / "items.parquet")["item"].iloc[-1] == "item99"
+    assert np.load(tmp_path / "exp" / "items.npy", allow_pickle=False)[-1] == "item99"
     assert main(["evaluate", "--run", str(out), "--quiet"]) == 0
     # errors name the problem
     assert main(["train", *common, "--item-text", str(tmp_path / "items.csv"),

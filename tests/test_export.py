@@ -4,6 +4,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from gcl import GraphCLRecommender, Interactions
 from gcl.export import atomic_write, sha256_file
@@ -25,11 +26,18 @@ def test_export_files(rec, tmp_path):
     assert users.dtype == items.dtype == np.float32
     assert users.shape == (3, 4) and items.shape == (4, 4)
     np.testing.assert_array_equal(users, rec.user_embeddings())
-    umap = pd.read_parquet(files["users"])
-    imap = pd.read_parquet(files["items"])
-    assert umap["user"].tolist() == ["a", "b", "c"] and umap["row"].tolist() == [0, 1, 2]
-    assert imap["item"].tolist() == [10, 11, 12, 13]
+    # Every file but meta.json reads with numpy alone, nothing pickled.
+    umap = np.load(files["users"], allow_pickle=False)
+    imap = np.load(files["items"], allow_pickle=False)
+    assert umap.tolist() == ["a", "b", "c"] and umap.dtype.kind == "U"
+    assert imap.tolist() == [10, 11, 12, 13] and imap.dtype == np.int64
+    with np.load(files["seen"], allow_pickle=False) as z:
+        assert sorted(z.files) == ["indices", "indptr", "shape"]
+        seen = sp.csr_matrix((np.ones(len(z["indices"])), z["indices"], z["indptr"]),
+                             shape=tuple(z["shape"]))
+    assert (seen != rec.seen_).nnz == 0
     meta = json.loads(open(files["meta"]).read())
+    assert meta["format_version"] == 2
     assert meta["method"] == "lightgcn" and meta["dim"] == 4 and meta["dataset"] == "toy"
     assert meta["metrics"] == {"ndcg@20": 0.5}
     for role, entry in meta["files"].items():
@@ -92,15 +100,13 @@ def test_export_with_index_and_hetero_data(rec, tmp_path):
     assert (back.to_csr() != rec.seen_).nnz == 0 and back.item_ids.tolist() == [10, 11, 12, 13]
 
 
-def test_csv_id_maps_without_pyarrow_keep_id_types(tmp_path, monkeypatch):
+def test_id_maps_need_no_pyarrow_and_keep_id_types(tmp_path, monkeypatch):
     df = pd.DataFrame({"user": ["007", "007", "42", "x"], "item": [5, 6, 5, 7]})
     rec = GraphCLRecommender(dim=4, layers=1, epochs=1, batch_size=4, device="cpu",
                              progress=False).fit(Interactions.from_pandas(df))
-    rec.export(tmp_path)  # parquet first: the CSV export must remove it
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     files = rec.export(tmp_path)
-    assert files["users"].endswith("users.csv") and files["items"].endswith("items.csv")
-    assert not (tmp_path / "users.parquet").exists()
+    assert files["users"].endswith("users.npy") and files["items"].endswith("items.npy")
     exp = load_export(tmp_path)
     assert exp.user_ids.tolist() == ["007", "42", "x"]  # not 7 and 42
     assert exp.item_ids.tolist() == [5, 6, 7]

@@ -8,6 +8,7 @@ from inside, and on a private name (one leading underscore) used outside its mod
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -26,8 +27,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("files", ("gcl._io", "gcl._version")),
     ("data", ("gcl.data", "gcl.datasets")),
     # "metrics, export and index take arrays and ids and import nothing above data"
+    # lookup: the index's id maps and seen items on numpy (placed here)
     ("arrays and ids", ("gcl.metrics", "gcl.export", "gcl.export_format", "gcl.index",
-                        "gcl.ogb")),  # ogb: the metrics' OGB adapter (placed here)
+                        "gcl.lookup", "gcl.ogb")),  # ogb: the metrics' OGB adapter (placed here)
     ("graph", ("gcl.graph",)),
     # settings, their checks and the run's threads / device / seeds: read by methods, the
     # loop, the recommender and the CLI, so below all of them (placed here)
@@ -360,7 +362,7 @@ HEAVY = ("torch", "torch_geometric", "scipy.linalg", "scipy.sparse.linalg", "gen
 #: Modules that serve without torch: the click log, datasets, the recall index, checkpoint
 #: names for the command line.
 WITHOUT_TORCH = ("gcl.data", "gcl.datasets", "gcl.index", "gcl.export_format",
-                 "gcl.checkpoint", "gcl._io")
+                 "gcl.lookup", "gcl.checkpoint", "gcl._io")
 
 
 def test_import_gcl_loads_no_heavy_dependency():
@@ -435,6 +437,96 @@ def test_public_names_load_at_little_more_than_torch():
         torch_s, extra_s, _ = measure()
     assert extra_s <= 0.5 * torch_s + 1.5, (
         f"gcl's public names took {extra_s:.2f} s on top of import torch ({torch_s:.2f} s)")
+
+
+#: What a serving process lacks: importing any of them fails in the tests below.
+SERVING_LACKS = ("torch", "torch_geometric", "pandas", "scipy")
+
+#: Put first in a fresh interpreter: each of SERVING_LACKS fails to import from then on.
+BLOCK = f"""
+import sys
+for name in {SERVING_LACKS!r}:
+    sys.modules[name] = None
+"""
+
+
+def test_the_recall_index_modules_load_no_pandas_or_scipy():
+    _, out = run_python("""
+        import sys
+        import gcl.export_format, gcl.index, gcl.lookup
+        print(sorted(m for m in ("pandas", "scipy", "torch") if m in sys.modules))
+        print(0)
+    """)
+    assert out.splitlines()[0] == "[]"
+
+
+@pytest.fixture(scope="module")
+def served_export(tmp_path_factory):
+    """An export with a flat index and a fold-in matrix, string users and integer items."""
+    pytest.importorskip("faiss")
+    import pandas as pd
+
+    from gcl import GraphCLRecommender, Interactions
+
+    clicks = pd.DataFrame({"user": [f"u{u}" for u in range(8) for _ in range(3)],
+                           "item": [(u + k) % 10 for u in range(8) for k in range(3)]})
+    clicks.loc[0, "user"] = "007"
+    rec = GraphCLRecommender(dim=8, layers=1, epochs=1, device="cpu", progress=False)
+    folder = tmp_path_factory.mktemp("export")
+    rec.fit(Interactions.from_pandas(clicks)).export(folder, index="flat")
+    return folder
+
+
+def test_recall_index_serves_with_numpy_and_faiss_alone(served_export):
+    from gcl import RecallIndex
+
+    index = RecallIndex.load(served_export)
+    want = [index.search(["007", "u3"], k=4), index.recommend_for_items([[1, 2], [5]], k=3),
+            index.similar_items([0, 9], k=3)]
+    want = repr([(items.tolist(), scores.tolist()) for items, scores in want])
+    for load in ("import gcl; index = gcl.RecallIndex.load(FOLDER)",
+                 "from gcl.index import RecallIndex; index = RecallIndex.load(FOLDER)"):
+        _, out = run_python(BLOCK + f"""
+{load.replace("FOLDER", repr(str(served_export)))}
+got = [index.search(["007", "u3"], k=4), index.recommend_for_items([[1, 2], [5]], k=3),
+       index.similar_items([0, 9], k=3)]
+print(repr([(items.tolist(), scores.tolist()) for items, scores in got]))
+print(sorted(m for m in {SERVING_LACKS!r} if sys.modules.get(m) is not None))
+print(0)
+""")
+        got, loaded = out.splitlines()[:2]
+        assert got == want
+        assert loaded == "[]", f"{load} and a search imported {loaded}"
+
+
+def test_gcl_recommend_and_similar_from_an_export_need_no_pandas_or_scipy(served_export):
+    import contextlib
+    import io
+
+    from gcl.cli import main
+
+    calls = [["recommend", "--export", str(served_export), "--user", "007", "u3", "-k", "3",
+              "--json"],
+             ["recommend", "--export", str(served_export), "--items", "1,2", "5", "-k", "3"],
+             ["similar", "--export", str(served_export), "--item", "0", "9", "-k", "2"]]
+    want = []
+    for argv in calls:
+        with contextlib.redirect_stdout(io.StringIO()) as text:
+            assert main(argv) == 0
+        want.append(text.getvalue())
+    _, out = run_python(BLOCK + f"""
+import contextlib, io, json
+from gcl.cli import main
+outputs = []
+for argv in {calls!r}:
+    with contextlib.redirect_stdout(io.StringIO()) as text:
+        code = main(argv)
+    outputs.append((code, text.getvalue()))
+print(json.dumps(outputs))
+print(0)
+""")
+    got = json.loads(out.splitlines()[0])
+    assert got == [[0, text] for text in want]
 
 
 def test_recall_index_loads_and_searches_without_torch(tmp_path):

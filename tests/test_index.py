@@ -3,11 +3,10 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 
 import gcl
 from gcl import GraphCLRecommender, Interactions
-from gcl.index import INDEX_TYPES, RecallIndex, _is_seen, build_index, default_nlist
+from gcl.index import INDEX_TYPES, RecallIndex, build_index, default_nlist
 
 pytest.importorskip("faiss")
 
@@ -180,16 +179,6 @@ def test_load_needs_an_index(rec, tmp_path):
     rec.export(tmp_path)
     with pytest.raises(FileNotFoundError, match="no recall index"):
         RecallIndex.load(tmp_path)
-
-
-def test_is_seen_matches_dense_lookup():
-    rng = np.random.default_rng(0)
-    seen = sp.random(30, 40, density=0.2, format="csr", random_state=1)
-    rows = rng.integers(0, 30, 12)
-    labels = rng.integers(-1, 40, (12, 9))
-    dense = seen.toarray() > 0
-    expected = dense[rows[:, None], np.maximum(labels, 0)]
-    np.testing.assert_array_equal(_is_seen(seen, rows, labels), expected)
 
 
 def test_default_nlist():

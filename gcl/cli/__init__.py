@@ -222,7 +222,7 @@ def _build() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
 
     x = sub.add_parser(
         "export", help="write embeddings, id maps and a Faiss index for serving",
-        description="Writes user_embeddings.npy, item_embeddings.npy, users/items.parquet, "
+        description="Writes user_embeddings.npy, item_embeddings.npy, users/items.npy, "
         "seen.npz, with --index items.faiss, with --hetero graph.pt, and meta.json last. "
         "gcl recommend --export DIR, or gcl.RecallIndex.load(DIR), serve it.")
     _add_run(x, required=False)

@@ -142,13 +142,12 @@ def _read_run_config(folder: Path) -> dict[str, Any]:
     return config
 
 
-def coerce_ids(values: Sequence[str], index: pd.Index, what: str) -> list[Hashable]:
+def coerce_ids(values: Sequence[str], index: pd.Index | np.ndarray,
+               what: str) -> list[Hashable]:
     """Ids typed on the command line (text) as the model's ids: integers where its ids are
     integers, written as such an id prints (:obj:`"0001"` is not the id :obj:`1`). An id
     that is not one raises a :class:`KeyError` naming it."""
-    import pandas as pd
-
-    if not pd.api.types.is_integer_dtype(index.dtype):
+    if getattr(index.dtype, "kind", "O") not in "iu":  # a pandas Index or a numpy array
         return list(values)
     out, bad = [], []
     for v in values:
@@ -433,7 +432,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _item_lists(values: Sequence[str], index: pd.Index) -> tuple[list[str], list[list]]:
+def _item_lists(values: Sequence[str], index: pd.Index | np.ndarray
+                ) -> tuple[list[str], list[list]]:
     """:obj:`--items A,B,C ...` as (one key per user, the user's items in the model's id
     type)."""
     lists = [[v.strip() for v in value.split(",") if v.strip()] for value in values]
