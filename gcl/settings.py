@@ -226,6 +226,10 @@ class TrainSettings:
     seed: int = setting(0, "seed of everything random in fit (and of the split)",
                         integer(0, 2**32 - 1))
     progress: bool = setting(True, "a progress bar per epoch", flag(), free=True)
+    budget_clock: str = setting("wall", "the clock of fit's budget_seconds and of the "
+                                "history's times: wall, or cpu (the process's CPU seconds, "
+                                "all threads)",
+                                one_of("wall", "cpu"), free=True)
     cl_decay: tuple[float, int] | None = setting(
         None, "(factor, evaluations): multiply a contrastive method's cl_weight by factor "
         "when valid has not improved for that many evaluations (a variant; the papers keep "

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+#: The clocks :obj:`TrainConfig.budget_clock` names.
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 @dataclass
@@ -22,7 +27,13 @@ class TrainConfig:
         restore_best (bool): end with the weights of the best evaluation. (default:
             :obj:`True`)
         budget_seconds (float, optional): stop after the epoch that passes this much
-            wall time since the loop began, evaluations included. (default: :obj:`None`)
+            time on :obj:`budget_clock` since the loop began, evaluations included.
+            (default: :obj:`None`)
+        budget_clock (str): the clock of :obj:`budget_seconds` and of the records' times
+            (:obj:`"seconds"`, :obj:`"elapsed"`, ...): :obj:`"wall"`
+            (:func:`time.perf_counter`) or :obj:`"cpu"` (:func:`time.process_time`, the
+            process's CPU seconds over all threads, which a busy machine does not
+            stretch). (default: :obj:`"wall"`)
         seed (int): seed of shuffling, negative sampling and augmentation (the weights are
             initialised before, see :func:`seed_everything`). (default: :obj:`0`)
         progress (bool): show a progress bar per epoch on a terminal, and the epoch lines
@@ -56,6 +67,7 @@ class TrainConfig:
     metric: str = "ndcg@20"
     restore_best: bool = True
     budget_seconds: float | None = None
+    budget_clock: str = "wall"
     seed: int = 0
     progress: bool = True
     decline_warning: tuple[float, int] = (0.1, 3)
@@ -68,6 +80,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
+        if self.budget_clock not in CLOCKS:
+            raise ValueError(f"budget_clock must be one of {sorted(CLOCKS)}, got "
+                             f"{self.budget_clock!r}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
         if self.collapse_epochs is not None and self.collapse_epochs < 1:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import time
 from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
@@ -20,7 +19,7 @@ from gcl.data.sampler import NegativeSampler
 from gcl.graph import UIGraph
 from gcl.methods.base import Method
 from gcl.train import logs
-from gcl.train.config import TrainConfig
+from gcl.train.config import CLOCKS, TrainConfig
 from gcl.train.hooks import (
     Broadcast,
     Callback,
@@ -169,7 +168,8 @@ class Trainer:
         self._step = distributed.wrap(method) if distributed.active() else method.loss
         if resume:
             checkpoints.restore(fit)
-        fit.start = time.perf_counter() - fit.state.elapsed
+        fit.clock = CLOCKS[cfg.budget_clock]
+        fit.start = fit.clock() - fit.state.elapsed
         for hook in hooks:
             hook.on_fit_start(fit)
         fit.epoch = fit.state.epoch + 1
@@ -200,7 +200,7 @@ class Trainer:
         fit.metrics = None
         record = self._train_epoch(fit, sampler)
         fit.stop = (cfg.budget_seconds is not None
-                    and time.perf_counter() - fit.start >= cfg.budget_seconds)
+                    and fit.clock() - fit.start >= cfg.budget_seconds)
         fit.due = fit.epoch % cfg.eval_every == 0 or fit.stop or fit.epoch == cfg.epochs
         if evaluate is not None and fit.due:
             fit.metrics = self._evaluate(evaluate, fit, record)
@@ -220,7 +220,7 @@ class Trainer:
     def _train_epoch(self, fit: Fit, sampler: NegativeSampler) -> dict[str, Any]:
         cfg, method, graph, device = self.config, self.method, self.graph, self.graph.device
         epoch, gen, opt, s = fit.epoch, fit.generator, fit.optimizer, fit.state
-        t0 = time.perf_counter()
+        t0 = fit.clock()
         world = distributed.world_size()
         size = cfg.batch_size * world  # a global batch; this rank trains on its part
         method.train()
@@ -263,7 +263,7 @@ class Trainer:
             raise FloatingPointError(
                 f"the weights {bad[:3]} became NaN or Inf at epoch {epoch}, batch {n_batches} "
                 "(its last), although the loss was finite; try a lower learning rate")
-        seconds = time.perf_counter() - t0
+        seconds = fit.clock() - t0
         s.trained += seconds
         record = {"epoch": epoch, "seconds": seconds, "train_seconds": s.trained,
                   **{k: v / n_batches for k, v in sums.items()}}
@@ -276,11 +276,11 @@ class Trainer:
         """Evaluates on valid into :obj:`record`; returns the metrics."""
         metric = self.config.metric
         self.method.eval()
-        t1 = time.perf_counter()
+        t1 = fit.clock()
         with torch.no_grad():
             metrics = evaluate()
-        record["eval_seconds"] = time.perf_counter() - t1
-        record["elapsed"] = time.perf_counter() - fit.start
+        record["eval_seconds"] = fit.clock() - t1
+        record["elapsed"] = fit.clock() - fit.start
         record.update({f"valid_{k}": v for k, v in metrics.items() if k != "users"})
         if metric not in metrics:
             raise KeyError(f"early-stopping metric {metric!r} is not among {sorted(metrics)}")

@@ -3,6 +3,8 @@ and :class:`Fit`, the live run that every hook sees."""
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,8 +61,8 @@ class Fit:
         optimizer (torch.optim.Optimizer): the optimiser.
         generator (torch.Generator): the loop's random generator (shuffling, negatives,
             augmentation).
-        start (float): the :func:`time.perf_counter` at which :obj:`"elapsed"` is 0;
-            moved forward by the time spent monitoring.
+        start (float): the :obj:`clock` reading at which :obj:`"elapsed"` is 0; moved
+            forward by the time spent monitoring.
         evaluating (bool): whether this rank evaluates on valid.
         epoch (int): the epoch now ending. (default: :obj:`0`)
         due (bool): whether this epoch is evaluated (and monitored). (default: :obj:`False`)
@@ -70,6 +72,8 @@ class Fit:
             (default: :obj:`False`)
         best_state (dict, optional): the weights of the best evaluation, restored at the
             end (and by the contrastive-weight schedule). (default: :obj:`None`)
+        clock (callable): the clock of :obj:`start`, the budget and :obj:`"elapsed"`
+            (:obj:`TrainConfig.budget_clock`). (default: :func:`time.perf_counter`)
     """
 
     trainer: Trainer
@@ -83,6 +87,7 @@ class Fit:
     metrics: dict[str, float] | None = None
     stop: bool = False
     best_state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    clock: Callable[[], float] = field(default=time.perf_counter, repr=False)
 
     def report(self, line: str) -> None:
         """Logs one line of the run (see :func:`gcl.train.logs.report`)."""

@@ -150,3 +150,26 @@ def test_adam_is_fused_where_torch_has_it_and_steps_like_plain_adam():
             ((w - step) ** 2).sum().backward()
             opt.step()
     torch.testing.assert_close(w1, w2)
+
+
+def test_budget_on_the_cpu_clock(data, monkeypatch):
+    """budget_clock="cpu" spends the budget on the process's CPU seconds: sleeping, as a
+    busy machine makes a process wait, does not count; the clock decides when to stop."""
+    from gcl.train import config as train_config
+
+    train, _, graph = data
+    now = [0.0]
+    monkeypatch.setitem(train_config.CLOCKS, "cpu", lambda: now[0])
+
+    def tick(history):
+        now[0] += 1.0
+
+    method = Toy(train.num_users, train.num_items, sleep=0.05)
+    ev = ScriptedEval(method, [0.1] * 50)
+    cfg = config(epochs=50, batch_size=len(train), budget_seconds=2.5, budget_clock="cpu",
+                 eval_every=100)
+    history = Trainer(method, graph, train, cfg, evaluate=ev, on_epoch_end=tick).fit()
+    assert len(history) == 4  # the clock reads 0, 1, 2, then 3 >= 2.5 after epoch 4
+    assert ev.calls == 1 and history[-1]["elapsed"] == 3.0
+    with pytest.raises(ValueError, match="budget_clock"):
+        config(budget_clock="gpu")

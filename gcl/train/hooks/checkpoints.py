@@ -3,7 +3,6 @@ resume."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ class Checkpoints(Hook):
     def on_epoch_end(self, fit: Fit, record: dict[str, Any]) -> None:
         s = fit.state
         s.epoch, s.finished = fit.epoch, fit.stop
-        s.elapsed = time.perf_counter() - fit.start
+        s.elapsed = fit.clock() - fit.start
         if self.write:
             self.save(fit)
 

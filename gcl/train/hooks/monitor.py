@@ -1,7 +1,6 @@
 """The monitor curve: a second evaluation, recorded only."""
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +27,8 @@ class Monitor(Hook):
         if self.monitor is None or not fit.due:
             return
         fit.trainer.method.eval()
-        t1 = time.perf_counter()
+        t1 = fit.clock()
         with torch.no_grad():
             record.update({f"test_{k}": v for k, v in self.monitor().items() if k != "users"})
-        fit.start += time.perf_counter() - t1  # monitoring is not training time
-        record["elapsed"] = time.perf_counter() - fit.start
+        fit.start += fit.clock() - t1  # monitoring is not training time
+        record["elapsed"] = fit.clock() - fit.start
