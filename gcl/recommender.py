@@ -16,7 +16,7 @@ from gcl.checks import warn_untrained_users
 from gcl.data.interactions import Interactions
 from gcl.metrics import Scorer, evaluate_scores
 from gcl.params import changed_params, checked_params, method_kwargs_of, train_config_of
-from gcl.runtime import resolve_device, resolve_threads, with_threads
+from gcl.runtime import resolve_device, resolve_threads, reuse_memory, with_threads
 from gcl.settings import (
     docstring,
 )
@@ -59,8 +59,8 @@ class GraphCLRecommender:
                  metric: str = "ndcg@20", restore_best: bool = True,
                  backend: str = "torch", device: str = "auto",
                  seed: int = 0, num_threads: int | str = "auto", progress: bool = True,
-                 budget_clock: str = "wall",
-                 precision: str = "fp32", init: str = "random", init_scale: float = 1.0,
+                 budget_clock: str = "wall", precision: str = "fp32", reuse_memory: bool = True,
+                 init: str = "random", init_scale: float = 1.0,
                  item_text: pd.Series | None = None, cl_decay: tuple[float, int] | None = None,
                  **method_kwargs: Any) -> None:
         named = {k: v for k, v in locals().items()
@@ -158,6 +158,8 @@ class GraphCLRecommender:
                 are never trained); training collapsed (see :class:`gcl.train.Trainer`).
         """
         p = self._params
+        if p["reuse_memory"]:
+            reuse_memory()
         train, text = fitting.train_with_text(
             train, self._item_text if item_text is None else item_text, p["method"],
             stacklevel=3)
