@@ -59,7 +59,7 @@ class GraphCLRecommender:
                  metric: str = "ndcg@20", restore_best: bool = True,
                  backend: str = "torch", device: str = "auto",
                  seed: int = 0, num_threads: int | str = "auto", progress: bool = True,
-                 budget_clock: str = "wall", precision: str = "fp32", reuse_memory: bool = True,
+                 budget_clock: str = "wall", precision: str = "fp32", reuse_memory: bool = False,
                  init: str = "random", init_scale: float = 1.0,
                  item_text: pd.Series | None = None, cl_decay: tuple[float, int] | None = None,
                  **method_kwargs: Any) -> None:

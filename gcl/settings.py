@@ -251,9 +251,9 @@ class RuntimeSettings:
         (_threads, "an integer >= 1 or 'auto'"), free=True, flag="threads")
     precision: str = setting("fp32", "propagation precision: fp32, or bf16 or fp16 (the "
                              "propagated layers in 2 bytes)", one_of("fp32", "bf16", "fp16"))
-    reuse_memory: bool = setting(True, "from fit on, keep freed memory in the process for "
-                                 "reuse (glibc's malloc): steps allocate the same large "
-                                 "tensors again, and memory given back costs page faults",
+    reuse_memory: bool = setting(False, "from fit on, keep freed memory in the process for "
+                                 "reuse (glibc's malloc): fewer page faults per step; "
+                                 "see benchmarks/results/step_savings.md for what it saves",
                                  flag(), free=True)
 
 

@@ -33,12 +33,12 @@ def test_reuse_memory_keeps_freed_blocks_without_page_faults():
     assert faults["on"] * 10 < faults["off"], faults
 
 
-def test_fit_asks_for_reuse_unless_told_not_to(small_log, monkeypatch):
+def test_fit_asks_for_reuse_when_told_to(small_log, monkeypatch):
     calls = []
     monkeypatch.setattr("gcl.recommender.reuse_memory", lambda: calls.append(1))
+    GraphCLRecommender(method="pop", reuse_memory=True).fit(small_log)
+    assert calls == [1]
     GraphCLRecommender(method="pop").fit(small_log)
     assert calls == [1]
-    GraphCLRecommender(method="pop", reuse_memory=False).fit(small_log)
-    assert calls == [1]
-    assert "reuse_memory=False" in repr(GraphCLRecommender(reuse_memory=False))
+    assert "reuse_memory=True" in repr(GraphCLRecommender(reuse_memory=True))
     assert runtime.reuse_memory() in (True, False)
