@@ -25,7 +25,25 @@ unique users and items together (users are negatives of items and the other way 
 gcl's ``negatives="in-batch"`` sums one InfoNCE over the users and one over the items, and
 gcl's default is SGL-Torch's (all users / items of the other view), so the SGL row compares
 two in-batch forms that differ. SELFRec's L2 term is the unsquared norm of the batch rows
-over the batch size squared; gcl's is LightGCN's (squared, over twice the batch size).
+over the batch size squared; gcl's is LightGCN's (squared, over twice the batch size);
+SELFRec's NCL takes it on the batch's final (propagated) rows, gcl on the layer-0 rows. NCL's
+prototype term joins after 20 epochs in SELFRec (fixed), RecBole-GNN (``warm_up_step``) and
+gcl (``warm_up``), so at 20 epochs none of them trains it.
+
+Against RecBole-GNN (commit in ``peers/recbole_gnn.py``): LightGCL has the same formulas
+(layer-sum readout, every layer through the rank-5 SVD view, positives clamped to [-5, 5],
+log-sum-exp over all users / items, the squared norm of the whole ID table); RecBole-GNN
+contrasts the positive items only (this pair gives gcl ``item_anchors="pos"``; gcl's
+default is the authors' HKUDS code, positives and negatives), its denominators count
+RecBole's padding row (one more user and item) and add 1e-8 inside the log. NCL has the
+same formulas but the L2 term: RecBole's ``EmbLoss`` is the unsquared norm of the batch's
+layer-0 rows over the batch size, gcl's LightGCN's (at weight 1e-4 either is small beside
+BPR); its trainer runs the E-step (Faiss k-means) before every epoch from the first, also
+while the prototype term is left out, so its CPU seconds include k-means that gcl skips
+during warm-up. SGL (RecBole-GNN's, SGL-Torch's form, gcl's default) sums BPR and InfoNCE
+over the batch where gcl averages (under Adam only the L2 term's relative weight
+changes), and its L2 is unsquared. DirectAU's RecBole-GNN default is the MF encoder (gcl
+``layers=0``) with Adam weight decay 1e-6, which gcl has not (``reg=0``).
 
 Reading (ml-100k, 20 epochs): the ratio of means over seeds ("Means over seeds", below) is
 within the 3% target for LightGCN, SimGCL, XSimGCL and DirectAU. Single seeds differ by up
