@@ -67,22 +67,6 @@ def venv_python() -> Path:
     return peer_python(VENV, [*peer.PINS, "torch_geometric", "faiss-cpu"])
 
 
-def _cpu_faiss() -> None:
-    """The harness's patch of ``faiss.Kmeans``: CPU, at most one cluster per row."""
-    import faiss
-
-    class Kmeans(faiss.Kmeans):
-        def __init__(self, d: int, k: int, **kwargs) -> None:
-            kwargs.pop("gpu", None)
-            super().__init__(d, k, **kwargs)
-
-        def train(self, x, *args, **kwargs):
-            self.k = min(self.k, len(x))
-            return super().train(x, *args, **kwargs)
-
-    faiss.Kmeans = Kmeans
-
-
 def _no_torch_sparse() -> None:
     """The harness's stand-in ``torch_sparse``: only the name RecBole-GNN's ``layers.py``
     imports, for a path (SparseTensor) this harness never takes."""
@@ -104,7 +88,10 @@ def inside(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(SRC))
     _no_torch_sparse()
-    _cpu_faiss()
+    sys.path.append(str(HERE))  # last: RecBole's package stays the one named recbole
+    from peer_env import cpu_faiss
+
+    cpu_faiss()
     from recbole.data.interaction import Interaction
     from recbole.utils import init_seed
     from recbole_gnn.config import Config
