@@ -42,18 +42,20 @@ CACHE = HERE.parent / ".cache" / "recbole-gnn"
 URL, COMMIT = "https://github.com/RUCAIBox/RecBole-GNN", "632ef888589944c190ad8f449b49ca559618d4df"
 
 
-def _harness():
-    """The RecBole harness next to this file (``recbole.py``), under another module name:
-    inside RecBole-GNN's environment ``recbole`` is RecBole's package."""
+def _sibling(name: str):
+    """The harness module ``<name>.py`` next to this file, loaded by its path under another
+    module name: inside RecBole-GNN's environment ``recbole`` is RecBole's package, and
+    this folder on ``sys.path`` would put this file in place of the ``recbole_gnn``
+    package (a folder without ``__init__.py``)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("recbole_harness", HERE / "recbole.py")
+    spec = importlib.util.spec_from_file_location(f"gcl_peer_{name}", HERE / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-peer = _harness()
+peer = _sibling("recbole")
 
 
 def venv_python() -> Path:
@@ -88,10 +90,7 @@ def inside(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(SRC))
     _no_torch_sparse()
-    sys.path.append(str(HERE))  # last: RecBole's package stays the one named recbole
-    from peer_env import cpu_faiss
-
-    cpu_faiss()
+    _sibling("peer_env").cpu_faiss()
     from recbole.data.interaction import Interaction
     from recbole.utils import init_seed
     from recbole_gnn.config import Config
