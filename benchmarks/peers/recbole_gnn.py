@@ -13,7 +13,8 @@ RecBole atomic files (:func:`recbole.write_atomic_files`); (3) runs itself insid
 environment: RecBole-GNN's ``Config``, dataset, model and trainer (its ``get_trainer``:
 ``NCLTrainer`` for NCL), ``_train_epoch`` for ``--epochs`` epochs, NCL's E-step before
 each epoch as ``NCLTrainer.fit`` runs it (timed with the epoch), no evaluation; the final
-embeddings are those its ``full_sort_predict`` ranks with; CPU seconds are
+embeddings are those its ``full_sort_predict`` ranks with (``restore_user_e`` /
+``restore_item_e``, or DirectAU's MF tables); CPU seconds are
 ``time.process_time()`` per epoch; (4) evaluates them here with
 :func:`gcl.metrics.evaluate`, train items masked.
 
@@ -117,7 +118,10 @@ def inside(args: argparse.Namespace) -> None:
     with torch.no_grad():
         model.restore_user_e = model.restore_item_e = None
         model.full_sort_predict(Interaction({model.USER_ID: torch.tensor([1])}))
-    peer.save_embeddings(args.out, model.restore_user_e, model.restore_item_e, dataset,
+        users, items = model.restore_user_e, model.restore_item_e
+        if users is None:  # DirectAU's MF encoder ranks with its ID tables, kept nowhere else
+            users, items = model.encoder.get_all_embeddings()
+    peer.save_embeddings(args.out, users, items, dataset,
                          seconds, cpu, load_s=load_s, threads=torch.get_num_threads(),
                          batches=len(train_data), version=__import__("recbole").__version__)
 
