@@ -58,3 +58,31 @@ def test_tables_only_rewrites_the_page_from_every_stored_row(tmp_path, monkeypat
 def test_a_model_the_peer_does_not_pair_is_refused():
     with pytest.raises(SystemExit):
         reproduce.main(["--peer", "recbole-gnn", "--models", "LightGCL,Nope"])
+
+
+def test_recbole_rows_map_back_to_gcl_indices_by_their_tokens():
+    import numpy as np
+    import pandas as pd
+
+    from gcl.data.interactions import Interactions
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "peers"))
+    from recbole import score
+
+    users, items = pd.Index(range(3)), pd.Index(range(24))  # k=20 needs 20 items
+    train = Interactions(np.array([0, 1, 2]), np.array([0, 1, 2]), users, items)
+    test = Interactions(np.array([0, 1, 2]), np.array([1, 2, 0]), users, items)
+    # Row 0 is RecBole's padding; row r holds the token in *_tokens[r]. Mapped by token,
+    # user u gets one-hot (u + 1) % 3 and item i one-hot i, so each user's test item
+    # ranks first (NDCG 1); rows taken in their order would rank another item first.
+    e = np.eye(24, dtype=np.float32)
+    pad = np.full((1, 24), 9.0, np.float32)
+    user_rows, item_rows = [2, 0, 1], list(range(23, -1, -1))
+    z = {"users": np.vstack([pad, e[[(u + 1) % 3 for u in user_rows]]]),
+         "user_tokens": np.array(["[PAD]", *map(str, user_rows)]),
+         "items": np.vstack([pad, e[item_rows]]),
+         "item_tokens": np.array(["[PAD]", *map(str, item_rows)])}
+    assert score(z, train, test, train.to_csr())["ndcg@20"] == pytest.approx(1.0)
+    in_row_order = {**z, "user_tokens": np.array(["[PAD]", "0", "1", "2"]),
+                    "item_tokens": np.array(["[PAD]", *map(str, range(24))])}
+    assert score(in_row_order, train, test, train.to_csr())["ndcg@20"] < 0.9
