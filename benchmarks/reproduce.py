@@ -69,8 +69,9 @@ within 20 epochs: both score at the level of random embeddings (gcl 0.0118, SELF
 Recall@20 on seed 0; random 64-dim Gaussian embeddings score 0.0106-0.0165 on this split,
 five draws, mean 0.0133), and gcl warns that its BPR loss stays at ln 2; the ratio of two
 random rankings says nothing about the method, and a comparison needs more epochs than the
-20 here. DirectAU, SGL, SimGCL and XSimGCL against RecBole-GNN have pairs but no runs yet;
-LightGCN runs one seed.
+20 here. Against RecBole-GNN, LightGCN and DirectAU (MF) run one seed: Recall@20 ratios
+1.011 and 0.986, NDCG@20 0.999 and 0.999; SGL, SimGCL and XSimGCL have pairs but no runs
+yet.
 """
 from __future__ import annotations
 
