@@ -1,5 +1,6 @@
 """A peer library's own virtual environment, made once: torch's CPU wheel first (so nothing
-pulls a CUDA build), then the peer's requirements."""
+pulls a CUDA build), then the peer's requirements; and the CPU patch of Faiss that the
+harnesses apply inside it."""
 from __future__ import annotations
 
 import subprocess
@@ -17,3 +18,22 @@ def peer_python(venv: Path, requirements: list[str]) -> Path:
         subprocess.run([*pip, *requirements], check=True)
         (venv / ".complete").write_text("ok\n")
     return python
+
+
+def cpu_faiss() -> None:
+    """Makes ``faiss.Kmeans`` run on CPU whatever its ``gpu`` argument, with at most one
+    cluster per row (as gcl's k-means; Faiss refuses fewer rows than clusters). NCL's
+    reference code (SELFRec, RecBole-GNN) asks for ``gpu=True``; their files stay as they
+    are."""
+    import faiss
+
+    class Kmeans(faiss.Kmeans):
+        def __init__(self, d: int, k: int, **kwargs) -> None:
+            kwargs.pop("gpu", None)
+            super().__init__(d, k, **kwargs)
+
+        def train(self, x, *args, **kwargs):
+            self.k = min(self.k, len(x))
+            return super().train(x, *args, **kwargs)
+
+    faiss.Kmeans = Kmeans

@@ -89,6 +89,71 @@ def write_atomic_files(dataset: str, train, valid, test) -> Path:
     return CACHE
 
 
+def base_config(dataset: str, data_path: Path, epochs: int, seed: int = 0) -> dict:
+    """RecBole's configuration of a run on the atomic files of :func:`write_atomic_files`
+    (under :obj:`data_path`): dim, lr and batch size of :obj:`SETTINGS`, one uniform
+    negative, :obj:`epochs` epochs, no evaluation, CPU, :obj:`seed`. Each model adds its
+    own settings (layers, L2 weight, ...)."""
+    return dict(
+        data_path=str(data_path), dataset=_name(dataset),
+        benchmark_filename=["train", "valid", "test"],
+        load_col={"inter": ["user_id", "item_id"]}, USER_ID_FIELD="user_id",
+        ITEM_ID_FIELD="item_id", embedding_size=SETTINGS["dim"], learning_rate=SETTINGS["lr"],
+        train_batch_size=SETTINGS["batch_size"], epochs=epochs, eval_step=0,
+        train_neg_sample_args={"distribution": "uniform", "sample_num": 1},
+        seed=seed, reproducibility=True, show_progress=False, use_gpu=False, worker=0,
+        checkpoint_dir=str(data_path / "saved"), log_wandb=False)
+
+
+def train_epochs(trainer, train_data, epochs: int, label: str,
+                 before_epoch=None) -> tuple[list[float], list[float]]:
+    """Runs :obj:`epochs` epochs of RecBole's ``trainer._train_epoch`` (each after
+    :obj:`before_epoch(epoch)` if given, timed with it); returns the wall and process CPU
+    seconds of each epoch."""
+    seconds, cpu = [], []
+    for epoch in range(epochs):
+        t, c = time.perf_counter(), time.process_time()
+        if before_epoch is not None:
+            before_epoch(epoch)
+        trainer._train_epoch(train_data, epoch)
+        seconds.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+        print(f"{label} epoch {epoch + 1}: {seconds[-1]:.1f}s ({cpu[-1]:.1f} CPU s)",
+              flush=True)
+    return seconds, cpu
+
+
+def save_embeddings(out: Path, users, items, dataset, seconds: list[float],
+                    cpu: list[float], **info) -> None:
+    """Writes RecBole's final user and item embeddings :obj:`[rows, d]` with the tokens of
+    their rows (gcl's indices; row 0 is RecBole's padding) and the epoch seconds."""
+    import numpy as np
+
+    np.savez(out, users=users.detach().numpy(), items=items.detach().numpy(),
+             user_tokens=np.asarray(dataset.field2id_token["user_id"]),
+             item_tokens=np.asarray(dataset.field2id_token["item_id"]),
+             seconds=np.asarray(seconds), cpu_seconds=np.asarray(cpu),
+             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **info)
+
+
+def score(z, train, test, exclude) -> dict:
+    """gcl's test Recall@20 / NDCG@20 of the embeddings in :obj:`z` (as written by
+    :func:`save_embeddings`), the items of :obj:`exclude` (CSR) masked; users or items
+    RecBole never saw keep zero rows."""
+    import numpy as np
+    import torch
+
+    from gcl.metrics import evaluate
+
+    # RecBole's row r is token z[...][r] (row 0 is its padding); tokens are gcl's indices.
+    user_emb = np.zeros((train.num_users, z["users"].shape[1]), np.float32)
+    item_emb = np.zeros((train.num_items, z["items"].shape[1]), np.float32)
+    ut, it = z["user_tokens"][1:].astype(np.int64), z["item_tokens"][1:].astype(np.int64)
+    user_emb[ut], item_emb[it] = z["users"][1:], z["items"][1:]
+    return evaluate(torch.from_numpy(user_emb), torch.from_numpy(item_emb), test.to_csr(),
+                    exclude, k=[20])
+
+
 def inside(args: argparse.Namespace) -> None:
     """Runs in RecBole's environment: train, time each epoch, export the embeddings."""
     import numpy as np
@@ -100,18 +165,9 @@ def inside(args: argparse.Namespace) -> None:
     from recbole.trainer import Trainer
     from recbole.utils import get_model, init_seed
 
-    cfg = dict(
-        data_path=str(args.data_path), dataset=_name(args.dataset),
-        benchmark_filename=["train", "valid", "test"], load_col={"inter": ["user_id",
-                                                                           "item_id"]},
-        USER_ID_FIELD="user_id", ITEM_ID_FIELD="item_id",
-        embedding_size=SETTINGS["dim"], n_layers=SETTINGS["layers"],
-        learning_rate=SETTINGS["lr"], train_batch_size=SETTINGS["batch_size"],
-        reg_weight=SETTINGS["reg"], epochs=args.epochs, eval_step=0,
-        train_neg_sample_args={"distribution": "uniform", "sample_num": 1},
-        seed=0, reproducibility=True, show_progress=False, use_gpu=False, worker=0,
-        checkpoint_dir=str(args.data_path / "saved"), log_wandb=False,
-        **(SGL if args.model == "SGL" else {}))
+    cfg = {**base_config(args.dataset, args.data_path, args.epochs),
+           "n_layers": SETTINGS["layers"], "reg_weight": SETTINGS["reg"],
+           **(SGL if args.model == "SGL" else {})}
     config = Config(model=args.model, config_dict=cfg)
     init_seed(config["seed"], config["reproducibility"])
     t0 = time.perf_counter()
@@ -127,23 +183,12 @@ def inside(args: argparse.Namespace) -> None:
         np.savez(args.out, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                  / 1024, **info)
         return
-    seconds, cpu = [], []
-    for epoch in range(args.epochs):
-        t, c = time.perf_counter(), time.process_time()
-        trainer._train_epoch(train_data, epoch)
-        seconds.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-        print(f"RecBole {args.model} epoch {epoch + 1}: {seconds[-1]:.1f}s "
-              f"({cpu[-1]:.1f} CPU s)", flush=True)
+    seconds, cpu = train_epochs(trainer, train_data, args.epochs, f"RecBole {args.model}")
     model.eval()
     with torch.no_grad():
         users, items = model.forward(model.train_graph) if args.model == "SGL" else \
             model.forward()
-    np.savez(args.out, users=users.numpy(), items=items.numpy(),
-             user_tokens=np.asarray(dataset.field2id_token["user_id"]),
-             item_tokens=np.asarray(dataset.field2id_token["item_id"]),
-             seconds=np.asarray(seconds), cpu_seconds=np.asarray(cpu),
-             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **info)
+    save_embeddings(args.out, users, items, dataset, seconds, cpu, **info)
 
 
 class _Enough(Exception):
@@ -184,9 +229,7 @@ def run(dataset: str, model: str, epochs: int, threads: int = 1, batches: int = 
     :obj:`batches`, times that many batches after :obj:`warmup` instead, and returns the
     seconds per epoch derived from them (no metrics)."""
     import numpy as np
-    import torch
 
-    from gcl.metrics import evaluate
 
     python = venv_python()
     train, valid, test = splits(dataset)
@@ -216,15 +259,9 @@ def run(dataset: str, model: str, epochs: int, threads: int = 1, batches: int = 
                 "seconds_per_epoch": float(z["views_s"]) + n * float(z["per_batch_s"]),
                 "cpu_seconds_per_epoch": float(z["views_cpu_s"])
                 + n * float(z["per_batch_cpu_s"])}
-    # RecBole's row r is token z[...][r] (row 0 is its padding); tokens are gcl's indices.
-    user_emb = np.zeros((train.num_users, z["users"].shape[1]), np.float32)
-    item_emb = np.zeros((train.num_items, z["items"].shape[1]), np.float32)
-    ut, it = z["user_tokens"][1:].astype(np.int64), z["item_tokens"][1:].astype(np.int64)
-    user_emb[ut], item_emb[it] = z["users"][1:], z["items"][1:]
     exclude = train.to_csr() if valid is None else (train.to_csr() + valid.to_csr())
     t = time.perf_counter()
-    metrics = evaluate(torch.from_numpy(user_emb), torch.from_numpy(item_emb), test.to_csr(),
-                       exclude, k=[20])
+    metrics = score(z, train, test, exclude)
     seconds, cpu = z["seconds"].tolist(), z["cpu_seconds"].tolist()
     return {**head, "measured": f"{epochs} full epoch(s)", "epochs": epochs,
             "seconds_per_epoch": sum(seconds) / len(seconds), "epoch_seconds": seconds,

@@ -10,9 +10,10 @@ tokens = gcl's internal indices, in ``benchmarks/.cache/selfrec/``; (3) runs its
 that environment, where SELFRec's model class trains with its own loop for ``--epochs``
 epochs. SELFRec calls ``.cuda()`` unconditionally: inside, ``Tensor.cuda`` and
 ``Module.cuda`` are made no-ops before its code is imported (a patch in this harness; its
-files are not changed); its per-epoch evaluation on test is skipped, and the embeddings
-taken are the last epoch's, not the best on test; CPU seconds are ``time.process_time()``
-over its ``train()``; (4) evaluates those embeddings here with
+files are not changed), and NCL's ``faiss.Kmeans(..., gpu=True)`` runs on CPU with at most
+one cluster per row (:func:`peer_env.cpu_faiss`); its per-epoch evaluation on test is
+skipped, and the embeddings taken are the last epoch's, not the best on test; CPU seconds
+are ``time.process_time()`` over its ``train()``; (4) evaluates those embeddings here with
 :func:`gcl.metrics.evaluate`, train items masked (SELFRec masks them too).
 """
 from __future__ import annotations
@@ -75,6 +76,11 @@ def inside(args: argparse.Namespace) -> None:
     torch.Tensor.cuda = lambda self, *a, **k: self  # the CPU patch
     torch.nn.Module.cuda = lambda self, *a, **k: self
     sys.path.insert(0, str(SRC))
+    sys.path.append(str(HERE))
+    from peer_env import cpu_faiss
+
+    if args.model == "NCL":  # its E-step asks Faiss for a GPU (from epoch 21 on)
+        cpu_faiss()
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
