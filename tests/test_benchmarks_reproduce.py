@@ -86,3 +86,17 @@ def test_recbole_rows_map_back_to_gcl_indices_by_their_tokens():
     in_row_order = {**z, "user_tokens": np.array(["[PAD]", "0", "1", "2"]),
                     "item_tokens": np.array(["[PAD]", *map(str, range(24))])}
     assert score(in_row_order, train, test, train.to_csr())["ndcg@20"] < 0.9
+
+
+def test_reuse_peer_takes_only_a_record_of_the_same_run(tmp_path):
+    import json
+
+    row = _row("ml-100k", "SGL", "sgl-ed", 0, 0.1)
+    row["peer"]["settings"] = {"n_layer": 2, "lambda": 0.1}
+    path = tmp_path / "reproduce.json"
+    path.write_text(json.dumps({"ml-100k/SGL/0": row}))
+    got = reproduce.stored_peer(path, "ml-100k/SGL/0", {"n_layer": 2, "lambda": 0.1}, 20)
+    assert got["recall@20"] == 0.2 and got["reused_from_commit"] == "abc1234"
+    assert reproduce.stored_peer(path, "ml-100k/SGL/0", {"n_layer": 3, "lambda": 0.1}, 20) is None
+    assert reproduce.stored_peer(path, "ml-100k/SGL/0", {"n_layer": 2, "lambda": 0.1}, 30) is None
+    assert reproduce.stored_peer(path, "ml-100k/SGL/1", {"n_layer": 2, "lambda": 0.1}, 20) is None
