@@ -154,6 +154,21 @@ def score(z, train, test, exclude) -> dict:
                     exclude, k=[20])
 
 
+def load_model(config, create_dataset, data_preparation, get_model):
+    """Inside a RecBole environment: seeds, the dataset and its train loader, and the model
+    of :obj:`config` (RecBole's or RecBole-GNN's functions, given); returns
+    ``(dataset, train_data, model, load_s)``."""
+    from recbole.utils import init_seed
+
+    init_seed(config["seed"], config["reproducibility"])
+    t0 = time.perf_counter()
+    dataset = create_dataset(config)
+    train_data, _, _ = data_preparation(config, dataset)
+    load_s = time.perf_counter() - t0
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    return dataset, train_data, model, load_s
+
+
 def inside(args: argparse.Namespace) -> None:
     """Runs in RecBole's environment: train, time each epoch, export the embeddings."""
     import numpy as np
@@ -163,18 +178,14 @@ def inside(args: argparse.Namespace) -> None:
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
     from recbole.trainer import Trainer
-    from recbole.utils import get_model, init_seed
+    from recbole.utils import get_model
 
     cfg = {**base_config(args.dataset, args.data_path, args.epochs),
            "n_layers": SETTINGS["layers"], "reg_weight": SETTINGS["reg"],
            **(SGL if args.model == "SGL" else {})}
     config = Config(model=args.model, config_dict=cfg)
-    init_seed(config["seed"], config["reproducibility"])
-    t0 = time.perf_counter()
-    dataset = create_dataset(config)
-    train_data, _, _ = data_preparation(config, dataset)
-    load_s = time.perf_counter() - t0
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    dataset, train_data, model, load_s = load_model(config, create_dataset, data_preparation,
+                                                    get_model)
     trainer = Trainer(config, model)
     info = dict(load_s=load_s, threads=torch.get_num_threads(), batches=len(train_data),
                 version=__import__("recbole").__version__)

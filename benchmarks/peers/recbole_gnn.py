@@ -33,7 +33,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -93,19 +92,14 @@ def inside(args: argparse.Namespace) -> None:
     _no_torch_sparse()
     _sibling("peer_env").cpu_faiss()
     from recbole.data.interaction import Interaction
-    from recbole.utils import init_seed
     from recbole_gnn.config import Config
     from recbole_gnn.utils import create_dataset, data_preparation, get_model, get_trainer
 
     cfg = {**peer.base_config(args.dataset, args.data_path, args.epochs, args.seed),
            **json.loads(args.settings)}
     config = Config(model=args.model, config_dict=cfg)
-    init_seed(config["seed"], config["reproducibility"])
-    t0 = time.perf_counter()
-    dataset = create_dataset(config)
-    train_data, _, _ = data_preparation(config, dataset)
-    load_s = time.perf_counter() - t0
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    dataset, train_data, model, load_s = peer.load_model(config, create_dataset,
+                                                         data_preparation, get_model)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
 
     def e_step(epoch: int) -> None:  # NCLTrainer.fit's, which _train_epoch leaves out
@@ -156,17 +150,9 @@ def run(dataset: str, model: str, settings: dict, epochs: int, train, valid, tes
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--dataset", default="ml-100k")
-    p.add_argument("--model", default="LightGCL")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--settings", default="{}", help=argparse.SUPPRESS)
-    p.add_argument("--data-path", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    args = _sibling("peer_env").peer_arguments(
+        __doc__.split("\n")[0], "LightGCL",
+        {"--settings": {"default": "{}"}, "--data-path": {"type": Path}}).parse_args(argv)
     if args.inside:
         inside(args)
         return

@@ -147,16 +147,11 @@ def run(dataset: str, model: str, settings: dict, epochs: int, train, test,
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--dataset", default="ml-100k")
-    p.add_argument("--model", default="LightGCN")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--conf", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    from peer_env import peer_arguments
+
+    args = peer_arguments(__doc__.split("\n")[0], "LightGCN",
+                          {"--conf": {"type": Path}}).parse_args(argv)
     if args.inside:
         inside(args)
         return
