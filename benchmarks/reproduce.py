@@ -101,7 +101,8 @@ from common import (
 
 sys.path.insert(0, str(HERE / "peers"))
 
-#: (SELFRec model, its configuration section, gcl method, gcl settings of the same values).
+#: (pair, its configuration section, gcl method, gcl settings of the same values). A pair is
+#: the peer's model, or ``model@variant`` for the model at other values than its own file's.
 PAIRS = [
     ("LightGCN", {"n_layer": 2}, "lightgcn", {"layers": 2, "init_std": "xavier"}),
     ("SGL", {"n_layer": 2, "lambda": 0.1, "drop_rate": 0.1, "aug_type": 1, "temp": 0.2},
@@ -117,6 +118,11 @@ PAIRS = [
              "alpha": 1.5, "num_clusters": 2000},
      "ncl", {"layers": 3, "cl_weight": 1e-6, "proto_weight": 1e-7, "temperature": 0.05,
              "hyper_layers": 1, "alpha": 1.5, "num_clusters": 2000, "warm_up": 20}),
+    # SELFRec's NCL at RecBole-GNN's NCL.yaml values, which train on ml-100k.
+    ("NCL@recbole-values", {"n_layer": 3, "ssl_reg": 1e-7, "proto_reg": 8e-8, "tau": 0.1,
+                            "hyper_layers": 1, "alpha": 1.0, "num_clusters": 1000},
+     "ncl", {"layers": 3, "cl_weight": 1e-7, "proto_weight": 8e-8, "temperature": 0.1,
+             "hyper_layers": 1, "alpha": 1.0, "num_clusters": 1000, "warm_up": 20}),
 ]
 #: (RecBole-GNN model, its settings: its ``properties/model/<Model>.yaml`` values, gcl
 #: method, gcl settings of the same values). DirectAU's yaml encoder is MF (gcl:
@@ -160,6 +166,16 @@ def row_key(dataset: str, peer: str, model: str, seed: int) -> str:
     return f"{dataset}/{model if peer == 'selfrec' else f'{peer}:{model}'}/{seed}"
 
 
+def peer_model(pair: str) -> str:
+    """The peer's model of a pair (``NCL`` of ``NCL@recbole-values``)."""
+    return pair.split("@")[0]
+
+
+def pair_name(row: dict) -> str:
+    """The pair a reproduce.json row ran (rows without ``pair`` ran the peer's model)."""
+    return row.get("pair") or row["peer"]["model"]
+
+
 def peer_name(row: dict) -> str:
     """The peer library of a reproduce.json row (rows without ``peer_name`` are SELFRec's)."""
     return row.get("peer_name") or row["peer"]["library"].split()[0]
@@ -198,7 +214,7 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         g, p = r["gcl"], r["peer"]
         lines.append(
-            f"| {r['dataset']} | {peer_name(r)} | {g['method']} vs {p['model']} | "
+            f"| {r['dataset']} | {peer_name(r)} | {g['method']} vs {pair_name(r)} | "
             f"{r.get('seed', 0)} | {r['epochs']} | "
             f"{g['recall@20']:.4f} | {p['recall@20']:.4f} | {r['ratio_recall@20']:.3f} | "
             f"{g['ndcg@20']:.4f} | {p['ndcg@20']:.4f} | {r['ratio_ndcg@20']:.3f} | "
@@ -206,7 +222,7 @@ def table(rows: list[dict]) -> str:
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["dataset"], peer_name(r),
-                           r["gcl"]["method"] + " vs " + r["peer"]["model"]), []).append(r)
+                           r["gcl"]["method"] + " vs " + pair_name(r)), []).append(r)
     summary = ["| dataset | peer | method | seeds | gcl Recall@20 | peer Recall@20 | "
                "ratio of means | per-seed ratios | gcl NDCG@20 | peer NDCG@20 | "
                "ratio of means |",
@@ -294,11 +310,11 @@ def main(argv: list[str] | None = None) -> None:
         key = row_key(args.dataset, args.peer, model, args.seed)
         s = stored_peer(path, key, peer_settings, args.epochs) if args.reuse_peer else None
         if s is None:
-            s = run_peer(args.peer, args.dataset, model, peer_settings, args.epochs,
+            s = run_peer(args.peer, args.dataset, peer_model(model), peer_settings, args.epochs,
                          (train, valid, test), args.threads, args.seed)
         print(json.dumps(s), flush=True)
         row = {"dataset": args.dataset, "epochs": args.epochs, "seed": args.seed,
-               "peer_name": PEER_NAMES[args.peer], "gcl": g, "peer": s,
+               "peer_name": PEER_NAMES[args.peer], "pair": model, "gcl": g, "peer": s,
                "peer_commit": s.get("reused_from_commit", env["commit"]),
                "ratio_recall@20": g["recall@20"] / max(s["recall@20"], 1e-12),
                "ratio_ndcg@20": g["ndcg@20"] / max(s["ndcg@20"], 1e-12),

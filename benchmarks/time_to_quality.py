@@ -47,6 +47,7 @@ CONTENDERS: dict[str, tuple[str, dict]] = {
     "lightgcn-b8192": ("gcl", dict(method="lightgcn", layers=3, **{**BASE, "batch_size": 8192,
                                                                    "lr": 4e-3})),
     "sgl-ed": ("gcl", dict(method="sgl-ed", layers=3, **BASE)),
+    "sgl-ed-svd": ("gcl", dict(method="sgl-ed", layers=3, **BASE, **SVD)),
     # SELFRec's SGL: 2 layers, one InfoNCE over the batch's users and items together.
     "sgl-ed-joint": ("gcl", dict(method="sgl-ed", layers=2, negatives="joint", **BASE)),
     "simgcl": ("gcl", dict(method="simgcl", layers=2, **BASE)),

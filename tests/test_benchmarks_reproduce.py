@@ -41,6 +41,19 @@ def test_tables_group_by_peer_and_name_it_on_every_row():
     assert "| ml-100k | RecBole-GNN | ncl vs NCL | 0 | 20 | 0.2200 | 0.2000 | 1.100 |" in page
 
 
+def test_a_variant_pair_runs_the_peers_model_and_has_its_own_rows():
+    assert reproduce.peer_model("NCL@recbole-values") == "NCL"
+    assert reproduce.peer_model("NCL") == "NCL"
+    assert {reproduce.peer_model(m) for m, *_ in reproduce.PAIRS} <= \
+        {m for m, *_ in reproduce.PAIRS}
+    variant = {**_row("ml-100k", "NCL", "ncl", 0, 0.24), "pair": "NCL@recbole-values"}
+    means = [line for line in reproduce.table([_row("ml-100k", "NCL", "ncl", 0, 0.01),
+                                               variant]).splitlines()
+             if line.startswith("| ml-100k |")][:2]
+    assert means[0].startswith("| ml-100k | SELFRec | ncl vs NCL | 1 | 0.0100 |")
+    assert means[1].startswith("| ml-100k | SELFRec | ncl vs NCL@recbole-values | 1 | 0.2400 |")
+
+
 def test_tables_only_rewrites_the_page_from_every_stored_row(tmp_path, monkeypatch):
     import json
 
