@@ -6,7 +6,10 @@
 
 Contenders: the training-free graph filters (gcl's ``gf-cf`` and ``bspm``), implicit's ALS
 (64 and 256 factors; ``pip install implicit`` in the environment that runs this), and gcl's
-trained methods from the random and from the spectral start (``init="svd"``). Each runs in a
+trained methods from the random and from the spectral start (``init="svd"``), and RecBole
+1.2.1's LightGCN (``recbole-lightgcn``: its own trainer in its own environment,
+``benchmarks/peers/recbole.py``; a point per epoch; it has no valid evaluation, so it runs
+its whole budget and its last epoch counts). Each runs in a
 process of its own, one after the other, with the same torch/BLAS thread count. The clock
 is ``time.process_time()`` of that process (CPU seconds, all threads), started after the
 data is loaded: the SVD, the graph, training and valid evaluations are counted; the test
@@ -28,6 +31,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from common import RESULTS, SETTINGS, environment, load_split, write_json
 
@@ -61,6 +65,8 @@ CONTENDERS: dict[str, tuple[str, dict]] = {
                                          **{**BASE, "batch_size": 16384, "lr": 8e-3})),
     "xsimgcl-b32768-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
                                          **{**BASE, "batch_size": 32768, "lr": 1.6e-2})),
+    # RecBole 1.2.1's LightGCN (benchmarks/peers/recbole.py): 3 layers and BASE's values.
+    "recbole-lightgcn": ("recbole", dict(model="LightGCN")),
 }
 THRESHOLDS = {"gowalla": (0.17, 0.18, 0.1849, 0.19, 0.195)}
 ALS = dict(regularization=0.1, alpha=20.0, iterations=15)
@@ -163,14 +169,44 @@ def run_als(settings: dict, train, valid, test, budget: float, threads: int) -> 
             "epochs": ALS["iterations"]}
 
 
+def run_recbole(dataset: str, settings: dict, train, valid, test, budget: float,
+                threads: int) -> dict:
+    """RecBole's model trained in its own environment; a point per epoch, at the CPU
+    seconds of its epochs so far plus this point's: computing the embeddings there and
+    ranking them here. RecBole's data loading is left out, as gcl's is; it has no valid
+    evaluation."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+    import recbole
+
+    z = recbole.curve(dataset, settings["model"], (train, valid, test), budget, threads)
+    exclude = train.to_csr() if valid is None else (train.to_csr() + valid.to_csr()).tocsr()
+    curve, spent = [], 0.0
+    for e, train_cpu in enumerate(z["train_cpu"].tolist()):
+        spent += train_cpu
+        epoch = {"users": z["users"][e], "items": z["items"][e],
+                 "user_tokens": z["user_tokens"], "item_tokens": z["item_tokens"]}
+        c = time.process_time()
+        metrics = recbole.score(epoch, train, test, exclude)
+        ranked = time.process_time() - c + float(z["embed_cpu"][e])
+        curve.append({"cpu_s": round(spent + ranked, 2), "eval_cpu_s": round(ranked, 2),
+                      "recall@20": metrics["recall@20"], "ndcg@20": metrics["ndcg@20"],
+                      "epoch": e + 1})
+    return {"curve": curve, "final": curve[-1], "fit_cpu_s": round(spent, 2),
+            "epochs": len(curve), "peer_peak_rss_mb": round(float(z["peak_rss_mb"]), 0)}
+
+
 def child(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
     kind, settings = CONTENDERS[args.contender]
     train, valid, test, split = load_split(args.dataset)
-    run = run_gcl if kind == "gcl" else run_als
-    record = run(dict(settings), train, valid, test, args.budget, args.threads)
+    if kind == "recbole":
+        record = run_recbole(args.dataset, settings, train, valid, test, args.budget,
+                             args.threads)
+    else:
+        run = run_gcl if kind == "gcl" else run_als
+        record = run(dict(settings), train, valid, test, args.budget, args.threads)
     record.update(split=split, settings={**settings, **(ALS if kind == "als" else {})},
                   budget_cpu_s=args.budget, threads=args.threads,
                   peak_rss_mb=round(_peak_mb(), 0))

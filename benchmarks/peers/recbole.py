@@ -189,6 +189,9 @@ def inside(args: argparse.Namespace) -> None:
     trainer = Trainer(config, model)
     info = dict(load_s=load_s, threads=torch.get_num_threads(), batches=len(train_data),
                 version=__import__("recbole").__version__)
+    if args.budget:
+        np.savez(args.out, **info, **_curve(args, model, trainer, train_data, dataset))
+        return
     if args.batches:
         info.update(_time_batches(args, model, trainer, train_data))
         np.savez(args.out, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -200,6 +203,34 @@ def inside(args: argparse.Namespace) -> None:
         users, items = model.forward(model.train_graph) if args.model == "SGL" else \
             model.forward()
     save_embeddings(args.out, users, items, dataset, seconds, cpu, **info)
+
+
+def _curve(args: argparse.Namespace, model, trainer, train_data, dataset) -> dict:
+    """Epochs of ``Trainer._train_epoch`` until their process CPU seconds reach
+    ``args.budget``; after each, the embeddings (rows by gcl index, as :func:`score` reads
+    them) and the CPU seconds of computing them, apart from the epoch's."""
+    import numpy as np
+    import torch
+
+    users, items, train_cpu, embed_cpu, total = [], [], [], [], 0.0
+    epoch = 0
+    while total < args.budget:
+        train_cpu += train_epochs(trainer, train_data, 1, f"RecBole {args.model} {epoch + 1}")[1]
+        total += train_cpu[-1]
+        c = time.process_time()
+        model.eval()
+        with torch.no_grad():
+            u, i = model.forward()
+        model.train()
+        embed_cpu.append(time.process_time() - c)
+        users.append(u.numpy().copy())
+        items.append(i.numpy().copy())
+        epoch += 1
+    return dict(users=np.stack(users), items=np.stack(items), train_cpu=np.asarray(train_cpu),
+                embed_cpu=np.asarray(embed_cpu),
+                user_tokens=np.asarray(dataset.field2id_token["user_id"]),
+                item_tokens=np.asarray(dataset.field2id_token["item_id"]),
+                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 class _Enough(Exception):
@@ -231,6 +262,24 @@ def _time_batches(args: argparse.Namespace, model, trainer, train_data) -> dict:
     return dict(views_s=views[0], views_cpu_s=views[1], timed_batches=args.batches,
                 warmup_batches=args.warmup, per_batch_s=(t1 - t0) / args.batches,
                 per_batch_cpu_s=(c1 - c0) / args.batches)
+
+
+def curve(dataset: str, model: str, split, budget: float, threads: int = 1):
+    """Trains RecBole's :obj:`model` on :obj:`split` ``(train, valid or None, test)`` for
+    whole epochs until their process CPU seconds reach :obj:`budget` (RecBole's data
+    loading left out; no evaluation inside); returns the ``.npz`` of :func:`_curve`: per
+    epoch, the embeddings and the CPU seconds of training and of computing them."""
+    import numpy as np
+
+    python = venv_python()
+    data_path = write_atomic_files(dataset, *split)
+    out = CACHE / f"{dataset}.{model}.curve.npz"
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": ""}
+    subprocess.run([str(python), "-P", __file__, "--inside", "--dataset", dataset, "--model", model,
+                    "--epochs", "1", "--budget", str(budget), "--threads", str(threads),
+                    "--data-path", str(data_path), "--out", str(out)], check=True, env=env,
+                   cwd=CACHE)
+    return np.load(out)
 
 
 def run(dataset: str, model: str, epochs: int, threads: int = 1, batches: int = 0,
@@ -290,6 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batches", type=int, default=0,
                    help="time this many batches (after --warmup) instead of whole epochs")
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--budget", type=float, default=0.0, help=argparse.SUPPRESS)
     p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--data-path", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
