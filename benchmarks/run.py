@@ -4,14 +4,16 @@
     python benchmarks/run.py --dataset gowalla --methods pop,lightgcn --budget-minutes 60
 
 Writes ``benchmarks/results/<dataset>.json`` and ``.md``. Each method runs in its own
-process, one after the other, so peak memory is that method's alone. Settings: dim 64,
-3 layers, lr 1e-3, batch 2048, L2 1e-4. ml-100k: random 80/10/10 split per user (seed 0),
-every rating an interaction, early stopping on valid NDCG@20 (patience 10 evaluations),
-test metrics of the best epoch. Datasets with a published split (gowalla) train on its train
-part; with no valid part, they follow LightGCN's protocol: test is evaluated every
-``--eval-every`` epochs for the curve, without early stopping, and the last evaluation is
-reported. Budgets (``--budget-minutes``) and every time reported are CPU seconds of the
-process (``time.process_time()``, all threads; ``budget_clock="cpu"``), never wall-clock.
+process, one after the other, so peak memory is that method's alone. Settings: dim 64, lr
+1e-3, batch 2048 for every method; its depth, L2 weight, start and loss settings are its
+own defaults, which follow its reference code (each row records them). ml-100k: random
+80/10/10 split per user (seed 0), every rating an interaction, early stopping on valid
+NDCG@20 (patience 10 evaluations), test metrics of the best epoch. Datasets with a
+published split (gowalla) train on its train part; with no valid part, they follow
+LightGCN's protocol: test is evaluated every ``--eval-every`` epochs for the curve, without
+early stopping, and the last evaluation is reported. Budgets (``--budget-minutes``) and
+every time reported are CPU seconds of the process (``time.process_time()``, all threads;
+``budget_clock="cpu"``), never wall-clock.
 """
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ from common import (
     write_json,
 )
 
+# Every method trains at these shared values of SETTINGS; its depth, L2 weight, start and
+# losses are its own defaults (its reference code's), recorded with each row.
+PROTOCOL = ("dim", "lr", "batch_size")
 # The sequence methods step once per batch of users (one sequence each), not per batch of
 # interactions: CL4SRec's batch of 256 users and its 2 Transformer layers (seq-cl+graph's
 # `layers` are its LightGCN layers; its Transformer has 2).
@@ -56,15 +61,19 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
 
     torch.set_num_threads(args.threads)
     from gcl import GraphCLRecommender
+    from gcl.settings import METHOD_SETTINGS as SETTINGS_OF
+    from gcl.settings import declared
 
     t0 = time.process_time()
     train, valid, test, split = load_split(args.dataset)
     load_s = time.process_time() - t0
     early_stop = valid is not None
-    settings = {**SETTINGS, **METHOD_SETTINGS.get(method, {})}
+    settings = {**{k: SETTINGS[k] for k in PROTOCOL}, **METHOD_SETTINGS.get(method, {})}
     overrides = method_overrides(args.set, method)
     settings.update({k: v for k, v in overrides.items() if k in SETTINGS})
     method_kwargs = {k: v for k, v in overrides.items() if k not in SETTINGS}
+    own = {k: d.default for k, d in declared(SETTINGS_OF[method]).items()
+           if k not in settings and k not in method_kwargs}
     rec = GraphCLRecommender(
         method=method, **settings, **method_kwargs, epochs=args.epochs, eval_every=args.eval_every,
         patience=args.patience if early_stop else None, device=args.device,
@@ -101,6 +110,7 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
         "selection": f"best valid NDCG@20 (patience {args.patience})" if early_stop
         else "last epoch (no valid split)",
         "settings": {**settings, **({"method": method_kwargs} if method_kwargs else {}),
+                     "defaults": own,
                      "epochs_max": args.epochs, "eval_every": args.eval_every,
                      "patience": args.patience if early_stop else None,
                      "budget_minutes": args.budget_minutes, "seed": args.seed,
@@ -138,14 +148,17 @@ def fmt(x: float | None, digits: int = 4) -> str:
 def write_markdown(dataset: str, results: dict) -> str:
     rows = [
         "| method | Recall@20 | NDCG@20 | Recall@10 | NDCG@10 | HitRate@10 | epochs | s/epoch "
-        "| total s | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|"]
+        "| total s | peak RSS MB | layers | L2 | commit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
-        m = r["metrics"]
+        m, own = r["metrics"], {**r["settings"].get("defaults", {}), **r["settings"]}
+        own = own if r["epochs"] else {}
         rows.append(f"| {name} | {fmt(m['recall@20'])} | {fmt(m['ndcg@20'])} | "
                     f"{fmt(m['recall@10'])} | {fmt(m['ndcg@10'])} | {fmt(m['hit@10'])} | "
                     f"{r['epochs']} | "
                     f"{fmt(r['seconds_per_epoch'], 2)} | {fmt(r['fit_seconds'], 1)} | "
-                    f"{r['peak_rss_mb']:.0f} |")
+                    f"{r['peak_rss_mb']:.0f} | {own.get('layers', '-')} | {own.get('reg', '-')} "
+                    f"| {r['env'].get('commit') or 'not recorded'} |")
     any_r = next(iter(results.values()))
     s, n = any_r["settings"], any_r["interactions"]
     lines = [f"# {dataset}", "", "Made by `python benchmarks/run.py --dataset "
@@ -156,12 +169,16 @@ def write_markdown(dataset: str, results: dict) -> str:
              f"{n['train']} train / {n['valid']} valid / {n['test']} test interactions. Test "
              f"metrics, full ranking over all items, train{' and valid' if n['valid'] else ''}"
              " items masked.", "", *rows, "",
-             f"Settings: dim {s['dim']}, {s['layers']} layers, lr {s['lr']}, batch "
-             f"{s['batch_size']}, L2 {s['reg']}, seed {s['seed']}, {s['threads']} torch "
-             f"thread(s), device {s['device']}; torch {any_r['env']['torch']}.", ""]
+             f"Settings: dim {s['dim']}, lr {s['lr']}, batch {s['batch_size']}, seed "
+             f"{s['seed']}, {s['threads']} torch thread(s), device {s['device']}; torch "
+             f"{any_r['env']['torch']}. Layers and L2: each method's own defaults (its "
+             "reference code's), except in rows without a commit, which ran every method at "
+             "3 layers and L2 1e-4, with the defaults of their time (before cl_decay was off "
+             "by default).", ""]
     differs = []
     for name, r in results.items():
-        own = {k: v for k, v in r["settings"].items() if k in SETTINGS and v != s[k]}
+        own = {k: v for k, v in r["settings"].items()
+               if k in PROTOCOL and k in s and v != s[k]}
         own.update(r["settings"].get("method", {}))
         if own:
             differs.append(f"{name} differs: " + ", ".join(f"{k} {v}" for k, v in own.items())

@@ -37,13 +37,18 @@ def quality_table(dataset: str, results: dict) -> str:
     extra = " HitRate@10 | NDCG@10 |" if loo else ""
     lines = [f"**{dataset}** ({first['split']}), made by `{cmd}` "
              f"({provenance(list(results.values()))}):", "",
-             f"| method | Recall@20 | NDCG@20 |{extra} epochs | s/epoch | total s |",
-             "|---|---|---|" + ("---|---|" if loo else "") + "---|---|---|"]
+             f"| method | Recall@20 | NDCG@20 |{extra} epochs | s/epoch | total s | layers "
+             "| commit |",
+             "|---|---|---|" + ("---|---|" if loo else "") + "---|---|---|---|---|"]
     for name, r in results.items():
         m = r["metrics"]
         cols = f" {m['hit@10']:.4f} | {m['ndcg@10']:.4f} |" if loo else ""
+        s = r["settings"]
+        layers = s.get("layers", s.get("defaults", {}).get("layers", "-")) if r["epochs"] else "-"
+        commit = r.get("env", {}).get("commit") or "not recorded"
         lines.append(f"| {name} | {m['recall@20']:.4f} | {m['ndcg@20']:.4f} |{cols} "
-                     f"{r['epochs']} | {r['seconds_per_epoch']:.2f} | {r['fit_seconds']:.0f} |")
+                     f"{r['epochs']} | {r['seconds_per_epoch']:.2f} | {r['fit_seconds']:.0f} | "
+                     f"{layers} | {commit} |")
     own = [(name, r) for name, r in results.items() if r["settings"].get("method")]
     if own:
         lines += [""] + [
