@@ -62,24 +62,26 @@ NDCG@20 1.002, 0.976, 0.970, 1.003), and SGL in the joint form, seeds 0 and 1, 0
 forms differ (below), not measured apart.
 
 Against RecBole-GNN (ml-100k, 20 epochs, seeds 0-2): LightGCL's ratio of means is 0.997
-(Recall@20) and 0.995 (NDCG@20), single seeds 0.98-1.02; NCL's is 0.990
-and 0.988, single seeds 0.97-1.01 (seed 2 reads 0.966, within either library's
-seed-to-seed spread of the other pairs). gcl's CPU
-seconds per epoch are about those of RecBole-GNN for LightGCL and a quarter of them for NCL
-(5.6-5.9 against 22-23). RecBole-GNN's LightGCN-based models (LightGCN, NCL, SGL, SimGCL,
-XSimGCL) propagate here with PyG's ``MessagePassing`` over ``edge_index``, its path without
-``torch_sparse`` (LightGCL multiplies its own sparse matrix), so their CPU seconds are not
-its fastest: LightGCN reads 14.6 CPU s per epoch against gcl's 0.61 (seed 0, Recall@20
-ratio 1.011, NDCG@20 0.999); NCL's trainer also runs Faiss k-means before every epoch
-(above); neither share was measured apart. NCL against SELFRec, at
-SELFRec's ``conf/NCL.yaml`` values (tau 0.05, ssl_reg 1e-6), trains in neither library
-within 20 epochs: both score at the level of random embeddings (gcl 0.0118, SELFRec 0.0110
-Recall@20 on seed 0; random 64-dim Gaussian embeddings score 0.0106-0.0165 on this split,
-five draws, mean 0.0133), and gcl warns that its BPR loss stays at ln 2; the ratio of two
-random rankings says nothing about the method, and a comparison needs more epochs than the
-20 here. Against RecBole-GNN, LightGCN and DirectAU (MF) run one seed: Recall@20 ratios
-1.011 and 0.986, NDCG@20 0.999 and 0.999; SGL, SimGCL and XSimGCL have pairs but no runs
-yet.
+(Recall@20) and 0.995 (NDCG@20), single seeds 0.98-1.02; NCL's is 0.990 and 0.988, single
+seeds 0.97-1.01 (seed 2 reads 0.966, within either library's seed-to-seed spread of the
+other pairs). gcl's CPU seconds per epoch are about those of RecBole-GNN for LightGCL and a
+quarter of them for NCL (5.6-5.9 against 22-23). RecBole-GNN's LightGCN-based models
+(LightGCN, NCL, SGL, SimGCL, XSimGCL) propagate here with PyG's ``MessagePassing`` over
+``edge_index``, its path without ``torch_sparse`` (LightGCL multiplies its own sparse
+matrix), so their CPU seconds are not its fastest: LightGCN reads 14.6 CPU s per epoch
+against gcl's 0.61 (seed 0, Recall@20 ratio 1.011, NDCG@20 0.999); NCL's trainer also runs
+Faiss k-means before every epoch (above); neither share was measured apart. NCL against
+SELFRec, at SELFRec's ``conf/NCL.yaml`` values (tau 0.05, ssl_reg 1e-6), trains in neither
+library within 20 epochs: both score at the level of random embeddings (gcl 0.0118, SELFRec
+0.0110 Recall@20 on seed 0; random 64-dim Gaussian embeddings score 0.0106-0.0165 on this
+split, five draws, mean 0.0133), and gcl warns that its BPR loss stays at ln 2; the ratio
+of two random rankings says nothing about the method. At RecBole-GNN's ``NCL.yaml`` values
+(tau 0.1, ssl_reg 1e-7, alpha 1, proto_reg 8e-8, 1000 clusters), given to SELFRec's code as
+the pair ``NCL@recbole-values`` and run for 30 epochs so that the prototype term trains in
+the last 10, both libraries train (Recall@20 about 0.26): ratio of means over seeds 0-2
+1.007 (Recall@20) and 1.006 (NDCG@20), single seeds 0.986-1.033. Against RecBole-GNN,
+LightGCN and DirectAU (MF) run one seed: Recall@20 ratios 1.011 and 0.986, NDCG@20 0.999
+and 0.999; SGL, SimGCL and XSimGCL have pairs but no runs yet.
 """
 from __future__ import annotations
 
