@@ -111,6 +111,11 @@ PAIRS = [
     ("SGL", {"n_layer": 2, "lambda": 0.1, "drop_rate": 0.1, "aug_type": 1, "temp": 0.2},
      "sgl-ed", {"layers": 2, "cl_weight": 0.1, "p": 0.1, "temperature": 0.2,
                 "negatives": "joint"}),
+    # SELFRec's SGL (joint form) at RecBole-GNN's SGL.yaml values, which train on ml-100k.
+    ("SGL@recbole-values", {"n_layer": 3, "lambda": 0.05, "drop_rate": 0.1, "aug_type": 1,
+                            "temp": 0.5},
+     "sgl-ed", {"layers": 3, "cl_weight": 0.05, "p": 0.1, "temperature": 0.5,
+                "negatives": "joint"}),
     ("SimGCL", {"n_layer": 2, "lambda": 0.5, "eps": 0.1}, "simgcl",
      {"layers": 2, "cl_weight": 0.5, "eps": 0.1, "temperature": 0.2}),
     ("XSimGCL", {"n_layer": 2, "l_star": 1, "lambda": 0.2, "eps": 0.2, "tau": 0.15},
