@@ -263,6 +263,13 @@ def markdown(results: dict) -> str:
                   "no valid split, else the best valid epoch's weights. Commit "
                   f"{', '.join(commits)}, {any_r['env']['cpu']}, {any_r['threads']} thread(s); "
                   "made by " + ", ".join(f"`{c}`" for c in commands) + ".", ""]
+        beside = [name for name, r in rows.items() if r.get("beside")]
+        if beside:
+            lines += ["Measured while another benchmark ran on the other core ("
+                      + "; ".join(sorted({rows[n]["beside"] for n in beside}))
+                      + "): " + ", ".join(f"`{n}`" for n in beside) + ". Shared caches and "
+                      "memory bandwidth raise CPU seconds, so their times read high against "
+                      "rows measured alone.", ""]
     return "\n".join(lines)
 
 
@@ -301,6 +308,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=1800.0,
                         help="CPU seconds per trained contender")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--beside", default=None,
+                        help="what else ran on the machine meanwhile, recorded with each row")
     parser.add_argument("--tables-only", action="store_true",
                         help="rewrite the .md, .png and the README's table from the JSON")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -336,6 +345,8 @@ def main() -> None:
                                 "--contenders", name, "--budget", f"{args.budget:g}",
                                 "--threads", str(args.threads)])
             record.update(env=environment(args.threads, command), command=command)
+            if args.beside:
+                record["beside"] = args.beside
             print(f"  {record['final']}", file=sys.stderr, flush=True)
             results = json.loads(path.read_text()) if path.exists() else {}
             results.setdefault(dataset, {})[name] = record

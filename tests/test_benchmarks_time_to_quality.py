@@ -1,0 +1,32 @@
+"""``benchmarks/time_to_quality.py``: its tables read the curves and say how each row ran."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import time_to_quality as t2q  # noqa: E402
+
+
+def _row(curve: list[tuple[float, float]], **extra) -> dict:
+    points = [{"cpu_s": s, "recall@20": r, "ndcg@20": r / 2, "epoch": i + 1}
+              for i, (s, r) in enumerate(curve)]
+    return {"curve": points, "final": points[-1], "fit_cpu_s": points[-1]["cpu_s"],
+            "epochs": len(points), "split": "given", "budget_cpu_s": 300, "threads": 1,
+            "env": {"commit": "abc1234", "cpu": "x86_64"}, **extra}
+
+
+def test_seconds_to_a_recall_are_read_off_the_first_point_above_it():
+    curve = _row([(100, 0.16), (200, 0.181), (300, 0.19)])["curve"]
+    assert t2q.reached(curve, 0.18) == 200
+    assert t2q.reached(curve, 0.19) == 300
+    assert t2q.reached(curve, 0.195) is None
+
+
+def test_rows_measured_beside_another_run_are_named_under_their_table():
+    rows = {"gf-cf": _row([(82, 0.1849)]),
+            "simgcl": _row([(477, 0.136)], beside="reproduce.py on the other core")}
+    page = t2q.markdown({"gowalla": rows})
+    assert "| simgcl | 0.1360 |" in page and "| gf-cf | 0.1849 |" in page
+    note = next(line for line in page.splitlines() if line.startswith("Measured while"))
+    assert "`simgcl`" in note and "`gf-cf`" not in note
+    assert "reproduce.py on the other core" in note
+    assert "Measured while" not in t2q.markdown({"gowalla": {"gf-cf": rows["gf-cf"]}})
