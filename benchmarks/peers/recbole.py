@@ -212,11 +212,10 @@ def _curve(args: argparse.Namespace, model, trainer, train_data, dataset) -> dic
     import numpy as np
     import torch
 
-    users, items, train_cpu, embed_cpu, total = [], [], [], [], 0.0
-    epoch = 0
-    while total < args.budget:
-        train_cpu += train_epochs(trainer, train_data, 1, f"RecBole {args.model} {epoch + 1}")[1]
-        total += train_cpu[-1]
+    users, items, train_cpu, embed_cpu = [], [], [], []
+    while sum(train_cpu) < args.budget:
+        label = f"RecBole {args.model} {len(train_cpu) + 1}"
+        train_cpu += train_epochs(trainer, train_data, 1, label)[1]
         c = time.process_time()
         model.eval()
         with torch.no_grad():
@@ -225,7 +224,6 @@ def _curve(args: argparse.Namespace, model, trainer, train_data, dataset) -> dic
         embed_cpu.append(time.process_time() - c)
         users.append(u.numpy().copy())
         items.append(i.numpy().copy())
-        epoch += 1
     return dict(users=np.stack(users), items=np.stack(items), train_cpu=np.asarray(train_cpu),
                 embed_cpu=np.asarray(embed_cpu),
                 user_tokens=np.asarray(dataset.field2id_token["user_id"]),
@@ -264,6 +262,18 @@ def _time_batches(args: argparse.Namespace, model, trainer, train_data) -> dict:
                 per_batch_cpu_s=(c1 - c0) / args.batches)
 
 
+def _run_inside(dataset: str, model: str, data_path: Path, out: Path, threads: int,
+                *args: str) -> None:
+    """Runs this file's :func:`inside` in RecBole's environment with :obj:`threads` threads,
+    writing :obj:`out`; :obj:`args` are the run's own flags."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": ""}
+    # -P: this file's folder off sys.path, else this file would shadow the recbole package.
+    subprocess.run([str(venv_python()), "-P", __file__, "--inside", "--dataset", dataset,
+                    "--model", model, "--threads", str(threads), *args,
+                    "--data-path", str(data_path), "--out", str(out)], check=True, env=env,
+                   cwd=CACHE)  # RecBole writes its logs into the working folder
+
+
 def curve(dataset: str, model: str, split, budget: float, threads: int = 1):
     """Trains RecBole's :obj:`model` on :obj:`split` ``(train, valid or None, test)`` for
     whole epochs until their process CPU seconds reach :obj:`budget` (RecBole's data
@@ -271,14 +281,9 @@ def curve(dataset: str, model: str, split, budget: float, threads: int = 1):
     epoch, the embeddings and the CPU seconds of training and of computing them."""
     import numpy as np
 
-    python = venv_python()
-    data_path = write_atomic_files(dataset, *split)
     out = CACHE / f"{dataset}.{model}.curve.npz"
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": ""}
-    subprocess.run([str(python), "-P", __file__, "--inside", "--dataset", dataset, "--model", model,
-                    "--epochs", "1", "--budget", str(budget), "--threads", str(threads),
-                    "--data-path", str(data_path), "--out", str(out)], check=True, env=env,
-                   cwd=CACHE)
+    _run_inside(dataset, model, write_atomic_files(dataset, *split), out, threads,
+                "--epochs", "1", "--budget", str(budget))
     return np.load(out)
 
 
@@ -291,17 +296,10 @@ def run(dataset: str, model: str, epochs: int, threads: int = 1, batches: int = 
     import numpy as np
 
 
-    python = venv_python()
     train, valid, test = splits(dataset)
-    data_path = write_atomic_files(dataset, train, valid, test)
     out = CACHE / f"{dataset}.{model}.npz"
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": ""}
-    # -P: this file's folder off sys.path, else this file would shadow the recbole package.
-    subprocess.run([str(python), "-P", __file__, "--inside", "--dataset", dataset, "--model", model,
-                    "--epochs", str(epochs), "--threads", str(threads),
-                    "--batches", str(batches), "--warmup", str(warmup),
-                    "--data-path", str(data_path), "--out", str(out)], check=True, env=env,
-                   cwd=CACHE)  # RecBole writes its logs into the working folder
+    _run_inside(dataset, model, write_atomic_files(dataset, train, valid, test), out, threads,
+                "--epochs", str(epochs), "--batches", str(batches), "--warmup", str(warmup))
     z = np.load(out)
     command = (f"python benchmarks/peers/recbole.py --dataset {dataset} --model {model} "
                + (f"--batches {batches} --warmup {warmup}" if batches else f"--epochs {epochs}")
