@@ -36,6 +36,12 @@ BENCH_README = HERE / "README.md"
 #: The settings of every benchmark's trained methods unless a script says otherwise:
 #: LightGCN's paper settings (dim 64, 3 layers, Adam at lr 1e-3, batch 2048, L2 1e-4).
 SETTINGS: dict[str, Any] = dict(dim=64, layers=3, lr=1e-3, batch_size=2048, reg=1e-4)
+#: The sequence methods step once per batch of users (one sequence each), not per batch of
+#: interactions: CL4SRec's batch of 256 users and its 2 Transformer layers (seq-cl+graph's
+#: ``layers`` are its LightGCN layers; its Transformer has 2), with lr 5e-3.
+SEQUENCE_SETTINGS: dict[str, dict[str, Any]] = {
+    "seq-cl": dict(batch_size=256, layers=2, lr=5e-3),
+    "seq-cl+graph": dict(batch_size=256, lr=5e-3)}
 #: Datasets without a valid split: test is evaluated every few epochs for the curve only.
 LARGE = ("gowalla", "yelp2018", "amazon-book")
 

@@ -14,6 +14,11 @@ LightGCN's protocol: test is evaluated every ``--eval-every`` epochs for the cur
 early stopping, and the last evaluation is reported. Budgets (``--budget-minutes``) and
 every time reported are CPU seconds of the process (``time.process_time()``, all threads;
 ``budget_clock="cpu"``), never wall-clock.
+
+A method named ``method@peer`` (``sgl-ed@recbole-gnn``) runs at the values of that peer's
+configuration file for it, as ``reproduce.py`` pairs them (``--peer`` names there); its row
+sits beside the method's own. Where a paper's values fail on dense data, a peer's may
+train: on ml-100k, RecBole-GNN's values of SGL and NCL do.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from pathlib import Path
 from common import (
     LARGE,
     RESULTS,
+    SEQUENCE_SETTINGS,
     SETTINGS,
     command_line,
     environment,
@@ -39,11 +45,6 @@ from common import (
 # Every method trains at these shared values of SETTINGS; its depth, L2 weight, start and
 # losses are its own defaults (its reference code's), recorded with each row.
 PROTOCOL = ("dim", "lr", "batch_size")
-# The sequence methods step once per batch of users (one sequence each), not per batch of
-# interactions: CL4SRec's batch of 256 users and its 2 Transformer layers (seq-cl+graph's
-# `layers` are its LightGCN layers; its Transformer has 2).
-METHOD_SETTINGS = {"seq-cl": dict(batch_size=256, layers=2, lr=5e-3),
-                   "seq-cl+graph": dict(batch_size=256, lr=5e-3)}
 # RecBole 1.2.1's LightGCN on its own random 80/10/10 split of ml-100k, same settings,
 # early-stopped on valid NDCG@20, measured on this machine (see the foundation issue).
 RECBOLE_ML100K = {"recall@20": 0.369, "ndcg@20": 0.314}
@@ -68,8 +69,9 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
     train, valid, test, split = load_split(args.dataset)
     load_s = time.process_time() - t0
     early_stop = valid is not None
-    settings = {**{k: SETTINGS[k] for k in PROTOCOL}, **METHOD_SETTINGS.get(method, {})}
-    overrides = method_overrides(args.set, method)
+    name, (method, peer_values) = method, peer_settings(method)
+    settings = {**{k: SETTINGS[k] for k in PROTOCOL}, **SEQUENCE_SETTINGS.get(method, {})}
+    overrides = {**peer_values, **method_overrides(args.set, name)}
     settings.update({k: v for k, v in overrides.items() if k in SETTINGS})
     method_kwargs = {k: v for k, v in overrides.items() if k not in SETTINGS}
     own = {k: d.default for k, d in declared(SETTINGS_OF[method]).items()
@@ -95,7 +97,7 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
     crossed = {f"{t:.2f}": next((c["elapsed_s"] for c in curve if c["recall@20"] >= t), None)
                for t in THRESHOLDS}
     return {
-        "method": method, "dataset": args.dataset, "split": split,
+        "method": name, "dataset": args.dataset, "split": split,
         "interactions": {"train": len(train), "valid": len(valid) if valid else 0,
                          "test": len(test)},
         "users": train.num_users, "items": train.num_items,
@@ -118,6 +120,24 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
         "env": environment(torch.get_num_threads(), command_line("run.py", args.argv),
                            args.device),
     }
+
+
+def peer_settings(name: str) -> tuple[str, dict]:
+    """``(method, settings)`` of a row name: ``method`` alone runs at its own defaults (no
+    settings); ``method@peer`` at the values ``reproduce.py`` gives it in that peer's pair
+    of the same model (its plain pair, not a ``model@variant`` one)."""
+    method, at, peer = name.partition("@")
+    if not at:
+        return method, {}
+    from reproduce import PEERS
+
+    if peer not in PEERS:
+        raise SystemExit(f"{name}: unknown peer {peer!r}; choose one of {sorted(PEERS)}")
+    pairs = [gcl_settings for pair, _, gcl_method, gcl_settings in PEERS[peer]
+             if gcl_method == method and "@" not in pair]
+    if not pairs:
+        raise SystemExit(f"{name}: reproduce.py pairs no {peer} model with {method!r}")
+    return method, dict(pairs[0])
 
 
 def method_overrides(pairs: list[str], method: str) -> dict:

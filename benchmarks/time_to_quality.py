@@ -5,12 +5,14 @@
         --budget 300
 
 Contenders: the training-free graph filters (gcl's ``gf-cf`` and ``bspm``), implicit's ALS
-(64 and 256 factors; ``pip install implicit`` in the environment that runs this), and gcl's
-trained methods from the random and from the spectral start (``init="svd"``), and RecBole
-1.2.1's LightGCN (``recbole-lightgcn``: its own trainer in its own environment,
-``benchmarks/peers/recbole.py``; a point per epoch; it has no valid evaluation, so it runs
-its whole budget and its last epoch counts). Each runs in a
-process of its own, one after the other, with the same torch/BLAS thread count. The clock
+(64 and 256 factors; ``pip install implicit`` in the environment that runs this), gcl's
+trained methods from the random and from the spectral start (``init="svd"``), the sequence
+methods (``seq-cl``, ``seq-cl+graph``: data with timestamps only; they rank a user from the
+order of their clicks, which ALS and the filters ignore), and RecBole 1.2.1's LightGCN
+(``recbole-lightgcn``: its own trainer in its own environment, ``benchmarks/peers/
+recbole.py``; a point per epoch; it has no valid evaluation, so it runs its whole budget and
+its last epoch counts). Each runs in a process of its own, one after the other, with the
+same torch/BLAS thread count. The clock
 is ``time.process_time()`` of that process (CPU seconds, all threads), started after the
 data is loaded: the SVD, the graph, training and valid evaluations are counted; the test
 evaluations that draw the curve are measured and left out, except that every point's time
@@ -33,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import RESULTS, SETTINGS, environment, load_split, write_json
+from common import RESULTS, SEQUENCE_SETTINGS, SETTINGS, environment, load_split, write_json
 
 # Every trained contender: dim 64, Adam at lr 1e-3, batch 2048, L2 1e-4 (LightGCN's), and
 # its method's reference depth.
@@ -70,6 +72,11 @@ CONTENDERS: dict[str, tuple[str, dict]] = {
     "xsimgcl-svd-b16384-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
                                              init="svd", init_scale=0.1,
                                              **{**BASE, "batch_size": 16384, "lr": 8e-3})),
+    # The sequence methods (data with timestamps only), at CL4SRec's sizes and their own
+    # defaults otherwise.
+    "seq-cl": ("gcl", dict(method="seq-cl", dim=64, **SEQUENCE_SETTINGS["seq-cl"])),
+    "seq-cl+graph": ("gcl", dict(method="seq-cl+graph", dim=64,
+                                 **SEQUENCE_SETTINGS["seq-cl+graph"])),
     # RecBole 1.2.1's LightGCN (benchmarks/peers/recbole.py): 3 layers and BASE's values.
     "recbole-lightgcn": ("recbole", dict(model="LightGCN")),
 }
@@ -121,9 +128,16 @@ def run_gcl(settings: dict, train, valid, test, budget: float, threads: int) -> 
         method = rec.method_
         was = method.training
         method.eval()
+        # A sequence method ranks for test from the whole known history, valid included, as
+        # rec.evaluate does after fit; training goes on from the train sequences.
+        whole = valid is not None and method.can("sequences")
+        if whole:
+            method.set_history(train.concat(valid))
         with torch.no_grad():
             u, i = method.embeddings(rec.graph_)
             out = evaluate(u, i, target, exclude, k=[20])
+        if whole:
+            method.set_history(train)
         method.train(was)
         return out
 

@@ -18,6 +18,42 @@ def test_set_pairs_reach_all_methods_or_the_named_one():
     assert method_overrides(["seq-cl+graph.lr=0.01"], "seq-cl+graph") == {"lr": 0.01}
 
 
+def test_a_method_at_a_peers_values_takes_that_peers_plain_pair():
+    from reproduce import GNN_PAIRS, PAIRS
+    from run import peer_settings
+
+    assert peer_settings("sgl-ed") == ("sgl-ed", {})
+    gnn_sgl = next(g for p, _, m, g in GNN_PAIRS if p == "SGL")
+    assert peer_settings("sgl-ed@recbole-gnn") == ("sgl-ed", gnn_sgl)
+    # SELFRec's plain SGL pair, not its SGL@recbole-values variant.
+    assert peer_settings("sgl-ed@selfrec") == ("sgl-ed", PAIRS[1][3])
+    assert peer_settings("sgl-ed@selfrec")[1]["layers"] == 2
+    with pytest.raises(SystemExit, match="unknown peer 'recbole'"):
+        peer_settings("sgl-ed@recbole")
+    with pytest.raises(SystemExit, match="pairs no selfrec model with 'lightgcl'"):
+        peer_settings("lightgcl@selfrec")
+
+
+def test_a_peer_row_runs_the_method_at_those_values_under_its_own_name(tmp_path):
+    import json
+    import os
+
+    from run import main
+
+    data = Path(os.environ.get("GCL_DATA_DIR") or Path(__file__).resolve().parents[2]
+                / "shared" / "datasets")
+    if not (data / "ml-100k" / "u.data").is_file():
+        pytest.skip("no shared ml-100k")
+
+    main(["--dataset", "ml-100k", "--methods", "lightgcn@recbole-gnn", "--epochs", "1",
+          "--set", "dim=8", "--out", str(tmp_path)])
+    row = json.loads((tmp_path / "ml-100k.json").read_text())["lightgcn@recbole-gnn"]
+    assert row["method"] == "lightgcn@recbole-gnn" and row["epochs"] == 1
+    assert row["settings"]["layers"] == 2 and row["settings"]["reg"] == 1e-5
+    assert row["settings"]["method"] == {"init_std": "xavier"}
+    assert "| lightgcn@recbole-gnn |" in (tmp_path / "ml-100k.md").read_text()
+
+
 @pytest.mark.parametrize("pair", ["cl_weight", "=0.2"])
 def test_a_pair_without_key_and_value_is_refused(pair):
     with pytest.raises(SystemExit, match="--set takes key=value"):

@@ -30,3 +30,24 @@ def test_rows_measured_beside_another_run_are_named_under_their_table():
     assert "`simgcl`" in note and "`gf-cf`" not in note
     assert "reproduce.py on the other core" in note
     assert "Measured while" not in t2q.markdown({"gowalla": {"gf-cf": rows["gf-cf"]}})
+
+
+def test_a_sequence_methods_curve_ranks_from_the_whole_history_as_evaluate_does():
+    import numpy as np
+    import pandas as pd
+
+    from gcl import Interactions
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"user": np.repeat(np.arange(40), 8),
+                       "item": rng.permuted(np.tile(np.arange(30), (40, 1)), axis=1)[:, :8]
+                       .ravel(), "ts": np.tile(np.arange(8), 40)})
+    log = Interactions.from_pandas(df, user="user", item="item", timestamp="ts")
+    train, test = log.split("leave_one_out", valid=False)
+    train, valid = train.split("leave_one_out", valid=False)
+    settings = dict(method="seq-cl", dim=8, layers=1, batch_size=16, lr=5e-3)
+    record = t2q.run_gcl(settings, train, valid, test, budget=0.0, threads=1)
+    # One epoch, so its weights are the best valid epoch's that the final evaluation uses.
+    assert record["epochs"] == 1
+    point, final = record["curve"][-1], record["final"]
+    assert point["recall@20"] == final["recall@20"] and point["ndcg@20"] == final["ndcg@20"]
