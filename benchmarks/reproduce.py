@@ -90,10 +90,10 @@ and 0.999. SGL (SGL-Torch's all-node form, gcl's default), seeds 0-2: ratio of m
 seed, just outside 3%, and this is not explained yet (the known differences, sums over the
 batch and the unsquared L2 at 1e-5, are small under Adam; both draw negatives among the
 user's non-positives, both contrast the batch's users and positive items with their
-repeats). SimGCL, seeds 0-1: 1.029 and 1.035 (per seed 1.068 and 0.991 on Recall@20);
-XSimGCL, seed 0: 1.018 and 1.004. SimGCL at its yaml weight (lambda 0.5) trains little on
-ml-100k in 20 epochs in either library (Recall@20 about 0.10-0.11, against LightGCN's
-0.25), where single seeds spread most.
+repeats). SimGCL, seeds 0-2: 1.019 and 1.022 (per seed 1.068, 0.991 and 0.997 on
+Recall@20); XSimGCL, seed 0: 1.018 and 1.004. SimGCL at its yaml weight (lambda 0.5) trains
+little on ml-100k in 20 epochs in either library (Recall@20 about 0.10-0.11, against
+LightGCN's 0.25), where single seeds spread most.
 """
 from __future__ import annotations
 
