@@ -7,7 +7,6 @@ from gcl.augment.noise import EmbeddingNoise
 from gcl.graph import UIGraph
 from gcl.losses import cross_layer
 from gcl.methods.contrastive import GraphCLMethod
-from gcl.nn.lightgcn import LightGCN
 
 
 class XSimGCL(GraphCLMethod):
@@ -68,9 +67,6 @@ class XSimGCL(GraphCLMethod):
                 int(torch.randint(2**62, ())))
             noise_state = gen.get_state()
         layers = self.encoder.propagate(self.augment(graph, gen))
-        if self.head is None and self.momentum is None and not self.terms \
-                and isinstance(self.encoder, LightGCN):
-            return self.gathered_loss(layers, users, pos, neg)
         user_emb, item_emb = self.encoder.readout(layers)
         out = self.rec_loss(user_emb, item_emb, users, pos, neg)
         if self.head is None and self.momentum is None:
@@ -91,22 +87,4 @@ class XSimGCL(GraphCLMethod):
         else:
             cl = self.contrast((user_emb, item_emb), self.encoder.split(layers[self.cl_layer]),
                                users, pos)
-        return self.add_cl(out, cl)
-
-    def gathered_loss(self, layers: list[torch.Tensor], users: torch.Tensor, pos: torch.Tensor,
-                      neg: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The plain method's loss (no head, queue or loss terms) with the rows it needs
-        gathered in one index per tensor, from the readout over all nodes and from layer
-        :math:`l^*`: the same loss and gradients as splitting into users and items first,
-        with two scatters in backward instead of one per split and per index."""
-        n_u, b, n_neg = self.num_users, len(users), neg.numel()
-        u, i = self.anchors(users), self.anchors(pos)
-        z = self.encoder.node_readout(layers)[
-            torch.cat([users, n_u + pos, n_u + neg.reshape(-1), u, n_u + i])]
-        zl = layers[self.cl_layer][torch.cat([u, n_u + i])]
-        out = self.ranking_loss(z[:b], z[b:2 * b], z[2 * b:2 * b + n_neg].view(b, -1, z.shape[1]),
-                                users, pos, neg)
-        a = z[2 * b + n_neg:]
-        cl = (cross_layer(a[:len(u)], zl[:len(u)], self.temperature)
-              + cross_layer(a[len(u):], zl[len(u):], self.temperature))
         return self.add_cl(out, cl)

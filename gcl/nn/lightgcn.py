@@ -107,13 +107,8 @@ class LightGCN(nn.Module):
 
     def readout(self, layers: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer mean of :meth:`propagate`'s output, split into users and items."""
-        return self.split(self.node_readout(layers))
-
-    def node_readout(self, layers: list[torch.Tensor]) -> torch.Tensor:
-        """Layer mean of :meth:`propagate`'s output over all nodes, :obj:`[U+I, dim]`, in
-        the table's dtype (:meth:`readout` before the split)."""
         h = layer_mean(layers if self.include_input else layers[1:])
-        return h.to(self.embedding.weight.dtype)
+        return self.split(h.to(self.embedding.weight.dtype))
 
 
 #: Names of :func:`set_precision`.
