@@ -56,8 +56,9 @@ CURVE_KEYS = ("recall@20", "ndcg@20", "recall@10", "ndcg@10", "hit@10")
 THRESHOLDS = (0.17, 0.18)
 
 
-def run_one(args: argparse.Namespace, method: str) -> dict:
-    """Trains and evaluates one method in this process; returns its results record."""
+def run_one(args: argparse.Namespace, name: str) -> dict:
+    """Trains and evaluates one row, a method or ``method@peer`` (:func:`peer_settings`), in
+    this process; returns its results record."""
     import torch
 
     torch.set_num_threads(args.threads)
@@ -69,7 +70,7 @@ def run_one(args: argparse.Namespace, method: str) -> dict:
     train, valid, test, split = load_split(args.dataset)
     load_s = time.process_time() - t0
     early_stop = valid is not None
-    name, (method, peer_values) = method, peer_settings(method)
+    method, peer_values = peer_settings(name)
     settings = {**{k: SETTINGS[k] for k in PROTOCOL}, **SEQUENCE_SETTINGS.get(method, {})}
     overrides = {**peer_values, **method_overrides(args.set, name)}
     settings.update({k: v for k, v in overrides.items() if k in SETTINGS})

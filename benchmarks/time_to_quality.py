@@ -112,6 +112,7 @@ def run_gcl(settings: dict, train, valid, test, budget: float, threads: int) -> 
     import torch
 
     from gcl import GraphCLRecommender
+    from gcl.methods import METHODS
     from gcl.metrics import evaluate
 
     # The curve's test ranking masks what rec.evaluate masks: train, and valid where given
@@ -119,6 +120,10 @@ def run_gcl(settings: dict, train, valid, test, budget: float, threads: int) -> 
     target = test.to_csr()
     exclude = train.to_csr() if valid is None else (train.to_csr() + valid.to_csr()).tocsr()
     exclude.data[:] = 1
+    # A sequence method ranks for test from the whole known history, valid included, as
+    # rec.evaluate does after fit; training goes on from the train sequences.
+    known = (train.concat(valid) if valid is not None
+             and METHODS[settings["method"]].can("sequences") else None)
     clock = Clock()
     rec = GraphCLRecommender(**settings, epochs=100000, patience=10, eval_every=1,
                              num_threads=threads, progress=False, device="cpu")
@@ -128,15 +133,12 @@ def run_gcl(settings: dict, train, valid, test, budget: float, threads: int) -> 
         method = rec.method_
         was = method.training
         method.eval()
-        # A sequence method ranks for test from the whole known history, valid included, as
-        # rec.evaluate does after fit; training goes on from the train sequences.
-        whole = valid is not None and method.can("sequences")
-        if whole:
-            method.set_history(train.concat(valid))
+        if known is not None:
+            method.set_history(known)
         with torch.no_grad():
             u, i = method.embeddings(rec.graph_)
             out = evaluate(u, i, target, exclude, k=[20])
-        if whole:
+        if known is not None:
             method.set_history(train)
         method.train(was)
         return out
