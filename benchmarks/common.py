@@ -100,6 +100,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def beside_note(rows: dict[str, dict]) -> list[str]:
+    """The lines a results page adds for its rows measured while another benchmark ran on
+    the other core (their ``beside`` field); none if every row ran alone."""
+    beside = [name for name, r in rows.items() if r.get("beside")]
+    if not beside:
+        return []
+    return ["Measured while another benchmark ran on the other core ("
+            + "; ".join(sorted({rows[n]["beside"] for n in beside}))
+            + "): " + ", ".join(f"`{n}`" for n in beside) + ". Shared caches and memory "
+            "bandwidth raise CPU seconds, so their times read high against rows measured "
+            "alone.", ""]
+
+
 # ---------------------------------------------------------------------------- results files
 def write_json(path: Path, data: Any, indent: int = 2) -> None:
     """Writes :obj:`data` to :obj:`path` whole or not at all (a temporary file renamed)."""

@@ -33,6 +33,7 @@ from common import (
     RESULTS,
     SEQUENCE_SETTINGS,
     SETTINGS,
+    beside_note,
     command_line,
     environment,
     load_split,
@@ -205,6 +206,7 @@ def write_markdown(dataset: str, results: dict) -> str:
             differs.append(f"{name} differs: " + ", ".join(f"{k} {v}" for k, v in own.items())
                            + ".")
     lines += differs + ([""] if differs else [])
+    lines += beside_note(results)
     if "pop" in results and "lightgcn" in results:
         gain = results["lightgcn"]["metrics"]["ndcg@20"] / results["pop"]["metrics"]["ndcg@20"]
         lines.append(f"LightGCN's NDCG@20 is {100 * (gain - 1):.1f}% above the popularity "
@@ -299,6 +301,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--set", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
                    help="a setting or method argument, e.g. simgcl.cl_weight=0.2; repeatable")
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--beside", default=None,
+                   help="what else ran on the machine meanwhile, recorded with each row")
     p.add_argument("--plot-only", action="store_true",
                    help="redraw the plot and the page from the JSON")
     p.add_argument("--single", help=argparse.SUPPRESS)
@@ -327,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
         record = spawn(Path(__file__), [*args.argv, "--single", method], args.threads,
                        "--single-json")
         record["command"] = record["env"]["command"]
+        if args.beside:
+            record["beside"] = args.beside
         results = merge_result(json_path, method, record)
         m = record["metrics"]
         print(f"{method}: recall@20 {m['recall@20']:.4f} ndcg@20 {m['ndcg@20']:.4f} "

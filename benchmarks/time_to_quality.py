@@ -35,7 +35,15 @@ import sys
 import time
 from pathlib import Path
 
-from common import RESULTS, SEQUENCE_SETTINGS, SETTINGS, environment, load_split, write_json
+from common import (
+    RESULTS,
+    SEQUENCE_SETTINGS,
+    SETTINGS,
+    beside_note,
+    environment,
+    load_split,
+    write_json,
+)
 
 # Every trained contender: dim 64, Adam at lr 1e-3, batch 2048, L2 1e-4 (LightGCN's), and
 # its method's reference depth.
@@ -284,13 +292,7 @@ def markdown(results: dict) -> str:
                   "no valid split, else the best valid epoch's weights. Commit "
                   f"{', '.join(commits)}, {any_r['env']['cpu']}, {any_r['threads']} thread(s); "
                   "made by " + ", ".join(f"`{c}`" for c in commands) + ".", ""]
-        beside = [name for name, r in rows.items() if r.get("beside")]
-        if beside:
-            lines += ["Measured while another benchmark ran on the other core ("
-                      + "; ".join(sorted({rows[n]["beside"] for n in beside}))
-                      + "): " + ", ".join(f"`{n}`" for n in beside) + ". Shared caches and "
-                      "memory bandwidth raise CPU seconds, so their times read high against "
-                      "rows measured alone.", ""]
+        lines += beside_note(rows)
     return "\n".join(lines)
 
 
