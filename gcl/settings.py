@@ -369,6 +369,9 @@ class SGLSettings(LightGCNSettings):
     init_std: float | str = _init_std_field("xavier")
     negatives: str = setting("all", "all (the reference), in-batch or joint (SELFRec's form)",
                              one_of("all", "in-batch", "joint"))
+    draw: str = setting("exact", "how the augmentation picks what it drops: exact (a fixed "
+                        "count, the reference) or bernoulli (each edge or node on its own)",
+                        one_of("exact", "bernoulli"))
 
 
 @dataclass

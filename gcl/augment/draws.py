@@ -7,7 +7,12 @@ import numbers
 
 import torch
 
-__all__ = ["check_prob", "draw_seed", "generator_device", "keep_mask", "uniform"]
+__all__ = ["DRAWS", "check_draw", "check_prob", "count_mask", "draw_seed", "generator_device",
+           "keep_mask", "uniform"]
+
+# How a structural augmenter picks what it drops: a fixed count chosen uniformly without
+# replacement (SGL's code), or each edge or node on its own.
+DRAWS = ("exact", "bernoulli")
 
 
 def check_prob(p: float, name: str = "p") -> float:
@@ -17,6 +22,13 @@ def check_prob(p: float, name: str = "p") -> float:
     if not 0.0 <= float(p) < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {p!r}")
     return float(p)
+
+
+def check_draw(draw: str) -> str:
+    """:obj:`draw`, checked to be one of :data:`DRAWS`."""
+    if draw not in DRAWS:
+        raise ValueError(f"draw must be one of {', '.join(map(repr, DRAWS))}, got {draw!r}")
+    return draw
 
 
 def generator_device(generator: torch.Generator | None,
@@ -47,3 +59,13 @@ def keep_mask(shape: tuple[int, ...], p: float,
               generator: torch.Generator | None) -> torch.Tensor:
     """A CPU bool mask, each entry :obj:`True` (kept) with probability :math:`1 - p`."""
     return (uniform(shape, generator) >= p).cpu()
+
+
+def count_mask(rows: int, n: int, keep: int, generator: torch.Generator | None) -> torch.Tensor:
+    """A CPU bool mask :obj:`[rows, n]` with exactly :obj:`keep` entries :obj:`True` in each
+    row, chosen uniformly without replacement (each row on its own)."""
+    if not 0 <= keep <= n:
+        raise ValueError(f"keep must be in [0, {n}], got {keep}")
+    order = uniform((rows, n), generator).argsort(dim=1)
+    mask = torch.zeros(rows, n, dtype=torch.bool)
+    return mask.scatter_(1, order[:, :keep].cpu(), True)

@@ -49,6 +49,9 @@ class _SGL(GraphCLMethod):
         negatives (str): :obj:`"all"` (all users / items of the other view),
             :obj:`"in-batch"` (the batch's unique users / items) or :obj:`"joint"` (the
             batch's unique users and items in one InfoNCE). (default: :obj:`"all"`)
+        draw (str): how the augmentation picks what it drops: :obj:`"exact"` (a fixed
+            count, the reference's) or :obj:`"bernoulli"` (each edge or node on its own; see
+            :class:`~gcl.augment.EdgeDrop`). (default: :obj:`"exact"`)
     """
 
     tuning_hint = "lower cl_weight or the drop ratio p, or raise temperature"
@@ -56,13 +59,13 @@ class _SGL(GraphCLMethod):
     def __init__(self, num_users: int, num_items: int, dim: int = 64, layers: int = 3,
                  reg: float = 1e-4, p: float = 0.1, cl_weight: float = 0.1,
                  temperature: float = 0.2, init_std: float | str = "xavier",
-                 negatives: str = "all") -> None:
+                 negatives: str = "all", draw: str = "exact") -> None:
         if negatives not in ("all", "in-batch", "joint"):
             raise ValueError(f"negatives must be 'all', 'in-batch' or 'joint', got "
                              f"{negatives!r}")
-        super().__init__(num_users, num_items, dim, layers, reg, self.make_augment(p, layers),
+        super().__init__(num_users, num_items, dim, layers, reg, self.make_augment(p, layers, draw),
                          cl_weight, temperature, init_std=init_std)
-        self.p, self.negatives = p, negatives
+        self.p, self.negatives, self.draw = p, negatives, draw
 
     def add_momentum(self, moco) -> None:
         if self.negatives != "in-batch":
@@ -87,7 +90,7 @@ class _SGL(GraphCLMethod):
                    for a, b, idx in ((z1[0], z2[0], users), (z1[1], z2[1], pos)))
 
     @staticmethod
-    def make_augment(p: float, layers: int):
+    def make_augment(p: float, layers: int, draw: str):
         raise NotImplementedError
 
 
@@ -97,8 +100,8 @@ class SGLEdge(_SGL):
     name = "sgl-ed"
 
     @staticmethod
-    def make_augment(p: float, layers: int) -> EdgeDrop:
-        return EdgeDrop(p)
+    def make_augment(p: float, layers: int, draw: str) -> EdgeDrop:
+        return EdgeDrop(p, draw)
 
 
 class SGLNode(_SGL):
@@ -108,8 +111,8 @@ class SGLNode(_SGL):
     name = "sgl-nd"
 
     @staticmethod
-    def make_augment(p: float, layers: int) -> NodeDrop:
-        return NodeDrop(p)
+    def make_augment(p: float, layers: int, draw: str) -> NodeDrop:
+        return NodeDrop(p, draw)
 
 
 class SGLWalk(_SGL):
@@ -119,5 +122,5 @@ class SGLWalk(_SGL):
     name = "sgl-rw"
 
     @staticmethod
-    def make_augment(p: float, layers: int) -> RandomWalk:
-        return RandomWalk(p, layers)
+    def make_augment(p: float, layers: int, draw: str) -> RandomWalk:
+        return RandomWalk(p, layers, draw)

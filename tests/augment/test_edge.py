@@ -35,14 +35,18 @@ def assert_is_renormalised_subgraph(sub: UIGraph, graph: UIGraph, keep: np.ndarr
     np.testing.assert_allclose(coo.data, 1 / np.sqrt(deg[coo.row] * deg[coo.col]), rtol=1e-6)
 
 
+@pytest.mark.parametrize("draw", ["exact", "bernoulli"])
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
-def test_edge_drop_fraction_and_renormalised_symmetric_subgraph(graph, p):
-    aug = EdgeDrop(p)
+def test_edge_drop_fraction_and_renormalised_symmetric_subgraph(graph, p, draw):
+    aug = EdgeDrop(p, draw)
     view = aug(graph, gen(1))
     e = len(graph.users)
     assert isinstance(view, View)
     assert aug.mask.dtype == torch.bool and aug.mask.shape == (e,)
-    assert abs((~aug.mask).float().mean().item() - p) < 0.03
+    if draw == "exact":  # SGL's code: keep_idx of size int(n_edges * (1 - ratio))
+        assert int(aug.mask.sum()) == int(e * (1 - p))
+    else:
+        assert abs((~aug.mask).float().mean().item() - p) < 0.03
     assert view.graph is not graph
     assert view.graph.num_users == graph.num_users and view.graph.num_items == graph.num_items
     assert_is_renormalised_subgraph(view.graph, graph, aug.mask.numpy())
@@ -54,14 +58,19 @@ def test_edge_drop_p_zero_keeps_everything(graph):
     assert aug.mask.all() and view.graph is graph
 
 
+@pytest.mark.parametrize("draw", ["exact", "bernoulli"])
 @pytest.mark.parametrize("p", [0.1, 0.3])
-def test_node_drop_removes_every_edge_of_dropped_nodes(graph, p):
-    aug = NodeDrop(p)
+def test_node_drop_removes_every_edge_of_dropped_nodes(graph, p, draw):
+    aug = NodeDrop(p, draw)
     view = aug(graph, gen(2))
     n, u = graph.num_nodes, graph.num_users
     node = aug.mask.numpy()
     assert aug.mask.dtype == torch.bool and aug.mask.shape == (n,)
-    assert abs((~node).mean() - p) < 0.05
+    if draw == "exact":  # SGL's code: int(n_users * ratio) users and int(n_items * ratio) items
+        assert (~node[:u]).sum() == int(u * p)
+        assert (~node[u:]).sum() == int(graph.num_items * p)
+    else:
+        assert abs((~node).mean() - p) < 0.05
     sub = view.graph
     deg = np.asarray((sub.adj != 0).sum(1)).ravel()
     assert (deg[~node] == 0).all()  # dropped nodes are isolated
@@ -82,7 +91,7 @@ def test_random_walk_layers_differ_and_each_is_a_subgraph(graph):
     assert view.graph is graph and len(view.layer_graphs) == 3
     for k in range(3):
         assert_is_renormalised_subgraph(view.layer_graphs[k], graph, aug.mask[k].numpy())
-        assert abs((~aug.mask[k]).float().mean().item() - 0.2) < 0.03
+        assert int(aug.mask[k].sum()) == int(len(graph.users) * 0.8)
     for a, b in [(0, 1), (0, 2), (1, 2)]:
         assert not torch.equal(aug.mask[a], aug.mask[b])
     # each layer really propagates over its own graph
@@ -159,5 +168,24 @@ def test_random_walk_rejects_bad_layers(layers):
 
 def test_per_and_repr():
     assert EdgeDrop.per == NodeDrop.per == RandomWalk.per == "epoch"
-    assert repr(RandomWalk(0.2, 4)) == "RandomWalk(p=0.2, layers=4)"
-    assert repr(NodeDrop(0.3)) == "NodeDrop(p=0.3)"
+    assert repr(RandomWalk(0.2, 4)) == "RandomWalk(p=0.2, layers=4, draw='exact')"
+    assert repr(NodeDrop(0.3, "bernoulli")) == "NodeDrop(p=0.3, draw='bernoulli')"
+
+
+@pytest.mark.parametrize("cls", [EdgeDrop, NodeDrop, RandomWalk])
+def test_rejects_an_unknown_draw(cls):
+    with pytest.raises(ValueError, match="draw must be one of 'exact', 'bernoulli'"):
+        cls(0.1, draw="poisson")
+
+
+def test_exact_draws_are_uniform_over_the_edges(graph):
+    """Every interaction is dropped equally often over many exact draws (a fixed count
+    chosen uniformly without replacement, not the first or last ones)."""
+    aug, g = EdgeDrop(0.3), gen(5)
+    dropped = torch.zeros(len(graph.users))
+    for _ in range(400):
+        aug(graph, g)
+        dropped += ~aug.mask
+    share = dropped / 400
+    assert abs(share.mean().item() - 0.3) < 0.005
+    assert share.min().item() > 0.15 and share.max().item() < 0.45

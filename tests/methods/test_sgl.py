@@ -1,6 +1,6 @@
 import pytest
 
-from gcl.methods import SGLEdge
+from gcl.methods import SGLEdge, SGLNode, SGLWalk
 
 from .mixin import MethodContract
 
@@ -47,6 +47,9 @@ def test_views_are_made_per_epoch():
 def test_reference_defaults_and_validation():
     m = SGLEdge(10, 10)
     assert (m.p, m.cl_weight, m.temperature, m.negatives) == (0.1, 0.1, 0.2, "all")
+    assert m.draw == m.augment.draw == "exact"  # SGL's code drops a fixed count
+    assert SGLNode(10, 10, draw="bernoulli").augment.draw == "bernoulli"
+    assert SGLWalk(10, 10, layers=2).augment.draw == "exact"
     assert m.encoder.layers == 3 and m.reg == 1e-4
     w = m.encoder.embedding.weight
     assert w[:10].abs().max() <= (6 / (10 + 64)) ** 0.5  # Xavier-uniform, users apart
