@@ -99,6 +99,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 
@@ -243,20 +244,23 @@ def table(rows: list[dict]) -> str:
         groups.setdefault((r["dataset"], peer_name(r),
                            r["gcl"]["method"] + " vs " + pair_name(r)), []).append(r)
     summary = ["| dataset | peer | method | seeds | gcl Recall@20 | peer Recall@20 | "
-               "ratio of means | per-seed ratios | gcl NDCG@20 | peer NDCG@20 | "
-               "ratio of means |",
+               "ratio of means ± s.e. | per-seed ratios | gcl NDCG@20 | peer NDCG@20 | "
+               "ratio of means ± s.e. |",
                "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (dataset, peer, name), rs in groups.items():
-        def mean(side: str, key: str, rs: list[dict] = rs) -> float:
-            return sum(r[side][key] for r in rs) / len(rs)
+        def ratio(key: str, rs: list[dict] = rs) -> str:
+            g, p = ([r[side][key] for r in rs] for side in ("gcl", "peer"))
+            value, se = ratio_of_means(g, p)
+            return f"{value:.3f}" + (f" ± {se:.3f}" if se is not None else "")
 
         per_seed = ", ".join(f"{r['ratio_recall@20']:.3f}" for r in rs)
         summary.append(
-            f"| {dataset} | {peer} | {name} | {len(rs)} | {mean('gcl', 'recall@20'):.4f} | "
-            f"{mean('peer', 'recall@20'):.4f} | "
-            f"{mean('gcl', 'recall@20') / mean('peer', 'recall@20'):.3f} | {per_seed} | "
-            f"{mean('gcl', 'ndcg@20'):.4f} | {mean('peer', 'ndcg@20'):.4f} | "
-            f"{mean('gcl', 'ndcg@20') / mean('peer', 'ndcg@20'):.3f} |")
+            f"| {dataset} | {peer} | {name} | {len(rs)} | "
+            f"{statistics.fmean(r['gcl']['recall@20'] for r in rs):.4f} | "
+            f"{statistics.fmean(r['peer']['recall@20'] for r in rs):.4f} | "
+            f"{ratio('recall@20')} | {per_seed} | "
+            f"{statistics.fmean(r['gcl']['ndcg@20'] for r in rs):.4f} | "
+            f"{statistics.fmean(r['peer']['ndcg@20'] for r in rs):.4f} | {ratio('ndcg@20')} |")
     env = rows[0] if rows else {}
     return ("# gcl and the reference implementations side by side\n\n"
             + __doc__.split("\n\n", 2)[2].strip()
@@ -265,6 +269,19 @@ def table(rows: list[dict]) -> str:
             .format(env.get("commit"), env.get("cpu"), env.get("threads"), env.get("command"))
             + "Means over seeds:\n\n" + "\n".join(summary) + "\n\nEach run:\n\n"
             + "\n".join(lines) + "\n")
+
+
+def ratio_of_means(gcl: list[float], peer: list[float]) -> tuple[float, float | None]:
+    r"""The ratio of the two means and its standard error from each side's seed-to-seed
+    spread, to first order, the two libraries' seeds being independent:
+    :math:`\frac{\bar g}{\bar p}\sqrt{s_g^2 / (n_g \bar g^2) + s_p^2 / (n_p \bar p^2)}`
+    (:math:`s` the sample standard deviations over seeds); no error from one seed."""
+    g, p = statistics.fmean(gcl), statistics.fmean(peer)
+    if len(gcl) < 2 or len(peer) < 2:
+        return g / p, None
+    rel = (statistics.variance(gcl) / (len(gcl) * g ** 2)
+           + statistics.variance(peer) / (len(peer) * p ** 2))
+    return g / p, g / p * rel ** 0.5
 
 
 def run_peer(peer: str, dataset: str, model: str, settings: dict, epochs: int, split,

@@ -41,6 +41,18 @@ def test_tables_group_by_peer_and_name_it_on_every_row():
     assert "| ml-100k | RecBole-GNN | ncl vs NCL | 0 | 20 | 0.2200 | 0.2000 | 1.100 |" in page
 
 
+def test_the_ratio_of_means_carries_the_standard_error_of_both_sides_seed_spread():
+    g, p = [0.22, 0.20, 0.24], [0.21, 0.19, 0.20]
+    ratio, se = reproduce.ratio_of_means(g, p)
+    # by hand: means 0.22 and 0.20, sample variances 4e-4 and 1e-4, three seeds each
+    assert ratio == pytest.approx(1.1)
+    assert se == pytest.approx(1.1 * (4e-4 / (3 * 0.22**2) + 1e-4 / (3 * 0.2**2)) ** 0.5)
+    assert reproduce.ratio_of_means([0.3], [0.2]) == (pytest.approx(1.5), None)
+    page = reproduce.table([_row("ml-100k", "SGL", "sgl-ed", s, r)
+                            for s, r in enumerate((0.21, 0.23))])
+    assert "| ml-100k | SELFRec | sgl-ed vs SGL | 2 | 0.2200 | 0.2000 | 1.100 ± 0.050 |" in page
+
+
 def test_a_variant_pair_runs_the_peers_model_and_has_its_own_rows():
     assert reproduce.peer_model("NCL@recbole-values") == "NCL"
     assert reproduce.peer_model("NCL") == "NCL"
