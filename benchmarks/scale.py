@@ -78,9 +78,9 @@ def worker(args: argparse.Namespace) -> None:
     torch.set_num_threads(1)
     distributed.init_from_env("gloo")
     world = distributed.world_size()
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     log = power_law_interactions(args.interactions, seed=0)
-    gen_s = time.perf_counter() - t0
+    gen_s = time.process_time() - t0
     gc.collect()
     base = _status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current RSS
@@ -94,15 +94,16 @@ def worker(args: argparse.Namespace) -> None:
     # The state an epoch holds for all E pairs: sampler keys, permutation, users, items,
     # negatives (kept alive through the steps, as in a real epoch).
     gen = torch.Generator().manual_seed(0)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     sampler = NegativeSampler(log, generator=gen)
-    sampler_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    sampler_s = time.process_time() - t0
+    t0 = time.process_time()
     perm = torch.randperm(len(log), generator=gen)
     users = torch.from_numpy(log.users)[perm]
     pos = torch.from_numpy(log.items)[perm]
     neg = sampler.sample(users, 1)
-    epoch_setup_s = time.perf_counter() - t0
+    epoch_setup_s = time.process_time() - t0
+    propagate_s = propagate_seconds(graph)
 
     def run(steps: int) -> float:
         """Seconds of one epoch of exactly :obj:`steps` global batches over the full graph."""
@@ -119,7 +120,8 @@ def worker(args: argparse.Namespace) -> None:
     del perm, users, pos, neg
     step_s = seconds / args.steps
     record = {"rank": distributed.rank(), "peak_bytes": peak, "base_bytes": base,
-              "train_bytes": peak - base, "step_seconds": step_s}
+              "train_bytes": peak - base, "step_seconds": step_s,
+              "propagate_seconds": propagate_s}
     gathered = [record]
     if distributed.active():
         import torch.distributed as dist
@@ -140,6 +142,7 @@ def worker(args: argparse.Namespace) -> None:
             "warmup_steps": args.warmup, "measured_steps": args.steps,
             "generate_seconds": gen_s, "sampler_build_seconds": sampler_s,
             "measured": {"step_seconds": slowest, "epoch_setup_seconds": epoch_setup_s,
+                         "propagate_seconds": max(r["propagate_seconds"] for r in gathered),
                          "peak_bytes_per_rank": max(r["peak_bytes"] for r in gathered),
                          "train_bytes_per_rank": max(r["train_bytes"] for r in gathered),
                          "train_bytes_all_ranks": sum(r["train_bytes"] for r in gathered),
@@ -149,6 +152,19 @@ def worker(args: argparse.Namespace) -> None:
         }
         Path(args.result).write_text(json.dumps(result, indent=1))
     distributed.shutdown()
+
+
+def propagate_seconds(graph, repeats: int = 3) -> float:
+    r"""CPU seconds of one sparse product :math:`\hat{\mathbf{A}}\mathbf{X}` over the
+    whole graph (:obj:`[U+I, DIM]`, float32), the mean of :obj:`repeats` after one warm-up."""
+    import torch
+
+    x = torch.randn(graph.num_nodes, DIM)
+    graph.propagate(x)
+    t0 = time.process_time()
+    for _ in range(repeats):
+        graph.propagate(x)
+    return (time.process_time() - t0) / repeats
 
 
 # ---------------------------------------------------------------------------- the table
@@ -306,6 +322,13 @@ def model_bytes(r: dict) -> float:
     return e * per_edge + n * per_node
 
 
+def _ns_per_edge(r: dict) -> str:
+    """One sparse product's CPU nanoseconds per directed edge, or "-" for runs before it was
+    measured."""
+    seconds = r["measured"].get("propagate_seconds")
+    return "-" if seconds is None else f"{seconds / r['directed_edges'] * 1e9:.1f}"
+
+
 def _mib(b: float) -> str:
     return f"{b / 2**20:,.0f}"
 
@@ -339,9 +362,10 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
         "epoch was run).",
         "",
         "| method | precision | ranks | interactions | users | items | s/step (measured) "
-        "| epoch set-up s (measured) | steps/epoch | epoch s (derived) | peak MiB/rank "
-        "(measured) | train MiB/rank (measured) | train MiB/rank (model) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| epoch set-up s (measured) | steps/epoch | epoch s (derived) | propagate ns/edge "
+        "(measured) | peak MiB/rank (measured) | train MiB/rank (measured) | train MiB/rank "
+        "(model) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(runs, key=lambda r: (r["method"], r["precision"], r["ranks"],
                                          r["interactions"])):
@@ -350,7 +374,8 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
             f"| {r['method']} | {r['precision']} | {r['ranks']} | {r['interactions']:,} | "
             f"{r['users']:,} | {r['items']:,} | {m['step_seconds']:.3f} | "
             f"{m['epoch_setup_seconds']:.2f} | {d['steps_per_epoch']:,} | "
-            f"{d['epoch_seconds']:,.0f} | {_mib(m['peak_bytes_per_rank'])} | "
+            f"{d['epoch_seconds']:,.0f} | {_ns_per_edge(r)} | "
+            f"{_mib(m['peak_bytes_per_rank'])} | "
             f"{_mib(m['train_bytes_per_rank'])} | {_mib(model_bytes(r))} |")
     lines += ["", "## Linear fits (least squares over the sizes above)", "",
               "| method / ranks / precision | s/step per 1M interactions | R^2 "
@@ -374,14 +399,26 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
             lines.append(f"- {key}, {what}: per interaction {g['per_interaction_smallest']:.3g}"
                          f" at the smallest size, {g['per_interaction_largest']:.3g} at the "
                          f"largest, R^2 {g['r2']:.4f}: {verdict}.")
-    lines += ["", "The epoch time is not linear: an epoch has E / (ranks x batch) steps and each "
-              "step propagates the whole graph, so at a fixed batch size it grows as E^2. "
-              "Derived epoch seconds per (million interactions)^2:", ""]
+    lines += ["", "`propagate ns/edge` is the CPU time of one sparse product of the whole "
+              "normalised graph with a float32 `[U+I, 64]` table, per directed edge (mean of 3 "
+              "after a warm-up): the same work per edge at every size, so where it rises with "
+              "the size, the memory hierarchy (the table outgrowing the caches) and not the "
+              "number of operations makes a step dearer per interaction."]
+    if meta.get("steps_per_epoch"):
+        lines += ["", "An epoch here has the same number of steps at every size, so its time "
+                  "grows as the seconds per step do. Derived epoch seconds per million "
+                  "interactions:", ""]
+        power = 1
+    else:
+        lines += ["", "The epoch time is not linear: an epoch has E / (ranks x batch) steps "
+                  "and each step propagates the whole graph, so at a fixed batch size it "
+                  "grows as E^2. Derived epoch seconds per (million interactions)^2:", ""]
+        power = 2
     for r in sorted(runs, key=lambda r: (r["method"], r["precision"], r["ranks"],
                                          r["interactions"])):
         lines.append(f"- {r['method']} {r['precision']} {r['ranks']} rank(s), "
                      f"{r['interactions']:,}: "
-                     f"{r['derived']['epoch_seconds'] / (r['interactions'] / 1e6) ** 2:,.0f}")
+                     f"{r['derived']['epoch_seconds'] / (r['interactions'] / 1e6) ** power:,.0f}")
     lines += ["", "## What fits in memory", "",
               "Interactions whose training fits in a machine's memory (per rank), from the "
               "linear fit of the measured peak (`peak = intercept + slope x E`, same shape of "
