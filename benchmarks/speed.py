@@ -328,22 +328,6 @@ def quality_worker(args: argparse.Namespace, method: str, batch: int) -> dict:
             "threads": torch.get_num_threads()}
 
 
-def time_to_recall() -> dict:
-    """The best method's time to Recall@20 0.17 / 0.18 on gowalla: from its 30-minute run
-    with the test evaluated every epoch (``benchmarks/results/time_to_recall/``) when it
-    exists, else from the 60-minute quality run (``benchmarks/results/gowalla.json``)."""
-    path = RESULTS / "time_to_recall" / "gowalla.json"
-    if not path.exists():
-        path = RESULTS / "gowalla.json"
-    r = json.loads(path.read_text())["xsimgcl"]
-    return {"method": "xsimgcl", "reached_at_s": r["recall@20_reached_at_s"],
-            "eval_every": r["settings"]["eval_every"], "threads": r["settings"]["threads"],
-            "budget_minutes": r["settings"]["budget_minutes"],
-            "recall@20": r["metrics"]["recall@20"], "epochs": r["epochs"],
-            "seconds_per_epoch": r["seconds_per_epoch"], "command": r["command"],
-            "source": str(path.relative_to(RESULTS.parent.parent))}
-
-
 # ---------------------------------------------------------------------------- plumbing
 def _model() -> dict:
     """The model settings of every gcl run here (the learning rate and batch go to the loop)."""
@@ -413,9 +397,6 @@ def main(argv: list[str] | None = None) -> None:
     results = json.loads(json_path.read_text()) if json_path.exists() else {}
     if args.check:
         args.tables_only = True
-    elif args.tables_only and results and args.device == "cpu":
-        results["time_to_recall"] = time_to_recall()  # the gowalla runs may be newer
-        write_json(json_path, results)
     if not args.tables_only:
         import torch
 
@@ -438,8 +419,6 @@ def main(argv: list[str] | None = None) -> None:
                             "env": _env(args.threads, command, args.device),
                             "wall_seconds": time.perf_counter() - t,
                             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-            if args.device == "cpu":
-                results["time_to_recall"] = time_to_recall()
             write_json(json_path, results)
     if not args.check:
         (args.out / f"{args.name}.md").write_text(write_markdown(results))

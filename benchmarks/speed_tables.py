@@ -181,19 +181,6 @@ def batch_quality(part: dict) -> list[str]:
     return lines + [""]
 
 
-def time_to_recall(r: dict) -> list[str]:
-    at = r["reached_at_s"]
-    return ["## Time to Recall@20 on gowalla", "",
-            f"The best method, {r['method']}, from its {r.get('budget_minutes', 60):g}-minute "
-            f"run in `{r['source']}` (made by `{r['command']}`, {r['threads']} thread, batch "
-            f"2048, test evaluated every {r['eval_every']} epoch(s), so a threshold counts at "
-            f"the first evaluation past it; {r['seconds_per_epoch']:.0f} wall s/epoch"
-            + (f", {r['epochs']} epochs, final Recall@20 {r['recall@20']:.4f}"
-               if "epochs" in r else "") + "):", "",
-            "| Recall@20 | reached after (training s, evaluation excluded) |",
-            "|---|---|", *[f"| {k} | {_f(v, 0)} |" for k, v in at.items()], ""]
-
-
 def write_markdown(results: dict) -> str:
     lines = ["# Speed", "", "Written by `python benchmarks/speed.py` from its JSON file; "
              "each section names the command that made it."]
@@ -213,8 +200,6 @@ def write_markdown(results: dict) -> str:
         lines += peer(key, results[key])
     if "batch" in results:
         lines += batch_quality(results["batch"])
-    if "time_to_recall" in results:
-        lines += time_to_recall(results["time_to_recall"])
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -296,13 +281,6 @@ def readme_block(results: dict) -> str:
         lines.append(f"- Full-ranking evaluation of all {e['users']:,} gowalla users under "
                      f"10 s: {_yes(e['cpu_seconds'] < 10)} ({e['cpu_seconds']:.1f} CPU s, "
                      f"{e['seconds']:.1f} s wall on the shared machine).")
-    if "time_to_recall" in results:
-        t = results["time_to_recall"]
-        at = t["reached_at_s"].get("0.18")
-        lines.append(f"- {t['method']} at Recall@20 0.18 on gowalla in under 30 minutes: "
-                     f"{_yes(at is not None and at < 1800)} ({_f(at, 0)} training s in "
-                     f"`{t['command']}`, {t['threads']} thread, "
-                     f"{t['seconds_per_epoch']:.0f} s/epoch).")
     return "\n".join(lines) + "\n"
 
 
