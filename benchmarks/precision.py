@@ -18,6 +18,7 @@ import time
 from common import (
     RESULTS,
     SETTINGS,
+    beside_note,
     command_line,
     environment,
     load_split,
@@ -37,6 +38,8 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", default=["lightgcn", "xsimgcl"])
     p.add_argument("--epochs", type=int, nargs="+", default=[60, 30],
                    help="most epochs, one per method")
+    p.add_argument("--beside", default=None,
+                   help="what else ran on the machine meanwhile, recorded with each row")
     p.add_argument("--tables-only", action="store_true",
                    help="rewrite precision.md from precision/precision.json")
     args = p.parse_args()
@@ -65,7 +68,8 @@ def main() -> None:
                 "epochs": len(rec.history_), "best_epoch": rec.best_epoch_,
                 "train_seconds_per_epoch": train_s / len(rec.history_),
                 "fit_seconds": seconds, "test": metrics, "settings": SETTINGS,
-                "command": command, "env": environment(1, command)})
+                "command": command, "env": environment(1, command),
+                **({"beside": args.beside} if args.beside else {})})
             write_page(list(read_records(PATH).values()))
             print(f"{method} {precision}: recall@20 {metrics['recall@20']:.4f} ndcg@20 "
                   f"{metrics['ndcg@20']:.4f} ({len(rec.history_)} epochs, "
@@ -97,6 +101,7 @@ def write_page(records: list[dict]) -> None:
                      f"{r['test']['ndcg@20']:.4f} | {rel:+.1%} | "
                      f"{r['train_seconds_per_epoch']:.2f} |")
     lines.append("")
+    lines += beside_note({f"{r['method']}/{r['precision']}": r for r in records})
     (RESULTS / "precision.md").write_text("\n".join(lines))
 
 
