@@ -102,11 +102,11 @@ def peak_rss_mb() -> float:
 
 def beside_note(rows: dict[str, dict]) -> list[str]:
     """The lines a results page adds for its rows measured while another benchmark ran on
-    the other core (their ``beside`` field); none if every row ran alone."""
+    the machine (their ``beside`` field says what and where); none if every row ran alone."""
     beside = [name for name, r in rows.items() if r.get("beside")]
     if not beside:
         return []
-    return ["Measured while another benchmark ran on the other core ("
+    return ["Measured while another benchmark ran on the machine ("
             + "; ".join(sorted({rows[n]["beside"] for n in beside}))
             + "): " + ", ".join(f"`{n}`" for n in beside) + ". Shared caches and memory "
             "bandwidth raise CPU seconds, so their times read high against rows measured "
