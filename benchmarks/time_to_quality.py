@@ -83,6 +83,11 @@ CONTENDERS: dict[str, tuple[str, dict]] = {
     "xsimgcl-svd-b32768-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
                                              init="svd", init_scale=0.1,
                                              **{**BASE, "batch_size": 32768, "lr": 1.6e-2})),
+    # ... at dim 256, the rank of gf-cf's low-pass.
+    "xsimgcl-svd-d256-b32768-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
+                                                  init="svd", init_scale=0.1,
+                                                  **{**BASE, "dim": 256, "batch_size": 32768,
+                                                     "lr": 1.6e-2})),
     # The sequence methods (data with timestamps only), at CL4SRec's sizes and their own
     # defaults otherwise.
     "seq-cl": ("gcl", dict(method="seq-cl", dim=64, **SEQUENCE_SETTINGS["seq-cl"])),
