@@ -162,12 +162,14 @@ def batch_quality(part: dict) -> list[str]:
     b = any_r["batch_size"]
     lines = [f"## Does batch {b} keep quality? ml-100k", "",
              f"Each method at batch {b} with the learning rate scaled by {b // 2048} "
-             "(early stopping on valid NDCG@20, patience 10, within a training budget: a "
-             "run that used it all may not have converged), against batch 2048 / lr 1e-3 "
-             "from `results/ml-100k.json` (its command below). Test metrics of the best "
-             "valid epoch. " + _made(part) + _commands(part), "",
-             f"| method | R@20 @2048 | N@20 @2048 | epochs | fit s | R@20 @{b} | N@20 @{b} | "
-             "epochs | fit s | budget s |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "(early stopping on valid NDCG@20, patience 10, within a budget of CPU "
+             "seconds of the process: a run that used it all may not have converged), "
+             "against batch 2048 / lr 1e-3 from `results/ml-100k.json` (its command below), "
+             "each method at its own depth, L2 weight and start as in `run.py`. Test "
+             "metrics of the best valid epoch. " + _made(part) + _commands(part), "",
+             f"| method | R@20 @2048 | N@20 @2048 | epochs | fit CPU s | R@20 @{b} | "
+             f"N@20 @{b} | epochs | fit CPU s | budget CPU s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     cmd = None
     for m, x in r.items():
         a = x.get("batch_2048", {})
@@ -177,7 +179,7 @@ def batch_quality(part: dict) -> list[str]:
                      f"{_f(x['recall@20'], 4)} | {_f(x['ndcg@20'], 4)} | {x['epochs']} | "
                      f"{_f(x['fit_seconds'], 0)} | {x['budget_s']:.0f} |")
     if cmd:
-        lines += ["", f"Batch 2048 rows made by `{cmd}` (wall seconds, same machine)."]
+        lines += ["", f"Batch 2048 rows made by `{cmd}` (CPU seconds of the process)."]
     return lines + [""]
 
 
