@@ -19,6 +19,10 @@ A method named ``method@peer`` (``sgl-ed@recbole-gnn``) runs at the values of th
 configuration file for it, as ``reproduce.py`` pairs them (``--peer`` names there); its row
 sits beside the method's own. Where a paper's values fail on dense data, a peer's may
 train: on ml-100k, RecBole-GNN's values of SGL and NCL do.
+
+A row named ``method~label`` (``simgcl~low-cl``) is a variant of its own: it runs as
+``method`` (or ``method@peer``) with the ``--set`` pairs given for that row name
+(``--set simgcl~low-cl.cl_weight=0.1``), and leaves the plain method's row as it is.
 """
 from __future__ import annotations
 
@@ -127,8 +131,12 @@ def run_one(args: argparse.Namespace, name: str) -> dict:
 def peer_settings(name: str) -> tuple[str, dict]:
     """``(method, settings)`` of a row name: ``method`` alone runs at its own defaults (no
     settings); ``method@peer`` at the values ``reproduce.py`` gives it in that peer's pair
-    of the same model (its plain pair, not a ``model@variant`` one)."""
-    method, at, peer = name.partition("@")
+    of the same model (its plain pair, not a ``model@variant`` one). A ``~label`` ending
+    names a variant row and changes neither (its ``--set`` pairs do)."""
+    base, tilde, label = name.partition("~")
+    if tilde and not label:
+        raise SystemExit(f"{name}: a row name ending in '~' needs a label after it")
+    method, at, peer = base.partition("@")
     if not at:
         return method, {}
     from reproduce import PEERS

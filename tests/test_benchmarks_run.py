@@ -34,6 +34,20 @@ def test_a_method_at_a_peers_values_takes_that_peers_plain_pair():
         peer_settings("lightgcl@selfrec")
 
 
+def test_a_labelled_row_runs_its_method_with_only_its_own_set_pairs():
+    from reproduce import GNN_PAIRS
+    from run import peer_settings
+
+    assert peer_settings("simgcl~low-cl") == ("simgcl", {})
+    gnn_sgl = next(g for p, _, m, g in GNN_PAIRS if p == "SGL")
+    assert peer_settings("sgl-ed@recbole-gnn~t1") == ("sgl-ed", gnn_sgl)
+    pairs = ["simgcl~low-cl.cl_weight=0.1", "simgcl.eps=0.2", "seed=3"]
+    assert method_overrides(pairs, "simgcl~low-cl") == {"cl_weight": 0.1, "seed": 3}
+    assert method_overrides(pairs, "simgcl") == {"eps": 0.2, "seed": 3}
+    with pytest.raises(SystemExit, match="needs a label"):
+        peer_settings("simgcl~")
+
+
 def test_a_peer_row_runs_the_method_at_those_values_under_its_own_name(tmp_path):
     import json
     import os
