@@ -202,9 +202,11 @@ def write_markdown(dataset: str, results: dict) -> str:
              f"Settings: dim {s['dim']}, lr {s['lr']}, batch {s['batch_size']}, seed "
              f"{s['seed']}, {s['threads']} torch thread(s), device {s['device']}; torch "
              f"{any_r['env']['torch']}. Layers and L2: each method's own defaults (its "
-             "reference code's), except in rows without a commit, which ran every method at "
-             "3 layers and L2 1e-4, with the defaults of their time (before cl_decay was off "
-             "by default).", ""]
+             "reference code's)"
+             + (", except in rows without a commit, which ran every method at 3 layers and "
+                "L2 1e-4, with the defaults of their time (before cl_decay was off by "
+                "default)." if any(not r["env"].get("commit") for r in results.values())
+                else "."), ""]
     differs = []
     for name, r in results.items():
         own = {k: v for k, v in r["settings"].items()
