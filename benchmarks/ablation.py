@@ -102,9 +102,12 @@ def write_markdown(results: dict) -> str:
     lines += ["", "Variants: projection head = `projection_head=2` (a 2-layer MLP inside the "
               "contrastive loss only); moco = `moco={'size': 4096, 'momentum': 0.99}` (keys from "
               "an EMA key encoder, 4096 past keys per node type as extra negatives). "
-              "cl_weight at end: the contrastive weight after the loop's `cl_decay`, which "
-              "lowers it when valid stalls or BPR stays near ln 2 (gowalla has no valid "
-              "split).", "",
+              "cl_weight at end: the contrastive weight after the loop's `cl_decay`, which, "
+              "when a run turns it on (it is off by default), lowers it when valid stalls or "
+              "BPR stays near ln 2. Settings of every row: "
+              + ", ".join(f"{k} {v:g}" for k, v in SETTINGS.items())
+              + " (`common.SETTINGS`), the method's other defaults; each row's commit, CPU and "
+              "thread count are in `ablation.json`.", "",
               "Commands:", ""]
     lines += sorted({f"- `{r['command']}`" for r in results.values()})
     return "\n".join(lines) + "\n"
