@@ -246,14 +246,17 @@ def markdown(r: dict) -> str:
     m = r["model"]
     lines = [
         f"# Recall index on {r['dataset']}", "",
-        f"Made by `{r['command']}`; {r['threads']} thread(s) for torch and Faiss "
+        f"Made by `{r['command']}` (commit {r.get('env', {}).get('commit') or 'not recorded'}"
+        f"; {r.get('env', {}).get('cpu', r['machine'])}); {r['threads']} thread(s) for torch "
+        "and Faiss "
         f"{r['faiss']}, {r['users']} users as queries, {r['items']} items, dim {r['dim']}, "
         f"batches of {r['batch']} queries. Embeddings: {m['source']}; their test "
         + ", ".join(f"{key} {v}" for key, v in m["test"].items()) + ".", "",
         f"*Index alone*: top-{k} by inner product, Recall@{k} against the exact top-{k}. "
         f"*Served*: `RecallIndex.search(users, k={k}, exclude_seen=True)`, Recall@{k} "
         f"against `GraphCLRecommender.recommend` (exact, train items left out). Index MB: "
-        "the serialized index; RSS +MB: growth of resident memory while it was built; "
+        "the serialized index; RSS +MB: growth of resident memory while it was built (0 "
+        "where the build reused memory the process had freed before); "
         "distances/query: vectors compared per query by the index alone (IVF: cells' "
         "centroids included), a measure of work that does not depend on the machine's load. "
         "The machine is shared: compare speeds within this table only.", "",
