@@ -301,7 +301,8 @@ def batch_quality(args: argparse.Namespace) -> dict:
             rec["batch_2048"] = {"recall@20": b["metrics"]["recall@20"],
                                  "ndcg@20": b["metrics"]["ndcg@20"], "epochs": b["epochs"],
                                  "seconds_per_epoch": b["seconds_per_epoch"],
-                                 "fit_seconds": b["fit_seconds"], "command": b["command"]}
+                                 "fit_seconds": b["fit_seconds"], "command": b["command"],
+                                 "cpu": b.get("env", {}).get("cpu")}
         out[method] = rec
         print(f"{method} batch {args.big_batch}: recall@20 {rec['recall@20']:.4f}", flush=True)
     return out

@@ -18,8 +18,10 @@ def _on_cpu(part: dict) -> bool:
 def _made(part: dict) -> str:
     env = part["env"]
     where = f"GPU {env['gpu']}, CUDA {env['cuda']}, " if env.get("gpu") else ""
-    return (f"Made by `{part['command']}` ({part['when']}, {where}{env['threads']} torch "
-            f"thread(s), torch {env['torch']}, {env['cpus']} CPUs).")
+    cpu = f"{env['cpu']}, " if env.get("cpu") else ""
+    commit = f"commit {env['commit']}, " if env.get("commit") else ""
+    return (f"Made by `{part['command']}` ({commit}{part['when']}, {where}{cpu}"
+            f"{env['threads']} torch thread(s), torch {env['torch']}, {env['cpus']} CPUs).")
 
 
 def micro(part: dict) -> list[str]:
@@ -179,7 +181,11 @@ def batch_quality(part: dict) -> list[str]:
                      f"{_f(x['recall@20'], 4)} | {_f(x['ndcg@20'], 4)} | {x['epochs']} | "
                      f"{_f(x['fit_seconds'], 0)} | {x['budget_s']:.0f} |")
     if cmd:
-        lines += ["", f"Batch 2048 rows made by `{cmd}` (CPU seconds of the process)."]
+        cpus = sorted({x["batch_2048"]["cpu"] for x in r.values()
+                       if x.get("batch_2048", {}).get("cpu")})
+        lines += ["", f"Batch 2048 rows made by `{cmd}` (CPU seconds of the process"
+                  + (f", on {', '.join(cpus)}" if cpus else "")
+                  + "): compare CPU seconds only between rows of one machine."]
     return lines + [""]
 
 
