@@ -26,7 +26,7 @@ fits give the exponent of epoch seconds against interactions (a least-squares sl
 log-log). Step seconds are CPU seconds of the rank's process (``time.process_time()``).
 
     nice -n 5 python benchmarks/scale.py --name scale_fixed_steps --ranks 1 --half-sizes \
-        --layers 2 --steps-per-epoch 489 --cl-anchors 2048 --steps 5
+        --layers 2 --steps-per-epoch 25 --cl-anchors 2048 --steps 5 --warmup 2
 """
 from __future__ import annotations
 
@@ -299,7 +299,7 @@ def write_results(args: argparse.Namespace, runs: list[dict], skipped: list[str]
     groups = _groups(runs)
     stem = RESULTS / args.name
     stem.with_suffix(".md").write_text(_markdown(page_meta(runs, skipped), runs,
-                                                 _fits(groups)))
+                                                 _fits(groups), args.name))
     _plot(stem.with_suffix(".png"), groups)
 
 
@@ -333,12 +333,12 @@ def _mib(b: float) -> str:
     return f"{b / 2**20:,.0f}"
 
 
-def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
+def _markdown(meta: dict, runs: list[dict], fits: dict, name: str = "scale") -> str:
     lines = [
         "# Scale: time and memory against interactions",
         "",
         "Written by " + " then ".join(f"`{c}`" for c in meta["commands"])
-        + f" (each run's command is in scale/scale.json; {meta['commits']}), last on "
+        + f" (each run's command is in {name}/{name}.json; {meta['commits']}), last on "
         f"{meta['date']} "
         f"({meta['machine']}, "
         f"{meta['cpus']} CPU(s) shared with other work, **1 torch thread per rank**, gloo "
@@ -403,7 +403,17 @@ def _markdown(meta: dict, runs: list[dict], fits: dict) -> str:
               "normalised graph with a float32 `[U+I, 64]` table, per directed edge (mean of 3 "
               "after a warm-up): the same work per edge at every size, so where it rises with "
               "the size, the memory hierarchy (the table outgrowing the caches) and not the "
-              "number of operations makes a step dearer per interaction."]
+              "number of operations makes a step dearer per interaction. From the smallest "
+              "size to the largest:", ""]
+    for (method, ranks, precision), rs in sorted(_groups(runs).items()):
+        small, large = rs[0], rs[-1]
+        ns = [r["measured"].get("propagate_seconds") for r in (small, large)]
+        if len(rs) < 2 or None in ns:
+            continue
+        step = [r["measured"]["step_seconds"] / r["interactions"] for r in (small, large)]
+        lines.append(f"- {method}/{ranks}/{precision}: seconds per step per interaction x"
+                     f"{step[1] / step[0]:.2f}, propagation seconds per edge x"
+                     f"{ns[1] / large['directed_edges'] / (ns[0] / small['directed_edges']):.2f}.")
     if meta.get("steps_per_epoch"):
         lines += ["", "An epoch here has the same number of steps at every size, so its time "
                   "grows as the seconds per step do. Derived epoch seconds per million "
