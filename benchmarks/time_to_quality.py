@@ -83,7 +83,11 @@ CONTENDERS: dict[str, tuple[str, dict]] = {
     "xsimgcl-svd-b32768-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
                                              init="svd", init_scale=0.1,
                                              **{**BASE, "batch_size": 32768, "lr": 1.6e-2})),
-    # ... at dim 256, the rank of gf-cf's low-pass.
+    # ... at dim 128, and at dim 256, the rank of gf-cf's low-pass.
+    "xsimgcl-svd-d128-b32768-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
+                                                  init="svd", init_scale=0.1,
+                                                  **{**BASE, "dim": 128, "batch_size": 32768,
+                                                     "lr": 1.6e-2})),
     "xsimgcl-svd-d256-b32768-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
                                                   init="svd", init_scale=0.1,
                                                   **{**BASE, "dim": 256, "batch_size": 32768,
