@@ -300,12 +300,39 @@ def markdown(results: dict) -> str:
                     f"{','.join(sorted(names, key=list(CONTENDERS).index))} --budget {b:g} "
                     f"--threads {t}" for (b, t), names in runs.items()]
         commits = sorted({r["env"]["commit"] for r in rows.values()})
+        cpus = sorted({r["env"]["cpu"] for r in rows.values()})
         lines += ["", f"Split: {any_r['split']}. Final metrics: the last epoch where there is "
                   "no valid split, else the best valid epoch's weights. Commit "
-                  f"{', '.join(commits)}, {any_r['env']['cpu']}, {any_r['threads']} thread(s); "
-                  "made by " + ", ".join(f"`{c}`" for c in commands) + ".", ""]
+                  f"{', '.join(commits)}; {', '.join(cpus)} (each row's CPU is in the JSON: "
+                  "compare seconds only between rows of one CPU); "
+                  f"{any_r['threads']} thread(s); made by "
+                  + ", ".join(f"`{c}`" for c in commands) + ".", ""]
+        variants = [f"`{name}` ({variant_of(name)})" for name in rows if variant_of(name)]
+        if variants:
+            lines += ["Every other gcl contender is its method as the paper's reference code "
+                      "runs it, at the shared settings ("
+                      + ", ".join(f"{k} {v:g}" for k, v in BASE.items()) + "). "
+                      "Variants, with what differs from the method's defaults: "
+                      + "; ".join(variants) + ".", ""]
         lines += beside_note(rows)
     return "\n".join(lines)
+
+
+def variant_of(name: str) -> str | None:
+    """What a gcl contender changes from its method's defaults at the shared settings
+    (:obj:`BASE`, and the sequence methods' CL4SRec sizes), or :obj:`None` for a method as
+    its reference code runs it and for the other libraries' contenders."""
+    from gcl.settings import METHOD_SETTINGS, declared
+
+    kind, settings = CONTENDERS.get(name, (None, {}))
+    if kind != "gcl" or "method" not in settings:
+        return None
+    method = settings["method"]
+    shared = {**BASE, **SEQUENCE_SETTINGS.get(method, {})}
+    own = {k: d.default for k, d in declared(METHOD_SETTINGS[method]).items()}
+    diffs = {k: v for k, v in settings.items() if k != "method"
+             and v != (shared[k] if k in shared else own.get(k))}
+    return ", ".join(f"{k}={v!r}" for k, v in diffs.items()) or None
 
 
 def _s(x: float | None) -> str:

@@ -51,3 +51,17 @@ def test_a_sequence_methods_curve_ranks_from_the_whole_history_as_evaluate_does(
     assert record["epochs"] == 1
     point, final = record["curve"][-1], record["final"]
     assert point["recall@20"] == final["recall@20"] and point["ndcg@20"] == final["ndcg@20"]
+
+
+def test_the_page_names_each_variant_by_what_differs_from_its_methods_defaults():
+    assert t2q.variant_of("xsimgcl") is None  # the reference form at the shared settings
+    assert t2q.variant_of("gf-cf") is None and t2q.variant_of("recbole-lightgcn") is None
+    assert t2q.variant_of("seq-cl") is None  # CL4SRec's own sizes
+    assert t2q.variant_of("lightgcn-svd") == "init='svd', init_scale=1.0"
+    assert t2q.variant_of("sgl-ed-joint") == "layers=2, negatives='joint'"
+    rows = {"xsimgcl": _row([(100, 0.18)]), "lightgcn-svd": _row([(50, 0.17)])}
+    rows["xsimgcl"]["env"] = {"commit": "abc1234", "cpu": "AMD EPYC"}
+    page = t2q.markdown({"gowalla": rows})
+    line = next(x for x in page.splitlines() if x.startswith("Every other gcl contender"))
+    assert "`lightgcn-svd` (init='svd', init_scale=1.0)" in line and "`xsimgcl`" not in line
+    assert "AMD EPYC, x86_64" in page  # the rows' CPUs, each named
