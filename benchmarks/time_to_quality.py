@@ -283,14 +283,16 @@ def markdown(results: dict) -> str:
     for dataset, rows in results.items():
         ths = THRESHOLDS.get(dataset, ())
         lines += [f"**{dataset}**", "",
-                  "| contender | Recall@20 | NDCG@20 | best Recall@20 | CPU s (fit) | epochs | "
+                  "| contender | Recall@20 | NDCG@20 | best Recall@20 | best NDCG@20 | "
+                  "CPU s (fit) | epochs | CPU | "
                   + "".join(f"s to R@20 {t} | " for t in ths),
-                  "|---|---|---|---|---|---|" + "---|" * len(ths)]
+                  "|---|---|---|---|---|---|---|---|" + "---|" * len(ths)]
         for name, r in sorted(rows.items(), key=lambda kv: -kv[1]["final"]["ndcg@20"]):
-            best = max(p["recall@20"] for p in r["curve"])
+            best = {m: max(p[m] for p in r["curve"]) for m in ("recall@20", "ndcg@20")}
             lines.append(
                 f"| {name} | {r['final']['recall@20']:.4f} | {r['final']['ndcg@20']:.4f} | "
-                f"{best:.4f} | {r['fit_cpu_s']:.1f} | {r['epochs']} | "
+                f"{best['recall@20']:.4f} | {best['ndcg@20']:.4f} | {r['fit_cpu_s']:.1f} | "
+                f"{r['epochs']} | {r['env']['cpu']} | "
                 + "".join(f"{_s(reached(r['curve'], t))} | " for t in ths))
         any_r = next(iter(rows.values()))
         runs: dict[tuple, list[str]] = {}
@@ -300,11 +302,9 @@ def markdown(results: dict) -> str:
                     f"{','.join(sorted(names, key=list(CONTENDERS).index))} --budget {b:g} "
                     f"--threads {t}" for (b, t), names in runs.items()]
         commits = sorted({r["env"]["commit"] for r in rows.values()})
-        cpus = sorted({r["env"]["cpu"] for r in rows.values()})
         lines += ["", f"Split: {any_r['split']}. Final metrics: the last epoch where there is "
                   "no valid split, else the best valid epoch's weights. Commit "
-                  f"{', '.join(commits)}; {', '.join(cpus)} (each row's CPU is in the JSON: "
-                  "compare seconds only between rows of one CPU); "
+                  f"{', '.join(commits)}; compare seconds only between rows of one CPU; "
                   f"{any_r['threads']} thread(s); made by "
                   + ", ".join(f"`{c}`" for c in commands) + ".", ""]
         variants = [f"`{name}` ({variant_of(name)})" for name in rows if variant_of(name)]
