@@ -352,18 +352,20 @@ def plot(results: dict) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
-    for ax, (dataset, rows) in zip(axes[0], results.items()):
-        for name, r in sorted(rows.items()):
+    fig, axes = plt.subplots(len(results), 1, figsize=(11, 4.5 * len(results)), squeeze=False)
+    colours = plt.get_cmap("tab20").colors
+    for ax, (dataset, rows) in zip(axes[:, 0], results.items()):
+        for i, (name, r) in enumerate(sorted(rows.items())):
             xs = [p["cpu_s"] for p in r["curve"]]
             ys = [p["recall@20"] for p in r["curve"]]
-            ax.plot(xs, ys, marker="o" if len(xs) == 1 else None, ms=5, label=name)
+            ax.plot(xs, ys, marker="o" if len(xs) == 1 else None, ms=5, label=name,
+                    color=colours[i % len(colours)], ls=("-", "--", ":")[i // len(colours) % 3])
         ax.set_xscale("log")
         ax.set_xlabel("CPU seconds (process)")
         ax.set_ylabel("test Recall@20")
         ax.set_title(dataset)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(RESULTS / "time_to_quality.png", dpi=110)
 
