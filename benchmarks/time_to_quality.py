@@ -97,6 +97,13 @@ CONTENDERS: dict[str, tuple[str, dict]] = {
     "xsimgcl-svd-d128-b32768-a2048-lr8e-3-reg1e-3": (
         "gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048, init="svd", init_scale=0.1,
                     **{**BASE, "dim": 128, "batch_size": 32768, "lr": 8e-3, "reg": 1e-3})),
+    # ... and at half the batch and step again, with that L2 and twice it.
+    "xsimgcl-svd-d128-b16384-a2048-lr4e-3-reg1e-3": (
+        "gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048, init="svd", init_scale=0.1,
+                    **{**BASE, "dim": 128, "batch_size": 16384, "lr": 4e-3, "reg": 1e-3})),
+    "xsimgcl-svd-d128-b16384-a2048-lr4e-3-reg2e-3": (
+        "gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048, init="svd", init_scale=0.1,
+                    **{**BASE, "dim": 128, "batch_size": 16384, "lr": 4e-3, "reg": 2e-3})),
     # The sequence methods (data with timestamps only), at CL4SRec's sizes and their own
     # defaults otherwise.
     "seq-cl": ("gcl", dict(method="seq-cl", dim=64, **SEQUENCE_SETTINGS["seq-cl"])),
