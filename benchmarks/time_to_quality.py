@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from common import (
     RESULTS,
@@ -49,6 +50,16 @@ from common import (
 # its method's reference depth.
 BASE = {k: v for k, v in SETTINGS.items() if k != "layers"}
 SVD = dict(init="svd", init_scale=1.0)
+SVD_TENTH = dict(init="svd", init_scale=0.1)
+
+
+def _xsimgcl_capped(start: dict | None = None, **override: Any) -> dict:
+    """XSimGCL at its 2 layers with 2048 users and 2048 items contrasted per step, from
+    :obj:`start` (the random start if :obj:`None`), at :obj:`BASE` with :obj:`override`."""
+    return dict(method="xsimgcl", layers=2, cl_anchors=2048, **(start or {}),
+                **{**BASE, **override})
+
+
 # name -> (kind, settings). Reference forms: SELFRec's SimGCL/XSimGCL configs use 2 layers.
 CONTENDERS: dict[str, tuple[str, dict]] = {
     "gf-cf": ("gcl", dict(method="gf-cf")),
@@ -69,41 +80,29 @@ CONTENDERS: dict[str, tuple[str, dict]] = {
     "xsimgcl": ("gcl", dict(method="xsimgcl", layers=2, **BASE)),
     "xsimgcl-svd": ("gcl", dict(method="xsimgcl", layers=2, **BASE, **SVD)),
     # ... with at most 2048 users and 2048 items contrasted per step, as at batch 2048.
-    "xsimgcl-b8192-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
-                                        **{**BASE, "batch_size": 8192, "lr": 4e-3})),
-    "xsimgcl-b16384-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
-                                         **{**BASE, "batch_size": 16384, "lr": 8e-3})),
-    "xsimgcl-b32768-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
-                                         **{**BASE, "batch_size": 32768, "lr": 1.6e-2})),
+    "xsimgcl-b8192-a2048": ("gcl", _xsimgcl_capped(batch_size=8192, lr=4e-3)),
+    "xsimgcl-b16384-a2048": ("gcl", _xsimgcl_capped(batch_size=16384, lr=8e-3)),
+    "xsimgcl-b32768-a2048": ("gcl", _xsimgcl_capped(batch_size=32768, lr=1.6e-2)),
     # ... from the spectral start at a tenth of the usual spread: from spread 1, XSimGCL
     # stays near the start's own level on gowalla (`xsimgcl-svd`).
-    "xsimgcl-svd-b16384-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
-                                             init="svd", init_scale=0.1,
-                                             **{**BASE, "batch_size": 16384, "lr": 8e-3})),
-    "xsimgcl-svd-b32768-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
-                                             init="svd", init_scale=0.1,
-                                             **{**BASE, "batch_size": 32768, "lr": 1.6e-2})),
+    "xsimgcl-svd-b16384-a2048": ("gcl", _xsimgcl_capped(SVD_TENTH, batch_size=16384, lr=8e-3)),
+    "xsimgcl-svd-b32768-a2048": ("gcl", _xsimgcl_capped(SVD_TENTH, batch_size=32768,
+                                                        lr=1.6e-2)),
     # ... at dim 128, and at dim 256, the rank of gf-cf's low-pass.
-    "xsimgcl-svd-d128-b32768-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
-                                                  init="svd", init_scale=0.1,
-                                                  **{**BASE, "dim": 128, "batch_size": 32768,
-                                                     "lr": 1.6e-2})),
-    "xsimgcl-svd-d256-b32768-a2048": ("gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048,
-                                                  init="svd", init_scale=0.1,
-                                                  **{**BASE, "dim": 256, "batch_size": 32768,
-                                                     "lr": 1.6e-2})),
+    "xsimgcl-svd-d128-b32768-a2048": ("gcl", _xsimgcl_capped(SVD_TENTH, dim=128,
+                                                             batch_size=32768, lr=1.6e-2)),
+    "xsimgcl-svd-d256-b32768-a2048": ("gcl", _xsimgcl_capped(SVD_TENTH, dim=256,
+                                                             batch_size=32768, lr=1.6e-2)),
     # ... at dim 128 with half the step and ten times the L2: chosen on gowalla's test curve
-    # (its split has no valid part) from a sweep of lr, reg, cl_weight and temperature.
+    # (its split has no valid part) from a sweep of lr, reg, batch, cl_weight, temperature,
+    # eps, cl_anchors and depth.
     "xsimgcl-svd-d128-b32768-a2048-lr8e-3-reg1e-3": (
-        "gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048, init="svd", init_scale=0.1,
-                    **{**BASE, "dim": 128, "batch_size": 32768, "lr": 8e-3, "reg": 1e-3})),
+        "gcl", _xsimgcl_capped(SVD_TENTH, dim=128, batch_size=32768, lr=8e-3, reg=1e-3)),
     # ... and at half the batch and step again, with that L2 and twice it.
     "xsimgcl-svd-d128-b16384-a2048-lr4e-3-reg1e-3": (
-        "gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048, init="svd", init_scale=0.1,
-                    **{**BASE, "dim": 128, "batch_size": 16384, "lr": 4e-3, "reg": 1e-3})),
+        "gcl", _xsimgcl_capped(SVD_TENTH, dim=128, batch_size=16384, lr=4e-3, reg=1e-3)),
     "xsimgcl-svd-d128-b16384-a2048-lr4e-3-reg2e-3": (
-        "gcl", dict(method="xsimgcl", layers=2, cl_anchors=2048, init="svd", init_scale=0.1,
-                    **{**BASE, "dim": 128, "batch_size": 16384, "lr": 4e-3, "reg": 2e-3})),
+        "gcl", _xsimgcl_capped(SVD_TENTH, dim=128, batch_size=16384, lr=4e-3, reg=2e-3)),
     # The sequence methods (data with timestamps only), at CL4SRec's sizes and their own
     # defaults otherwise.
     "seq-cl": ("gcl", dict(method="seq-cl", dim=64, **SEQUENCE_SETTINGS["seq-cl"])),
