@@ -88,11 +88,40 @@ class _RowSpMM(torch.autograd.Function):
     def forward(ctx, rows_mat: torch.Tensor, cols_mat: torch.Tensor,  # type: ignore[override]
                 x: torch.Tensor) -> torch.Tensor:
         ctx.cols_mat = cols_mat
-        return rows_mat @ x
+        return csr_mm(rows_mat, x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        return None, None, ctx.cols_mat @ grad.contiguous()
+        return None, None, csr_mm(ctx.cols_mat, grad.contiguous())
+
+
+def csr_tensor(adj: sp.csr_matrix, device: torch.device | str = "cpu") -> torch.Tensor:
+    r""":obj:`adj` as a :obj:`torch.sparse_csr_tensor` on :obj:`device`, for
+    :func:`csr_mm`. On the CPU its indices are 32-bit where every index fits: MKL's product
+    reads those as they are, and copies 64-bit ones down to 32 bits on every product."""
+    device = torch.device(device)
+    small = device.type == "cpu" and max(adj.shape[1], adj.nnz) < 2**31
+    index = np.int32 if small else np.int64
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(adj.indptr.astype(index)),
+            torch.from_numpy(adj.indices.astype(index)),
+            torch.from_numpy(adj.data), size=adj.shape, check_invariants=False,
+        ).to(device)
+
+
+def csr_mm(mat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    r"""The product :math:`\mathbf{A}\mathbf{X}` of a sparse CSR matrix :obj:`mat`
+    (:obj:`[N, M]`, from :func:`csr_tensor`) and a dense :obj:`x` (:obj:`[M, d]`, the same
+    dtype), shape :obj:`[N, d]`. On the CPU it is written straight into a new, unfilled
+    output (:func:`torch.addmm` with :obj:`beta=0`, which never reads it): the same values,
+    bit for bit, as :obj:`mat @ x`, without zero-filling and copying an :obj:`[N, d]`
+    result on every product."""
+    if mat.device.type != "cpu" or x.requires_grad and torch.is_grad_enabled():
+        return mat @ x
+    out = torch.empty(mat.shape[0], x.shape[1], dtype=x.dtype)
+    return torch.addmm(out, mat, x, beta=0, out=out)
 
 
 class TorchCSR:
@@ -101,18 +130,12 @@ class TorchCSR:
     name = "torch"
 
     def __init__(self, adj: sp.csr_matrix, device: torch.device) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            self.mat = torch.sparse_csr_tensor(
-                torch.from_numpy(adj.indptr.astype(np.int64)),
-                torch.from_numpy(adj.indices.astype(np.int64)),
-                torch.from_numpy(adj.data), size=adj.shape, check_invariants=False,
-            ).to(device)
+        self.mat = csr_tensor(adj, device)
 
     def _mm(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype != self.mat.dtype:
-            return (self.mat @ x.to(self.mat.dtype)).to(x.dtype)
-        return self.mat @ x
+            return csr_mm(self.mat, x.to(self.mat.dtype)).to(x.dtype)
+        return csr_mm(self.mat, x)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return _SymmetricSpMM.apply(self._mm, x)
@@ -350,8 +373,8 @@ class UIGraph:
         rows' edges forward and backward (the gradient reaches every row of :obj:`x` they
         touch). Float32 only."""
         sub = self.adj[rows.cpu().numpy()]
-        fwd = TorchCSR(sub, self.device).mat
-        bwd = TorchCSR(sub.T.tocsr(), self.device).mat
+        fwd = csr_tensor(sub, self.device)
+        bwd = csr_tensor(sub.T.tocsr(), self.device)
         return _RowSpMM.apply(fwd, bwd, x)
 
     def row_edges(self, rows: torch.Tensor) -> int:

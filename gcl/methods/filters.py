@@ -17,7 +17,7 @@ import scipy.sparse as sp
 import torch
 
 from gcl.data.interactions import Interactions
-from gcl.graph import TorchCSR, UIGraph
+from gcl.graph import UIGraph, csr_mm, csr_tensor
 from gcl.methods.base import Method
 
 #: Order of each ODE solver's step. For the linear, autonomous ODEs of BSPM one step of an
@@ -64,13 +64,13 @@ class GraphFilter(Method):
         inv_i = np.where(di > 0, np.maximum(di, 1) ** -0.5, 0)
         norm = sp.csr_matrix(sp.diags(inv_u) @ r @ sp.diags(inv_i), dtype=np.float32)
         dev = self.v.device
-        self._norm = TorchCSR(norm, dev).mat
-        self._norm_t = TorchCSR(norm.T.tocsr(), dev).mat
+        self._norm = csr_tensor(norm, dev)
+        self._norm_t = csr_tensor(norm.T.tocsr(), dev)
         self._deg = torch.from_numpy(np.stack([inv_i, np.sqrt(di)]).astype(np.float32)).to(dev)
 
     def linear(self, y: torch.Tensor) -> torch.Tensor:
         r""":math:`\mathbf{y}\mathbf{P}` for rows :obj:`y` :obj:`[B, I]`."""
-        return (self._norm_t @ (self._norm @ y.T.contiguous())).T
+        return csr_mm(self._norm_t, csr_mm(self._norm, y.T.contiguous())).T
 
     def ideal(self, y: torch.Tensor) -> torch.Tensor:
         r""":math:`\mathbf{y}\mathbf{P}_{IDL}` for rows :obj:`y` :obj:`[B, I]`."""

@@ -1,0 +1,149 @@
+"""CPU cost of the sparse product, and of a training step, with torch's plain CSR product
+(``mat @ x`` with 64-bit indices) and with :func:`gcl.graph.csr_mm` (32-bit indices, the
+output written unfilled; the same values bit for bit), side by side in one process.
+
+    python benchmarks/product_cost.py --threads 1
+
+Cases: gowalla at the time-to-quality settings (XSimGCL, 2 layers, batch 32768, 2048
+anchors, dim 64 and 128) and synthetic power-law logs at ``scale.py``'s fixed-steps settings
+(dim 64, 25 steps per epoch, 2 layers, 2048 anchors). For each case, ``--rounds`` rounds
+alternate between the two forms: the product of the whole normalised graph with a
+``[U+I, d]`` table (``--products`` of them), then ``--steps`` XSimGCL steps (loss, backward,
+Adam) on the same batches. The clock is ``time.process_time()``. Writes
+``benchmarks/results/product_cost.{json,md}``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+from common import RESULTS, build_pipeline, command_line, environment, merge_result
+
+FORMS = ("plain", "csr_mm")
+
+
+class PlainCSR:
+    """The propagation as it was before :func:`gcl.graph.csr_mm`: ``mat @ x`` with 64-bit
+    indices, forward and backward."""
+
+    def __init__(self, adj) -> None:
+        import numpy as np
+        import torch
+
+        self.mat = torch.sparse_csr_tensor(torch.from_numpy(adj.indptr.astype(np.int64)),
+                                           torch.from_numpy(adj.indices.astype(np.int64)),
+                                           torch.from_numpy(adj.data), size=adj.shape,
+                                           check_invariants=False)
+
+    def __call__(self, x):
+        from gcl.graph import _SymmetricSpMM
+
+        return _SymmetricSpMM.apply(lambda y: self.mat @ y, x)
+
+
+def measure(train, dim: int, batch: int, args: argparse.Namespace) -> dict:
+    import torch
+
+    from gcl.data.sampler import NegativeSampler
+
+    method, graph = build_pipeline(train, "xsimgcl", dim=dim, layers=2, cl_anchors=2048)
+    props = {"plain": PlainCSR(graph.adj), "csr_mm": graph._prop}
+    x = torch.randn(graph.num_nodes, dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        same = torch.equal(props["plain"](x), props["csr_mm"](x))
+    gen = torch.Generator().manual_seed(0)
+    perm = torch.randperm(len(train), generator=gen)[: batch * args.steps]
+    users = torch.from_numpy(train.users)[perm]
+    pos = torch.from_numpy(train.items)[perm]
+    neg = NegativeSampler(train, generator=gen).sample(users, 1)
+    opt = torch.optim.Adam(method.parameters(), lr=1e-3)
+    product = {f: 0.0 for f in FORMS}
+    step = {f: 0.0 for f in FORMS}
+    for _ in range(args.rounds):
+        for form in FORMS:
+            graph._prop = props[form]
+            t = time.process_time()
+            with torch.no_grad():
+                for _ in range(args.products):
+                    graph.propagate(x)
+            product[form] += time.process_time() - t
+            method.new_epoch(graph, torch.Generator().manual_seed(1))
+            t = time.process_time()
+            for b in range(args.steps):
+                sl = slice(b * batch, (b + 1) * batch)
+                loss = method.loss(graph, users[sl], pos[sl], neg[sl])["loss"]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            step[form] += time.process_time() - t
+    graph._prop = props["csr_mm"]
+    edges = graph.num_edges
+    out = {"interactions": len(train), "nodes": graph.num_nodes, "directed_edges": edges,
+           "dim": dim, "batch_size": batch, "same_values": same}
+    for form in FORMS:
+        out[f"product_ns_per_edge_{form}"] = 1e9 * product[form] / (
+            args.rounds * args.products * edges)
+        out[f"step_s_{form}"] = step[form] / (args.rounds * args.steps)
+    out["product_ratio"] = out["product_ns_per_edge_csr_mm"] / out["product_ns_per_edge_plain"]
+    out["step_ratio"] = out["step_s_csr_mm"] / out["step_s_plain"]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--products", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--sizes", type=int, nargs="*",
+                        default=[1_000_000, 5_000_000, 20_000_000])
+    parser.add_argument("--no-gowalla", action="store_true")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from common import load_split
+
+    from gcl.datasets.synthetic import power_law_interactions
+
+    command = command_line("product_cost.py")
+    rows = []
+    cases = [] if args.no_gowalla else [("gowalla", 64), ("gowalla", 128)]
+    cases += [(f"synthetic-{n}", 64) for n in args.sizes]
+    for name, dim in cases:
+        if name == "gowalla":
+            train, batch = load_split("gowalla")[0], 32768
+        else:
+            train = power_law_interactions(int(name.split("-")[1]), seed=0)
+            batch = math.ceil(len(train) / 25)
+        rows.append({"case": name, **measure(train, dim, batch, args)})
+        print(json.dumps(rows[-1]), flush=True)
+    env = environment(args.threads, command)
+    record = {"rows": rows, "rounds": args.rounds, "products": args.products,
+              "steps": args.steps, "env": env}
+    merge_result(RESULTS / "product_cost.json", "cpu", record)
+    lines = [
+        "# Sparse product cost: torch's plain CSR product against `csr_mm`", "",
+        f"Made by `{command}` at commit {env['commit']}, {env['cpu']}, {args.threads} "
+        f"torch thread(s), on {env['when']}. CPU seconds (`time.process_time()`); "
+        f"{args.rounds} rounds alternate between the two forms, each round "
+        f"{args.products} products of the whole normalised graph with a `[U+I, dim]` table "
+        f"and {args.steps} XSimGCL steps (loss, backward, Adam; 2 layers, 2048 anchors). "
+        "`plain` is `mat @ x` with 64-bit indices; `csr_mm` (`gcl.graph.csr_mm`) uses "
+        "32-bit indices and writes the product into an unfilled output. `same values`: the "
+        "two products of one table are equal bit for bit.", "",
+        "| case | interactions | dim | batch | product ns/edge plain | csr_mm | ratio | "
+        "step s plain | csr_mm | ratio | same values |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines += [f"| {r['case']} | {r['interactions']:,} | {r['dim']} | {r['batch_size']:,} | "
+              f"{r['product_ns_per_edge_plain']:.1f} | {r['product_ns_per_edge_csr_mm']:.1f} "
+              f"| {r['product_ratio']:.2f} | {r['step_s_plain']:.3f} | "
+              f"{r['step_s_csr_mm']:.3f} | {r['step_ratio']:.2f} | {r['same_values']} |"
+              for r in rows]
+    (RESULTS / "product_cost.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
