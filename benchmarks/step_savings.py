@@ -11,7 +11,8 @@ side by side, one process at a time:
 
     python benchmarks/step_savings.py --dataset gowalla --threads 1
 
-A step is loss, backward and Adam at ``--batch-size`` (2 layers, 2048 anchors). The clock
+A step is loss, backward and Adam at ``--batch-size`` and ``--dim`` (2 layers, 2048
+anchors). The clock
 is ``time.process_time()``. Writes ``benchmarks/results/step_savings.{json,md}``.
 """
 from __future__ import annotations
@@ -53,7 +54,7 @@ def xsimgcl_step(args: argparse.Namespace):
     from gcl.data.sampler import NegativeSampler
 
     train, _, _, _ = load_split(args.dataset)
-    method, graph = build_pipeline(train, "xsimgcl", layers=2, cl_anchors=2048)
+    method, graph = build_pipeline(train, "xsimgcl", dim=args.dim, layers=2, cl_anchors=2048)
     opt = torch.optim.Adam(method.parameters(), lr=8e-3)
     method.train()
     method.new_epoch(graph, torch.Generator().manual_seed(2))
@@ -102,7 +103,8 @@ def memory(args: argparse.Namespace) -> dict:
         for mode in runs:
             out = subprocess.run([sys.executable, __file__, "--child", mode, "--dataset",
                                   args.dataset, "--threads", str(args.threads), "--steps",
-                                  str(args.steps), "--batch-size", str(args.batch_size)],
+                                  str(args.steps), "--batch-size", str(args.batch_size),
+                                  "--dim", str(args.dim)],
                                  check=True, capture_output=True, text=True).stdout
             runs[mode].append(json.loads(out.strip().splitlines()[-1]))
     return {mode: {"step_ms": 1000 * sum(r["step_s"] for r in rs) / len(rs),
@@ -115,6 +117,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="gowalla")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16384)
+    parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--child", choices=["default", "reuse"], help=argparse.SUPPRESS)
@@ -128,7 +131,7 @@ def main() -> None:
 
     train, _, _, _ = load_split(args.dataset)
     n = train.num_users + train.num_items
-    h = torch.randn(n, 64, generator=torch.Generator().manual_seed(0))
+    h = torch.randn(n, args.dim, generator=torch.Generator().manual_seed(0))
     gen = torch.Generator().manual_seed(1)
     perturb = alternate({
         "paper": lambda: allocating(h, 0.2, gen),
@@ -149,7 +152,7 @@ def main() -> None:
     mem = memory(args)
     command = command_line("step_savings.py")
     env = environment(args.threads, command)
-    row = {"dataset": args.dataset, "nodes": n, "batch_size": args.batch_size,
+    row = {"dataset": args.dataset, "nodes": n, "batch_size": args.batch_size, "dim": args.dim,
            "perturb_ms": {k: 1000 * v for k, v in perturb.items()},
            "step_ms": {k: 1000 * v for k, v in steps.items()},
            "step_ratio": steps["gcl"] / steps["paper"], "memory": mem,
@@ -157,27 +160,30 @@ def main() -> None:
            **{k: env[k] for k in ("commit", "cpu", "threads")}, "command": command,
            "env": env}
     print(json.dumps(row), flush=True)
-    rows = merge_result(RESULTS / "step_savings.json", args.dataset, row)
+    key = args.dataset if (args.batch_size, args.dim) == (16384, 64) else \
+        f"{args.dataset}/b{args.batch_size}/d{args.dim}"
+    rows = merge_result(RESULTS / "step_savings.json", key, row)
     lines = ["# Two savings in an XSimGCL step that change no result", "",
              "CPU ms (`time.process_time()`) of one XSimGCL step (2 layers, 2048 anchors, "
              "loss, backward, Adam). Noise: the paper's form against gcl's in-place form "
              "(the same numbers bit for bit, tests/augment/test_noise.py), blocks "
-             "alternating in one process; the perturbation of one [N, 64] layer, and whole "
+             "alternating in one process; the perturbation of one [N, dim] layer, and whole "
              "steps. Memory: glibc's default malloc against `reuse_memory` (on in `fit`), "
              "whole steps in alternating child processes, with minor page faults per step.",
-             "", "| dataset | nodes | batch | perturb paper | perturb gcl | step, paper noise "
-             "| step, gcl noise | ratio | step, default malloc | step, reuse_memory | ratio "
-             "| faults/step default | faults/step reuse | threads | commit | command |",
-             "|---" * 16 + "|"]
+             "", "| dataset | nodes | batch | dim | perturb paper | perturb gcl | "
+             "step, paper noise | step, gcl noise | ratio | step, default malloc | "
+             "step, reuse_memory | ratio "
+             "| faults/step default | faults/step reuse | CPU | threads | commit | command |",
+             "|---" * 18 + "|"]
     for r in rows.values():
         m = r["memory"]
         lines.append(
-            f"| {r['dataset']} | {r['nodes']} | {r['batch_size']} | "
+            f"| {r['dataset']} | {r['nodes']} | {r['batch_size']} | {r.get('dim', 64)} | "
             f"{r['perturb_ms']['paper']:.1f} | {r['perturb_ms']['gcl']:.1f} | "
             f"{r['step_ms']['paper']:.0f} | {r['step_ms']['gcl']:.0f} | {r['step_ratio']:.2f} "
             f"| {m['default']['step_ms']:.0f} | {m['reuse']['step_ms']:.0f} | "
             f"{r['memory_ratio']:.2f} | {m['default']['faults_per_step']:.0f} | "
-            f"{m['reuse']['faults_per_step']:.0f} | {r['threads']} | {r['commit']} | "
+            f"{m['reuse']['faults_per_step']:.0f} | {r['cpu']} | {r['threads']} | {r['commit']} | "
             f"`{r['command']}` |")
     (RESULTS / "step_savings.md").write_text("\n".join(lines) + "\n")
 
