@@ -78,9 +78,8 @@ def reuse_memory() -> bool:
     of page faults per step. With this, the process's resident memory stays at its peak
     instead (as torch's CUDA allocator does on a GPU). It is process-wide and stays on; it
     changes no result. Called by :meth:`gcl.GraphCLRecommender.fit` with
-    :obj:`reuse_memory=True` (off by default: on a quiet core it halved the page faults of
-    an XSimGCL step on gowalla without making it faster; see
-    :obj:`benchmarks/results/step_savings.md`).
+    :obj:`reuse_memory=True`; off by default, as it is process-wide and what it saves
+    depends on the machine and the sizes (see :obj:`benchmarks/results/step_savings.md`).
 
     Returns:
         bool: whether the settings were taken (:obj:`False` off glibc).
