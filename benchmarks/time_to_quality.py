@@ -103,6 +103,11 @@ CONTENDERS: dict[str, tuple[str, dict]] = {
         "gcl", _xsimgcl_capped(SVD_TENTH, dim=128, batch_size=16384, lr=4e-3, reg=1e-3)),
     "xsimgcl-svd-d128-b16384-a2048-lr4e-3-reg2e-3": (
         "gcl", _xsimgcl_capped(SVD_TENTH, dim=128, batch_size=16384, lr=4e-3, reg=2e-3)),
+    # The batch-32768 row with reuse_memory: the same training, in fewer CPU seconds where
+    # page faults cost (benchmarks/results/step_savings.md).
+    "xsimgcl-svd-d128-b32768-a2048-lr8e-3-reg1e-3-reuse": (
+        "gcl", _xsimgcl_capped(SVD_TENTH, dim=128, batch_size=32768, lr=8e-3, reg=1e-3,
+                               reuse_memory=True)),
     # The sequence methods (data with timestamps only), at CL4SRec's sizes and their own
     # defaults otherwise.
     "seq-cl": ("gcl", dict(method="seq-cl", dim=64, **SEQUENCE_SETTINGS["seq-cl"])),
