@@ -27,6 +27,10 @@ log-log). Step seconds are CPU seconds of the rank's process (``time.process_tim
 
     nice -n 5 python benchmarks/scale.py --name scale_fixed_steps --ranks 1 --half-sizes \
         --layers 2 --steps-per-epoch 25 --cl-anchors 2048 --steps 5 --warmup 2
+
+``--reuse-memory`` makes every rank keep the memory it frees for reuse
+(:func:`gcl.runtime.reuse_memory`; the same training, without the page faults of large
+tensors allocated afresh every step); give such a run its own ``--name``.
 """
 from __future__ import annotations
 
@@ -75,6 +79,10 @@ def worker(args: argparse.Namespace) -> None:
     from gcl.datasets.synthetic import power_law_interactions
     from gcl.train import Trainer
 
+    if args.reuse_memory:
+        from gcl.runtime import reuse_memory
+
+        reuse_memory()
     torch.set_num_threads(1)
     distributed.init_from_env("gloo")
     world = distributed.world_size()
@@ -137,6 +145,7 @@ def worker(args: argparse.Namespace) -> None:
             "precision": args.precision, "batch_size_per_rank": batch,
             "torch_threads_per_rank": torch.get_num_threads(), "dim": DIM,
             "layers": args.layers, "cl_anchors": args.cl_anchors,
+            "reuse_memory": bool(args.reuse_memory),
             "steps_per_epoch": args.steps_per_epoch,
             "step_clock": "process CPU seconds",
             "warmup_steps": args.warmup, "measured_steps": args.steps,
@@ -188,6 +197,8 @@ def run_config(args: argparse.Namespace, method: str, size: int, ranks: int,
             cmd += ["--steps-per-epoch", str(args.steps_per_epoch)]
         if args.cl_anchors is not None and method != "lightgcn":
             cmd += ["--cl-anchors", str(args.cl_anchors)]
+        if args.reuse_memory:
+            cmd += ["--reuse-memory"]
         if ranks > 1:
             cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                    "--nproc_per_node", str(ranks), *cmd]
@@ -280,6 +291,7 @@ def page_meta(runs: list[dict], skipped: list[str]) -> dict:
             "batch_size_per_rank": first.get("batch_size_per_rank"),
             "steps_per_epoch": first.get("steps_per_epoch"),
             "cl_anchors": next((r["cl_anchors"] for r in runs if r.get("cl_anchors")), None),
+            "reuse_memory": any(r.get("reuse_memory") for r in runs),
             "warmup_steps": first.get("warmup_steps"),
             "measured_steps": first.get("measured_steps"), "skipped": skipped,
             "commits": provenance(runs).split(";")[0]}
@@ -351,7 +363,9 @@ def _markdown(meta: dict, runs: list[dict], fits: dict, name: str = "scale") -> 
            f"the batch grown with the log: {meta['steps_per_epoch']} steps per epoch at every "
            "size (each run's batch is in the JSON)"
            + (f", at most {meta['cl_anchors']} users and items contrasted per step "
-              "(`cl_anchors`)." if meta.get("cl_anchors") else ".")),
+              "(`cl_anchors`)." if meta.get("cl_anchors") else "."))
+        + (" Every rank keeps the memory it frees for reuse (`reuse_memory`, "
+           "`gcl.runtime.reuse_memory`)." if meta.get("reuse_memory") else ""),
         "",
         "**Measured**: seconds per step (mean of "
         f"{meta['measured_steps']} steps after {meta['warmup_steps']} warm-up steps; with 2 "
@@ -495,6 +509,9 @@ def main() -> None:
     p.add_argument("--layers", type=int, default=LAYERS, help="propagation layers")
     p.add_argument("--cl-anchors", type=int, default=None,
                    help="cl_anchors of the contrastive methods (users and items per step)")
+    p.add_argument("--reuse-memory", action="store_true",
+                   help="every rank keeps the memory it frees for reuse "
+                   "(gcl.runtime.reuse_memory)")
     p.add_argument("--name", default="scale", help="results file stem")
     p.add_argument("--resume", action="store_true",
                    help="keep the runs already in the results file and run only the others")
