@@ -274,6 +274,20 @@ def build_pipeline(train, method: str, *, device: str = "cpu", precision: str = 
     return m, graph
 
 
+def timed_steps(method, graph, opt, users, pos, neg, batch: int, steps: int) -> float:
+    """CPU seconds (``time.process_time()``) of :obj:`steps` training steps of
+    :obj:`method` (loss, backward, :obj:`opt`'s step), step :obj:`b` on rows
+    ``b * batch`` to ``(b + 1) * batch`` of :obj:`users`, :obj:`pos` and :obj:`neg`."""
+    start = time.process_time()
+    for b in range(steps):
+        sl = slice(b * batch, (b + 1) * batch)
+        loss = method.loss(graph, users[sl], pos[sl], neg[sl])["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return time.process_time() - start
+
+
 def train_config(**kwargs: Any):
     """A :class:`gcl.train.TrainConfig` for timing: no early stopping, no progress bar, no
     collapse watch, unless :obj:`kwargs` say otherwise."""

@@ -19,7 +19,7 @@ import json
 import math
 import time
 
-from common import RESULTS, build_pipeline, command_line, environment, merge_result
+from common import RESULTS, build_pipeline, command_line, environment, merge_result, timed_steps
 
 FORMS = ("plain", "csr_mm")
 
@@ -70,14 +70,7 @@ def measure(train, dim: int, batch: int, args: argparse.Namespace) -> dict:
                     graph.propagate(x)
             product[form] += time.process_time() - t
             method.new_epoch(graph, torch.Generator().manual_seed(1))
-            t = time.process_time()
-            for b in range(args.steps):
-                sl = slice(b * batch, (b + 1) * batch)
-                loss = method.loss(graph, users[sl], pos[sl], neg[sl])["loss"]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            step[form] += time.process_time() - t
+            step[form] += timed_steps(method, graph, opt, users, pos, neg, batch, args.steps)
     graph._prop = props["csr_mm"]
     edges = graph.num_edges
     out = {"interactions": len(train), "nodes": graph.num_nodes, "directed_edges": edges,

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
-from common import RESULTS, environment, merge_result
+from common import RESULTS, environment, merge_result, timed_steps
 
 
 def main() -> None:
@@ -52,14 +51,8 @@ def main() -> None:
                 for form in ("full", "rows"):
                     method.rows_only = (lambda g: False) if form == "full" else (
                         lambda g, m=method: LightGCNMethod.rows_only(m, g))
-                    t = time.process_time()
-                    for b in range(args.batches):
-                        sl = slice(b * batch, (b + 1) * batch)
-                        loss = method.loss(graph, users[sl], pos[sl], neg[sl])["loss"]
-                        opt.zero_grad(set_to_none=True)
-                        loss.backward()
-                        opt.step()
-                    spent[form] += time.process_time() - t
+                    spent[form] += timed_steps(method, graph, opt, users, pos, neg, batch,
+                                               args.batches)
             steps = args.batches * args.rounds
             full, part = spent["full"] / steps, spent["rows"] / steps
             rows.append({"layers": layers, "batch_size": batch, "full_ms": 1000 * full,
