@@ -12,8 +12,9 @@ side by side, one process at a time:
     python benchmarks/step_savings.py --dataset gowalla --threads 1
 
 A step is loss, backward and Adam at ``--batch-size`` and ``--dim`` (2 layers, 2048
-anchors). The clock
-is ``time.process_time()``. Writes ``benchmarks/results/step_savings.{json,md}``.
+anchors). The clock is ``time.process_time()``. Writes
+``benchmarks/results/step_savings.{json,md}``; a run at other than the default batch size
+and dim keeps its own row.
 """
 from __future__ import annotations
 
@@ -160,7 +161,8 @@ def main() -> None:
            **{k: env[k] for k in ("commit", "cpu", "threads")}, "command": command,
            "env": env}
     print(json.dumps(row), flush=True)
-    key = args.dataset if (args.batch_size, args.dim) == (16384, 64) else \
+    defaults = (parser.get_default("batch_size"), parser.get_default("dim"))
+    key = args.dataset if (args.batch_size, args.dim) == defaults else \
         f"{args.dataset}/b{args.batch_size}/d{args.dim}"
     rows = merge_result(RESULTS / "step_savings.json", key, row)
     lines = ["# Two savings in an XSimGCL step that change no result", "",
