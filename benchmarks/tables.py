@@ -23,7 +23,7 @@ from common import BENCH_README, README, RESULTS, provenance, read_records
 ORDER = ["ml-100k", "amazon-beauty", "gowalla"]
 #: The JSON files directly in results/ that are not a dataset's ``run.py`` table.
 OTHER = {"ablation", "speed", "gpu", "reproduce", "time_to_quality", "step_cost", "step_savings",
-         "product_cost"}
+         "product_cost", "gather_cost"}
 
 
 # ---------------------------------------------------------------------------- quality

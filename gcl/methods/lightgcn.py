@@ -51,7 +51,9 @@ class LightGCNMethod(Method):
                  pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
         """BPR on the final embeddings plus L2 on the layer-0 rows of the batch, and the
         method's loss terms (:meth:`~gcl.methods.base.Method.add_terms`: e.g. a text
-        branch's); every method of the family ranks through it."""
+        branch's). Every method of the family ranks through it, or through
+        :meth:`ranking_loss` and :meth:`add_terms` on rows it gathers itself (XSimGCL's
+        :meth:`~gcl.methods.XSimGCL.cross_layer_loss`)."""
         out = self.ranking_loss(user_emb[users], item_emb[pos],
                                 item_emb[neg.view(len(users), -1)], users, pos, neg)
         return self.add_terms(out, user_emb, item_emb, users, pos, neg)

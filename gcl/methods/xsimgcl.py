@@ -7,6 +7,7 @@ from gcl.augment.noise import EmbeddingNoise
 from gcl.graph import UIGraph
 from gcl.losses import cross_layer
 from gcl.methods.contrastive import GraphCLMethod
+from gcl.nn.lightgcn import LightGCN
 
 
 class XSimGCL(GraphCLMethod):
@@ -67,14 +68,10 @@ class XSimGCL(GraphCLMethod):
                 int(torch.randint(2**62, ())))
             noise_state = gen.get_state()
         layers = self.encoder.propagate(self.augment(graph, gen))
+        if self.head is None and self.momentum is None:
+            return self.cross_layer_loss(layers, users, pos, neg)
         user_emb, item_emb = self.encoder.readout(layers)
         out = self.rec_loss(user_emb, item_emb, users, pos, neg)
-        if self.head is None and self.momentum is None:
-            lu, li = self.encoder.split(layers[self.cl_layer])
-            u, i = self.anchors(users), self.anchors(pos)
-            cl = (cross_layer(user_emb[u], lu[u], self.temperature)
-                  + cross_layer(item_emb[i], li[i], self.temperature))
-            return self.add_cl(out, cl)
         if self.momentum is not None:
             # Queries are layer l*, keys the key encoder's final embeddings under the same
             # noise draws: XSimGCL stops learning to rank when no gradient flows through
@@ -87,4 +84,32 @@ class XSimGCL(GraphCLMethod):
         else:
             cl = self.contrast((user_emb, item_emb), self.encoder.split(layers[self.cl_layer]),
                                users, pos)
+        return self.add_cl(out, cl)
+
+    def cross_layer_loss(self, layers: list[torch.Tensor], users: torch.Tensor,
+                         pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        r"""BPR (with the method's loss terms) on the final embeddings of one noisy pass,
+        :obj:`layers` (each :obj:`[U+I, d]`), plus :obj:`cl_weight` times the cross-layer
+        InfoNCE of its anchors: the loss of :meth:`rec_loss` and
+        :func:`~gcl.losses.cross_layer`, equal up to float rounding in the gradient.
+
+        It reads the ranked rows, and then the anchors' rows, from the final embeddings of
+        all nodes with one gather each, not from the user and item halves apart: the
+        backward of every gather fills a gradient the size of the table it reads, and
+        of every half one the size of both."""
+        nu, b = self.num_users, len(users)
+        enc = self.encoder
+        final = (enc.readout_nodes(layers) if isinstance(enc, LightGCN)
+                 else torch.cat(enc.readout(layers)))
+        negs = neg.reshape(-1)
+        e_u, e_pos, e_neg = final[torch.cat([users, nu + pos, nu + negs])].split(
+            [b, b, len(negs)])
+        out = self.ranking_loss(e_u, e_pos, e_neg.view(b, -1, final.shape[1]), users, pos, neg)
+        out = self.add_terms(out, final[:nu], final[nu:], users, pos, neg)
+        u, i = self.anchors(users), self.anchors(pos)
+        nodes = torch.cat([u, nu + i])
+        z_final, z_layer = final[nodes], layers[self.cl_layer][nodes]
+        k = len(u)
+        cl = (cross_layer(z_final[:k], z_layer[:k], self.temperature)
+              + cross_layer(z_final[k:], z_layer[k:], self.temperature))
         return self.add_cl(out, cl)

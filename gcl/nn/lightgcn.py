@@ -107,8 +107,13 @@ class LightGCN(nn.Module):
 
     def readout(self, layers: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer mean of :meth:`propagate`'s output, split into users and items."""
+        return self.split(self.readout_nodes(layers))
+
+    def readout_nodes(self, layers: list[torch.Tensor]) -> torch.Tensor:
+        """Layer mean of :meth:`propagate`'s output, :obj:`[U+I, dim]` in the table's dtype,
+        before :meth:`readout` splits it."""
         h = layer_mean(layers if self.include_input else layers[1:])
-        return self.split(h.to(self.embedding.weight.dtype))
+        return h.to(self.embedding.weight.dtype)
 
 
 #: Names of :func:`set_precision`.

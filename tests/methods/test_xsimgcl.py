@@ -85,3 +85,57 @@ def test_cl_anchors_caps_the_contrasted_nodes_and_changes_nothing_when_the_batch
     assert capped.item() == pytest.approx(expected.item(), rel=1e-5)
     with pytest.raises(ValueError, match="cl_anchors"):
         XSimGCL(10, 10, cl_anchors=1)
+
+
+def _reference_loss(m, graph, users, pos, neg, seed):
+    """XSimGCL's loss composed from the halves, as the paper's code reads it: the ranking
+    loss of :meth:`rec_loss` on the readout, and the cross-layer InfoNCE of the anchors."""
+    import torch
+
+    from gcl.losses import cross_layer
+
+    m.new_epoch(graph, torch.Generator().manual_seed(seed))
+    layers = m.encoder.propagate(m.augment(graph, m.generator))
+    fu, fi = m.encoder.readout(layers)
+    out = m.rec_loss(fu, fi, users, pos, neg)
+    lu, li = m.encoder.split(layers[m.cl_layer])
+    u, i = m.anchors(users), m.anchors(pos)
+    cl = cross_layer(fu[u], lu[u], m.temperature) + cross_layer(fi[i], li[i], m.temperature)
+    return m.add_cl(out, cl)
+
+
+@pytest.mark.parametrize("cap,num_neg,text", [(None, 1, False), (2, 3, False), (3, 1, True)])
+def test_loss_equals_the_halves_composition_and_its_gradient(small_log, cap, num_neg, text):
+    import torch
+
+    from gcl.graph import UIGraph
+    from gcl.methods import XSimGCL
+    from gcl.methods.text import attach_text
+    from tests.nn.test_text_tower import make_branch
+
+    graph = UIGraph.from_interactions(small_log)
+    torch.manual_seed(0)
+    m = XSimGCL(small_log.num_users, small_log.num_items, dim=8, reg=1e-2, cl_anchors=cap)
+    if text:
+        attach_text(m, make_branch(num_items=small_log.num_items,
+                                   num_users=small_log.num_users, dim=8, rec_weight=0.5))
+    m.train()
+    users = torch.as_tensor(small_log.users[:8], dtype=torch.long)
+    pos = torch.as_tensor(small_log.items[:8], dtype=torch.long)
+    neg = (pos.unsqueeze(1) + torch.arange(1, num_neg + 1)) % small_log.num_items
+    neg = neg.view(-1) if num_neg == 1 else neg
+    weights = [p for p in m.parameters() if p.requires_grad]
+
+    m.new_epoch(graph, torch.Generator().manual_seed(3))
+    got = m.loss(graph, users, pos, neg)
+    want = _reference_loss(m, graph, users, pos, neg, seed=3)
+    assert set(got) == set(want)
+    for key in want:  # the forward reads the same rows: equal bit for bit
+        assert torch.equal(got[key], want[key]), key
+    g_got = torch.autograd.grad(got["loss"], weights, allow_unused=True)
+    g_want = torch.autograd.grad(want["loss"], weights, allow_unused=True)
+    for a, b in zip(g_got, g_want):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    assert g_got[0].abs().sum() > 0
