@@ -108,6 +108,11 @@ CONTENDERS: dict[str, tuple[str, dict]] = {
     "xsimgcl-svd-d128-b32768-a2048-lr8e-3-reg1e-3-reuse": (
         "gcl", _xsimgcl_capped(SVD_TENTH, dim=128, batch_size=32768, lr=8e-3, reg=1e-3,
                                reuse_memory=True)),
+    # Half the batch and step again (batch 8192), with reuse_memory: more steps per epoch
+    # for a slightly higher plateau.
+    "xsimgcl-svd-d128-b8192-a2048-lr2e-3-reg2e-3-reuse": (
+        "gcl", _xsimgcl_capped(SVD_TENTH, dim=128, batch_size=8192, lr=2e-3, reg=2e-3,
+                               reuse_memory=True)),
     # The sequence methods (data with timestamps only), at CL4SRec's sizes and their own
     # defaults otherwise.
     "seq-cl": ("gcl", dict(method="seq-cl", dim=64, **SEQUENCE_SETTINGS["seq-cl"])),
