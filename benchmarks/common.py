@@ -15,6 +15,7 @@ file inside their own environments, and ``--tables-only`` runs need neither torc
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -286,6 +287,63 @@ def timed_steps(method, graph, opt, users, pos, neg, batch: int, steps: int) -> 
         loss.backward()
         opt.step()
     return time.process_time() - start
+
+
+def step_batches(train, batch: int, steps: int) -> tuple:
+    """The batches :func:`timed_steps` runs: :obj:`steps` x :obj:`batch` rows of
+    :obj:`train` in a seeded random order, as (users, positives, one sampled negative
+    each)."""
+    import torch
+
+    from gcl.data.sampler import NegativeSampler
+
+    gen = torch.Generator().manual_seed(0)
+    perm = torch.randperm(len(train), generator=gen)[: batch * steps]
+    users = torch.from_numpy(train.users)[perm]
+    pos = torch.from_numpy(train.items)[perm]
+    return users, pos, NegativeSampler(train, generator=gen).sample(users, 1)
+
+
+def step_cases(gowalla_dims: list[int], sizes: list[int]):
+    """The logs the step benchmarks time, as (case, dim, train log, batch): gowalla's train
+    split at the time-to-quality batch of 32768, at each of :obj:`gowalla_dims`, then
+    synthetic power-law logs of each of :obj:`sizes` interactions at dim 64, batched for
+    25 steps per epoch (``scale.py``'s fixed-steps settings)."""
+    import math
+
+    from gcl.datasets.synthetic import power_law_interactions
+
+    for dim in gowalla_dims:
+        yield "gowalla", dim, load_split("gowalla")[0], 32768
+    for n in sizes:
+        train = power_law_interactions(n, seed=0)
+        yield f"synthetic-{n}", 64, train, math.ceil(len(train) / 25)
+
+
+def step_parser(doc: str, rounds: int, steps: int,
+                sizes: list[int]) -> argparse.ArgumentParser:
+    """The arguments of the benchmarks that time steps in two forms: ``--threads``,
+    ``--rounds`` (of alternation between the forms), ``--steps`` (per form and round) and
+    ``--sizes`` (of the synthetic logs, :func:`step_cases`)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--sizes", type=int, nargs="*", default=sizes)
+    return parser
+
+
+def measure_cases(measure, gowalla_dims: list[int], args: argparse.Namespace) -> list[dict]:
+    """:obj:`measure(train, dim, batch, args)` of every case of :func:`step_cases`, at
+    ``args.threads`` torch threads, each row printed as it comes."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    for name, dim, train, batch in step_cases(gowalla_dims, args.sizes):
+        rows.append({"case": name, **measure(train, dim, batch, args)})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def train_config(**kwargs: Any):

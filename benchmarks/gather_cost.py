@@ -17,8 +17,6 @@ the two settings keep records of their own. Writes ``benchmarks/results/gather_c
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import types
 
 from common import (
@@ -26,7 +24,10 @@ from common import (
     build_pipeline,
     command_line,
     environment,
+    measure_cases,
     merge_result,
+    step_batches,
+    step_parser,
     timed_steps,
 )
 
@@ -51,14 +52,9 @@ def halves_loss(method, graph, users, pos, neg):
 def measure(train, dim: int, batch: int, args: argparse.Namespace) -> dict:
     import torch
 
-    from gcl.data.sampler import NegativeSampler
 
     method, graph = build_pipeline(train, "xsimgcl", dim=dim, layers=2, cl_anchors=2048)
-    gen = torch.Generator().manual_seed(0)
-    perm = torch.randperm(len(train), generator=gen)[: batch * args.steps]
-    users = torch.from_numpy(train.users)[perm]
-    pos = torch.from_numpy(train.items)[perm]
-    neg = NegativeSampler(train, generator=gen).sample(users, 1)
+    users, pos, neg = step_batches(train, batch, args.steps)
     opt = torch.optim.Adam(method.parameters(), lr=1e-3)
     seconds = {f: 0.0 for f in FORMS}
     for _ in range(args.rounds):
@@ -79,11 +75,7 @@ def measure(train, dim: int, batch: int, args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000_000, 5_000_000])
+    parser = step_parser(__doc__, rounds=3, steps=3, sizes=[1_000_000, 5_000_000])
     parser.add_argument("--reuse-memory", action="store_true")
     args = parser.parse_args()
     if args.reuse_memory:
@@ -91,24 +83,8 @@ def main() -> None:
 
         if not reuse_memory():
             raise SystemExit("reuse_memory is not available here (glibc's mallopt)")
-    import torch
-
-    torch.set_num_threads(args.threads)
-    from common import load_split
-
-    from gcl.datasets.synthetic import power_law_interactions
-
     command = command_line("gather_cost.py")
-    rows = []
-    for name, dim in [("gowalla", 64), ("gowalla", 128)] + [
-            (f"synthetic-{n}", 64) for n in args.sizes]:
-        if name == "gowalla":
-            train, batch = load_split("gowalla")[0], 32768
-        else:
-            train = power_law_interactions(int(name.split("-")[1]), seed=0)
-            batch = math.ceil(len(train) / 25)
-        rows.append({"case": name, **measure(train, dim, batch, args)})
-        print(json.dumps(rows[-1]), flush=True)
+    rows = measure_cases(measure, [64, 128], args)
     malloc = "reuse_memory" if args.reuse_memory else "default"
     env = environment(args.threads, command)
     record = {"malloc": malloc, "rows": rows, "rounds": args.rounds, "steps": args.steps,

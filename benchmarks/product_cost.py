@@ -15,11 +15,19 @@ Adam) on the same batches. The clock is ``time.process_time()``. Writes
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import time
 
-from common import RESULTS, build_pipeline, command_line, environment, merge_result, timed_steps
+from common import (
+    RESULTS,
+    build_pipeline,
+    command_line,
+    environment,
+    measure_cases,
+    merge_result,
+    step_batches,
+    step_parser,
+    timed_steps,
+)
 
 FORMS = ("plain", "csr_mm")
 
@@ -46,18 +54,13 @@ class PlainCSR:
 def measure(train, dim: int, batch: int, args: argparse.Namespace) -> dict:
     import torch
 
-    from gcl.data.sampler import NegativeSampler
 
     method, graph = build_pipeline(train, "xsimgcl", dim=dim, layers=2, cl_anchors=2048)
     props = {"plain": PlainCSR(graph.adj), "csr_mm": graph._prop}
     x = torch.randn(graph.num_nodes, dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         same = torch.equal(props["plain"](x), props["csr_mm"](x))
-    gen = torch.Generator().manual_seed(0)
-    perm = torch.randperm(len(train), generator=gen)[: batch * args.steps]
-    users = torch.from_numpy(train.users)[perm]
-    pos = torch.from_numpy(train.items)[perm]
-    neg = NegativeSampler(train, generator=gen).sample(users, 1)
+    users, pos, neg = step_batches(train, batch, args.steps)
     opt = torch.optim.Adam(method.parameters(), lr=1e-3)
     product = {f: 0.0 for f in FORMS}
     step = {f: 0.0 for f in FORMS}
@@ -85,34 +88,13 @@ def measure(train, dim: int, batch: int, args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser = step_parser(__doc__, rounds=2, steps=2,
+                         sizes=[1_000_000, 5_000_000, 20_000_000])
     parser.add_argument("--products", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=2)
-    parser.add_argument("--sizes", type=int, nargs="*",
-                        default=[1_000_000, 5_000_000, 20_000_000])
     parser.add_argument("--no-gowalla", action="store_true")
     args = parser.parse_args()
-    import torch
-
-    torch.set_num_threads(args.threads)
-    from common import load_split
-
-    from gcl.datasets.synthetic import power_law_interactions
-
     command = command_line("product_cost.py")
-    rows = []
-    cases = [] if args.no_gowalla else [("gowalla", 64), ("gowalla", 128)]
-    cases += [(f"synthetic-{n}", 64) for n in args.sizes]
-    for name, dim in cases:
-        if name == "gowalla":
-            train, batch = load_split("gowalla")[0], 32768
-        else:
-            train = power_law_interactions(int(name.split("-")[1]), seed=0)
-            batch = math.ceil(len(train) / 25)
-        rows.append({"case": name, **measure(train, dim, batch, args)})
-        print(json.dumps(rows[-1]), flush=True)
+    rows = measure_cases(measure, [] if args.no_gowalla else [64, 128], args)
     env = environment(args.threads, command)
     record = {"rows": rows, "rounds": args.rounds, "products": args.products,
               "steps": args.steps, "env": env}
