@@ -52,7 +52,6 @@ def halves_loss(method, graph, users, pos, neg):
 def measure(train, dim: int, batch: int, args: argparse.Namespace) -> dict:
     import torch
 
-
     method, graph = build_pipeline(train, "xsimgcl", dim=dim, layers=2, cl_anchors=2048)
     users, pos, neg = step_batches(train, batch, args.steps)
     opt = torch.optim.Adam(method.parameters(), lr=1e-3)

@@ -54,7 +54,6 @@ class PlainCSR:
 def measure(train, dim: int, batch: int, args: argparse.Namespace) -> dict:
     import torch
 
-
     method, graph = build_pipeline(train, "xsimgcl", dim=dim, layers=2, cl_anchors=2048)
     props = {"plain": PlainCSR(graph.adj), "csr_mm": graph._prop}
     x = torch.randn(graph.num_nodes, dim, generator=torch.Generator().manual_seed(0))
